@@ -1,0 +1,135 @@
+# Generative Media Studio — the developer interface. `make` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PORT ?= 8888
+GMS_WORKSPACE ?= $(HOME)/Generative_Studio_Workspace
+COMPOSE_FILE := docker/compose.yaml
+ROOT := $(shell id -u 2>/dev/null)
+ALLOW_ROOT := $(if $(filter 0,$(ROOT)),--allow-root,)
+export GMS_WORKSPACE
+
+# system tools the studio needs: "command:debian-package" pairs
+DEV_SYSTEM := git:git git-lfs:git-lfs redis-server:redis-server node:nodejs
+TEST_SYSTEM := $(DEV_SYSTEM) chromium:chromium dockerd:docker.io busybox:busybox-static
+
+# Install the missing Debian packages of $(1), or say clearly what to install.
+define ensure_system
+	@missing=""; \
+	for pair in $(1); do cmd=$${pair%%:*}; pkg=$${pair##*:}; \
+	  command -v $$cmd >/dev/null 2>&1 || missing="$$missing $$pkg"; done; \
+	$(PYTHON) -c "import ensurepip, venv" 2>/dev/null || missing="$$missing python3-venv"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$(ROOT)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing system packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing system packages with sudo:$$missing"; \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "Please install these system packages, then run make again:$$missing" >&2; exit 1; \
+	  fi; \
+	fi
+endef
+
+.PHONY: help
+help: ## List the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: system
+system: ## Install the system packages the studio needs (git, git-lfs, redis-server)
+	$(call ensure_system,$(DEV_SYSTEM))
+
+.PHONY: system-test
+system-test: ## Install the system packages the tests need as well (chromium, docker.io)
+	$(call ensure_system,$(TEST_SYSTEM))
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+# the editable install runs the Jupyter builder hook, which builds the lab extension
+$(VENV)/.installed: $(BIN)/python pyproject.toml labextension/package.json
+	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/jupyter labextension develop --overwrite . >/dev/null
+	$(BIN)/jupyter server extension enable --sys-prefix gms_lab >/dev/null
+	touch $@
+
+.PHONY: install
+install: system $(VENV)/.installed ## Install the studio into .venv (Python packages, lab extension)
+
+.PHONY: build
+build: $(VENV)/.installed ## Build the lab extension (production) and the wheel into dist/
+	cd labextension && ../$(BIN)/jlpm install --immutable 2>/dev/null || (cd labextension && ../$(BIN)/jlpm install)
+	cd labextension && ../$(BIN)/jlpm build:prod
+	$(BIN)/pip wheel -q --no-deps -w dist .
+
+.PHONY: dev
+dev: install ## Install what is missing and start JupyterLab with the studio (PORT=8888)
+	@echo "Workspace: $(GMS_WORKSPACE)"
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT)
+
+.PHONY: types
+types: $(VENV)/.installed ## Regenerate the TypeScript event types from the Python models
+	$(BIN)/python -m gms_lab schema > labextension/schema/events.schema.json
+	cd labextension && ../$(BIN)/jlpm gen:types
+
+.PHONY: lint
+lint: $(VENV)/.installed ## ruff, mypy (strict), eslint and prettier
+	$(BIN)/ruff check gms_lab tests pipelines
+	$(BIN)/ruff format --check gms_lab tests pipelines
+	$(BIN)/mypy
+	cd labextension && ../$(BIN)/jlpm lint
+
+.PHONY: test
+test: system-test install ## Install what the tests need and run the whole suite (lint included)
+	$(MAKE) lint
+	cd labextension && ../$(BIN)/jlpm test
+	$(BIN)/python -m pytest
+
+.PHONY: bench
+bench: install ## Run the benchmarks (ratios against baselines measured in the same run)
+	$(BIN)/python -m tests.bench
+
+.PHONY: new-project
+new-project: install ## Create a project: make new-project NAME="Harbour" [QUALITY=standard]
+	@test -n "$(NAME)" || (echo 'Usage: make new-project NAME="My film" [QUALITY=standard]' >&2; exit 2)
+	$(BIN)/python -m gms_lab new-project "$(NAME)" --quality "$(or $(QUALITY),standard)"
+
+# --- containers (docker compose) ------------------------------------------------------------
+define need_compose
+	@test -f $(COMPOSE_FILE) || (echo "The container setup ($(COMPOSE_FILE)) is not there yet; use make dev." >&2; exit 2)
+	@docker compose version >/dev/null 2>&1 || (echo "docker compose is not available: install Docker with the compose plugin, or use make dev." >&2; exit 2)
+endef
+
+.PHONY: up
+up: ## Start lab, worker and redis with docker compose
+	$(need_compose)
+	docker compose -f $(COMPOSE_FILE) up -d --build
+
+.PHONY: down
+down: ## Stop the compose services
+	$(need_compose)
+	docker compose -f $(COMPOSE_FILE) down
+
+.PHONY: logs
+logs: ## Follow the compose services' logs
+	$(need_compose)
+	docker compose -f $(COMPOSE_FILE) logs -f
+
+.PHONY: shell-lab
+shell-lab: ## A shell in the lab container
+	$(need_compose)
+	docker compose -f $(COMPOSE_FILE) exec lab bash
+
+.PHONY: shell-worker
+shell-worker: ## A shell in the worker container
+	$(need_compose)
+	docker compose -f $(COMPOSE_FILE) exec worker bash
+
+.PHONY: clean
+clean: ## Remove build outputs (not the venv, not the workspace)
+	rm -rf dist build gms_lab/labextension labextension/lib labextension/tsconfig.tsbuildinfo

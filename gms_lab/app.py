@@ -1,0 +1,76 @@
+"""The Jupyter server extension: configuration (`c.GMSLab.*`), routes, and services' life cycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Bool, Enum, Float, Int, List, Unicode
+
+from .config import StudioConfig
+from .core.services import StudioCore
+from .handlers import ROUTES
+
+
+def _help(field: str) -> str:
+    info = StudioConfig.model_fields[field]
+    return f"{info.description} Unset: ${StudioConfig.ENV[field]}, then the built-in default."
+
+
+class GMSLab(ExtensionApp):
+    """Generative Media Studio inside Jupyter Server.
+
+    Every setting is a trait here; a trait left unset (None) falls back to its environment
+    variable and then to the built-in default (see `gms_lab.config.StudioConfig`).
+    """
+
+    name = "gms_lab"
+    load_other_extensions = True
+
+    workspace = Unicode(None, allow_none=True, help=_help("workspace")).tag(config=True)
+    broker_url = Unicode(None, allow_none=True, help=_help("broker_url")).tag(config=True)
+    runner = Enum(["auto", "local", "docker"], None, allow_none=True, help=_help("runner")).tag(
+        config=True
+    )
+    max_upload_bytes = Int(None, allow_none=True, help=_help("max_upload_bytes")).tag(config=True)
+    pipelines_path = List(Unicode(), None, allow_none=True, help=_help("pipelines_path")).tag(
+        config=True
+    )
+    auto_commit = Bool(None, allow_none=True, help=_help("auto_commit")).tag(config=True)
+    auto_commit_delay = Float(None, allow_none=True, help=_help("auto_commit_delay")).tag(
+        config=True
+    )
+    redis_server = Unicode(None, allow_none=True, help=_help("redis_server")).tag(config=True)
+    start_worker = Bool(None, allow_none=True, help=_help("start_worker")).tag(config=True)
+    worker_concurrency = Int(None, allow_none=True, help=_help("worker_concurrency")).tag(
+        config=True
+    )
+    pool_size = Int(None, allow_none=True, help=_help("pool_size")).tag(config=True)
+    pool_idle_timeout = Float(None, allow_none=True, help=_help("pool_idle_timeout")).tag(
+        config=True
+    )
+    visibility_timeout = Int(None, allow_none=True, help=_help("visibility_timeout")).tag(
+        config=True
+    )
+    thumbnail_size = Int(None, allow_none=True, help=_help("thumbnail_size")).tag(config=True)
+    watch = Bool(None, allow_none=True, help=_help("watch")).tag(config=True)
+    docker_host = Unicode(None, allow_none=True, help=_help("docker_host")).tag(config=True)
+
+    def studio_config(self) -> StudioConfig:
+        """The effective settings: traits, then environment variables, then defaults."""
+        overrides: dict[str, Any] = {f: getattr(self, f) for f in StudioConfig.ENV}
+        return StudioConfig.from_env(overrides)
+
+    def initialize_settings(self) -> None:
+        """Build the core services once; handlers find them in the tornado settings."""
+        config = self.studio_config()
+        self.core = StudioCore(config)
+        self.settings.update({"gms_core": self.core, "gms_routes": ROUTES})
+        for key, health in self.core.health.items():
+            if not health.ok:
+                self.log.warning("Generative Studio: %s unavailable: %s", key, health.message)
+        self.log.info("Generative Studio workspace: %s", config.workspace)
+
+    def initialize_handlers(self) -> None:
+        """Register every route of the table."""
+        self.handlers.extend((route.pattern, route.handler) for route in ROUTES)

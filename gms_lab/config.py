@@ -1,0 +1,112 @@
+"""The studio's settings: one model read by the server, the worker and the notebook alike.
+
+Every setting has an environment variable (for containers and child processes) and a built-in
+default; the server extension's traitlets (`c.GMSLab.*`) override both.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, Field
+
+RunnerKind = Literal["auto", "local", "docker"]
+
+
+def builtin_pipelines_dir() -> Path:
+    """The pipelines shipped in the wheel, or beside the package in a source checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_pipelines"
+    return packaged if packaged.is_dir() else here.parent / "pipelines"
+
+
+class StudioConfig(BaseModel):
+    """All settings of the studio; see `ENV` for the environment variable of each field."""
+
+    workspace: Path = Field(
+        default_factory=lambda: Path.home() / "Generative_Studio_Workspace",
+        description="Root of the workspace (Projects/, Library/, .gms/).",
+    )
+    broker_url: str = Field(
+        "", description="Redis URL of broker, results and events; empty starts an embedded Redis."
+    )
+    runner: RunnerKind = Field("auto", description="Pipeline runner: auto, local or docker.")
+    max_upload_bytes: int = Field(4 * 1024**3, ge=1, description="Largest upload accepted.")
+    pipelines_path: list[Path] = Field(
+        default_factory=lambda: [builtin_pipelines_dir()],
+        description="Folders holding one folder per pipeline (pipeline.toml).",
+    )
+    auto_commit: bool = Field(True, description="Commit new takes to git automatically.")
+    auto_commit_delay: float = Field(
+        3.0, ge=0, description="Seconds of quiet before a burst of takes is committed at once."
+    )
+    redis_server: str = Field("redis-server", description="redis-server used when embedded.")
+    start_worker: bool = Field(True, description="Start an embedded Celery worker.")
+    worker_concurrency: int = Field(2, ge=1, description="Embedded worker's processes.")
+    pool_size: int = Field(1, ge=1, description="Warm pipeline processes per pipeline and tier.")
+    pool_idle_timeout: float = Field(
+        300.0, gt=0, description="Seconds an idle warm pipeline process lives."
+    )
+    visibility_timeout: int = Field(
+        7200, ge=60, description="Seconds before an unacknowledged task is redelivered."
+    )
+    thumbnail_size: int = Field(256, ge=32, le=2048, description="Longest side of thumbnails.")
+    watch: bool = Field(True, description="Watch open projects for changes made outside.")
+    docker_host: str = Field("", description="Docker engine URL; empty uses DOCKER_HOST.")
+
+    #: The environment variable of each field.
+    ENV: ClassVar[dict[str, str]] = {
+        "workspace": "GMS_WORKSPACE",
+        "broker_url": "GMS_BROKER_URL",
+        "runner": "GMS_RUNNER",
+        "max_upload_bytes": "GMS_MAX_UPLOAD_BYTES",
+        "pipelines_path": "GMS_PIPELINES_PATH",
+        "auto_commit": "GMS_AUTO_COMMIT",
+        "auto_commit_delay": "GMS_AUTO_COMMIT_DELAY",
+        "redis_server": "GMS_REDIS_SERVER",
+        "start_worker": "GMS_START_WORKER",
+        "worker_concurrency": "GMS_WORKER_CONCURRENCY",
+        "pool_size": "GMS_POOL_SIZE",
+        "pool_idle_timeout": "GMS_POOL_IDLE_TIMEOUT",
+        "visibility_timeout": "GMS_VISIBILITY_TIMEOUT",
+        "thumbnail_size": "GMS_THUMBNAIL_SIZE",
+        "watch": "GMS_WATCH",
+        "docker_host": "GMS_DOCKER_HOST",
+    }
+
+    @classmethod
+    def from_env(
+        cls, overrides: dict[str, Any] | None = None, env: dict[str, str] | None = None
+    ) -> StudioConfig:
+        """Settings from `overrides` (non-None values), then the environment, then defaults."""
+        env = dict(os.environ) if env is None else env
+        values: dict[str, Any] = {}
+        for field, var in cls.ENV.items():
+            raw = env.get(var)
+            if raw is None or raw == "":
+                continue
+            if field == "pipelines_path":
+                values[field] = [Path(p) for p in raw.split(os.pathsep) if p]
+            elif field in ("auto_commit", "start_worker", "watch"):
+                values[field] = raw.strip().lower() in ("1", "true", "yes", "on")
+            else:
+                values[field] = raw
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        config = cls.model_validate(values)
+        config.workspace = config.workspace.expanduser().resolve()
+        return config
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as environment variables, for child processes and containers."""
+        out: dict[str, str] = {}
+        for field, var in self.ENV.items():
+            value = getattr(self, field)
+            if field == "pipelines_path":
+                out[var] = os.pathsep.join(str(p) for p in value)
+            elif isinstance(value, bool):
+                out[var] = "1" if value else "0"
+            else:
+                out[var] = str(value)
+        return out

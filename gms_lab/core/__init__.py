@@ -1,0 +1,1 @@
+"""The studio's domain: workspace, projects, hierarchy, assets, git. No tornado, no celery."""

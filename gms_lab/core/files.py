@@ -1,0 +1,127 @@
+"""File operations every writer shares: atomic writes, media kinds, streamed uploads."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import BinaryIO
+
+from .errors import TooLarge
+
+_KINDS: dict[str, tuple[str, ...]] = {
+    "image": ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "exr", "psd", "svg"),
+    "video": ("mp4", "mov", "mkv", "webm", "avi", "m4v"),
+    "audio": ("wav", "mp3", "flac", "ogg", "aac", "m4a", "opus"),
+    "model": ("glb", "gltf", "fbx", "obj", "blend", "usd", "usdz", "safetensors", "ckpt", "pt"),
+    "document": ("txt", "md", "json", "pdf", "fountain", "ipynb", "toml", "yaml", "yml"),
+}
+_KIND_OF = {ext: kind for kind, exts in _KINDS.items() for ext in exts}
+
+
+def media_kind(name: str) -> str:
+    """The media kind of a file by its extension: image, video, audio, model, document or other."""
+    return _KIND_OF.get(Path(name).suffix.lower().lstrip("."), "other")
+
+
+def mtime(path: Path) -> datetime:
+    """A file's modification time, timezone-aware."""
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a folder's entries to disk, so a rename inside it survives a crash."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that readers see the old or the new file, never a part.
+
+    Temp file in the same folder, fsync, rename over the target, fsync the folder.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def unique_path(path: Path) -> Path:
+    """`path` if free, else `name-2.ext`, `name-3.ext`, … so nothing is overwritten."""
+    if not path.exists():
+        return path
+    stem, suffix = path.stem, path.suffix
+    n = 2
+    while True:
+        candidate = path.with_name(f"{stem}-{n}{suffix}")
+        if not candidate.exists():
+            return candidate
+        n += 1
+
+
+class UploadSink:
+    """One file arriving in chunks: written to a temp file, moved into place only when complete.
+
+    A sink that is aborted (or never finished) leaves nothing behind, so a cut-off upload can
+    never show up as an asset.
+    """
+
+    def __init__(self, temp_dir: Path, target: Path, limit: int) -> None:
+        temp_dir.mkdir(parents=True, exist_ok=True)
+        self.target = target
+        self.limit = limit
+        self.size = 0
+        self.temp = temp_dir / f"upload-{secrets.token_hex(8)}.part"
+        self._fh: BinaryIO | None = open(self.temp, "wb")  # noqa: SIM115 - closed in finish/abort
+
+    def write(self, chunk: bytes) -> None:
+        """Append a chunk; over the limit, abort and raise `TooLarge`."""
+        if self._fh is None:
+            raise RuntimeError("upload already closed")
+        self.size += len(chunk)
+        if self.size > self.limit:
+            self.abort()
+            raise TooLarge(
+                f"The upload is larger than the limit of {self.limit} bytes.",
+                {"limit": self.limit},
+            )
+        self._fh.write(chunk)
+
+    def finish(self) -> Path:
+        """Flush, fsync and rename into place (never over an existing file); the final path."""
+        if self._fh is None:
+            raise RuntimeError("upload already closed")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        self._fh = None
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        final = unique_path(self.target)
+        # link + unlink, not rename: never overwrites a file that appeared meanwhile
+        while True:
+            try:
+                os.link(self.temp, final)
+                break
+            except FileExistsError:
+                final = unique_path(final)
+        self.temp.unlink()
+        fsync_dir(final.parent)
+        return final
+
+    def abort(self) -> None:
+        """Drop the partial file."""
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+        self.temp.unlink(missing_ok=True)

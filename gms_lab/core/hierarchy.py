@@ -1,0 +1,180 @@
+"""Chapters → scenes → shots → takes inside a project manifest: find, add, change, move, remove.
+
+These functions mutate a `Project` in memory; callers run them inside `ManifestStore.update`.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..models import Chapter, NodeCreate, NodeKind, NodePatch, Project, Scene, Shot, Take
+from .errors import InvalidInput, NodeNotFound
+
+Node = Chapter | Scene | Shot | Take
+_PREFIX: dict[str, str] = {"chapter": "ch", "scene": "sc", "shot": "sh", "take": "tk"}
+_PARENT_KIND: dict[str, str | None] = {"chapter": None, "scene": "chapter", "shot": "scene"}
+
+
+@dataclass
+class Located:
+    """A node with where it sits: its kind, its parent (None for chapters), its siblings."""
+
+    kind: NodeKind
+    node: Node
+    parent: Node | None
+    siblings: list[Any]
+
+    @property
+    def index(self) -> int:
+        """Position among its siblings."""
+        return next(i for i, n in enumerate(self.siblings) if n.id == self.node.id)
+
+
+def walk(project: Project) -> Iterator[Located]:
+    """Every node of the project, depth first, in order."""
+    for chapter in project.chapters:
+        yield Located("chapter", chapter, None, project.chapters)
+        for scene in chapter.scenes:
+            yield Located("scene", scene, chapter, chapter.scenes)
+            for shot in scene.shots:
+                yield Located("shot", shot, scene, scene.shots)
+                for take in shot.takes:
+                    yield Located("take", take, shot, shot.takes)
+
+
+def find(project: Project, node_id: str, kind: NodeKind | None = None) -> Located:
+    """The node with `node_id` (of `kind`, if given), or `NodeNotFound`."""
+    for located in walk(project):
+        if located.node.id == node_id and (kind is None or located.kind == kind):
+            return located
+    what = kind or "node"
+    raise NodeNotFound(f"No {what} {node_id!r} in project {project.id!r}.", {"nodeId": node_id})
+
+
+def new_id(project: Project, kind: NodeKind) -> str:
+    """A fresh id for a node of `kind`, unique in the project, stable for the node's life."""
+    taken = {located.node.id for located in walk(project)}
+    while True:
+        candidate = f"{_PREFIX[kind]}_{secrets.token_hex(4)}"
+        if candidate not in taken:
+            return candidate
+
+
+def shot_path(project: Project, shot_id: str) -> tuple[str, str, str]:
+    """The (chapter id, scene id, shot id) of a shot: the folders of its renders."""
+    shot = find(project, shot_id, "shot")
+    scene = shot.parent
+    assert scene is not None
+    chapter = find(project, scene.id, "scene").parent
+    assert chapter is not None
+    return chapter.id, scene.id, shot_id
+
+
+def _children_of(project: Project, kind: str, parent_id: str | None) -> list[Any]:
+    parent_kind = _PARENT_KIND[kind]
+    if parent_kind is None:
+        if parent_id is not None:
+            raise InvalidInput("A chapter has no parent; send parentId null.", {"kind": kind})
+        return project.chapters
+    if parent_id is None:
+        raise InvalidInput(f"A {kind} needs a parentId (a {parent_kind} id).", {"kind": kind})
+    parent = find(project, parent_id)
+    if parent.kind != parent_kind:
+        raise InvalidInput(
+            f"The parent of a {kind} must be a {parent_kind}, not a {parent.kind}.",
+            {"parentId": parent_id},
+        )
+    node = parent.node
+    children: list[Any] = node.scenes if isinstance(node, Chapter) else node.shots  # type: ignore[union-attr]
+    return children
+
+
+def add(project: Project, request: NodeCreate) -> Located:
+    """Add a chapter, scene or shot under its parent, at `index` or at the end."""
+    siblings = _children_of(project, request.kind, request.parent_id)
+    node_id = new_id(project, request.kind)
+    node: Node
+    if request.kind == "chapter":
+        node = Chapter(id=node_id, name=request.name)
+    elif request.kind == "scene":
+        node = Scene(id=node_id, name=request.name)
+    else:
+        node = Shot(
+            id=node_id,
+            name=request.name,
+            properties=request.properties or {},
+            **({"duration": request.duration} if request.duration is not None else {}),
+        )
+    if request.kind != "shot" and (request.properties or request.duration is not None):
+        raise InvalidInput("Only shots have properties and a duration.", {"kind": request.kind})
+    index = len(siblings) if request.index is None else min(request.index, len(siblings))
+    siblings.insert(index, node)
+    return find(project, node_id)
+
+
+def patch(project: Project, node_id: str, request: NodePatch) -> Located:
+    """Rename, move (`parentId`, `index`), or change a shot's properties, duration or selection."""
+    located = find(project, node_id)
+    node = located.node
+    if located.kind == "take":
+        raise InvalidInput("Takes are changed through their shot (selectedTake).", {"id": node_id})
+    if request.name is not None:
+        node.name = request.name  # type: ignore[union-attr]
+    shot_only = (request.properties, request.duration, request.selected_take)
+    if any(v is not None for v in shot_only):
+        if not isinstance(node, Shot):
+            raise InvalidInput("Only shots have properties, duration and takes.", {"id": node_id})
+        if request.properties is not None:
+            node.properties = request.properties
+        if request.duration is not None:
+            node.duration = request.duration
+        if request.selected_take is not None:
+            select_take(node, request.selected_take)
+    fields = request.model_fields_set
+    if "parent_id" in fields or "index" in fields:
+        parent_id = request.parent_id if "parent_id" in fields else _parent_id(located)
+        _move(project, located, parent_id, request.index)
+    return find(project, node_id)
+
+
+def select_take(shot: Shot, take_id: str) -> None:
+    """Make `take_id` the shot's selected take ("" clears the selection)."""
+    if take_id == "":
+        shot.selected_take = None
+        return
+    if not any(t.id == take_id for t in shot.takes):
+        raise NodeNotFound(f"Shot {shot.id!r} has no take {take_id!r}.", {"takeId": take_id})
+    shot.selected_take = take_id
+
+
+def _parent_id(located: Located) -> str | None:
+    return located.parent.id if located.parent is not None else None
+
+
+def _move(project: Project, located: Located, parent_id: str | None, index: int | None) -> None:
+    target = _children_of(project, located.kind, parent_id)
+    located.siblings.remove(located.node)
+    position = len(target) if index is None else min(index, len(target))
+    target.insert(position, located.node)
+
+
+def remove(project: Project, node_id: str) -> Located:
+    """Remove a node with everything under it (the take files stay on disk and in git)."""
+    located = find(project, node_id)
+    located.siblings.remove(located.node)
+    parent = located.parent
+    if isinstance(parent, Shot) and parent.selected_take == node_id:
+        parent.selected_take = None
+    return located
+
+
+def counts(project: Project) -> tuple[int, int]:
+    """(shots, takes) in the project."""
+    shots = takes = 0
+    for located in walk(project):
+        shots += located.kind == "shot"
+        takes += located.kind == "take"
+    return shots, takes

@@ -1,0 +1,105 @@
+"""The one path resolver: every user-supplied name or path becomes a path here, or is refused."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path, PurePosixPath
+
+from slugify import slugify
+
+from .errors import UnsafePath
+
+#: Names Windows reserves for devices, with or without an extension.
+WINDOWS_RESERVED = frozenset(
+    ["con", "prn", "aux", "nul"]
+    + [f"com{i}" for i in range(1, 10)]
+    + [f"lpt{i}" for i in range(1, 10)]
+    + ["com¹", "com²", "com³", "lpt¹", "lpt²", "lpt³"]
+)
+#: Characters that are invalid in a file name on Windows (besides the separators).
+_WINDOWS_INVALID = set('<>:"|?*')
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_MAX_COMPONENT = 255
+_MAX_SLUG = 64
+
+
+def check_name(name: str, *, what: str = "name") -> str:
+    """Check one path component (a file or folder name) and return it NFC-normalised.
+
+    Refuses empty names, `.` and `..`, hidden names, separators, NUL and control characters,
+    characters or trailing dots and spaces that Windows rejects, and Windows device names.
+    """
+    if not isinstance(name, str) or name == "":
+        raise UnsafePath(f"The {what} is empty.", {"name": name})
+    name = unicodedata.normalize("NFC", name)
+    if name in (".", ".."):
+        raise UnsafePath(f"The {what} {name!r} refers to a folder, not a file.", {"name": name})
+    if "/" in name or "\\" in name:
+        raise UnsafePath(f"The {what} {name!r} contains a path separator.", {"name": name})
+    if any(unicodedata.category(ch) == "Cc" for ch in name):
+        raise UnsafePath(f"The {what} contains NUL or control characters.", {"name": name})
+    if name.startswith("."):
+        raise UnsafePath(f"The {what} {name!r} is hidden (starts with a dot).", {"name": name})
+    bad = sorted(_WINDOWS_INVALID.intersection(name))
+    if bad:
+        raise UnsafePath(
+            f"The {what} {name!r} contains characters not allowed on Windows: {' '.join(bad)}",
+            {"name": name, "characters": bad},
+        )
+    if name.endswith((" ", ".")):
+        raise UnsafePath(f"The {what} {name!r} ends with a space or a dot.", {"name": name})
+    if name.split(".", 1)[0].strip().lower() in WINDOWS_RESERVED:
+        raise UnsafePath(f"The {what} {name!r} is a reserved device name.", {"name": name})
+    if len(name.encode("utf-8")) > _MAX_COMPONENT:
+        raise UnsafePath(f"The {what} is longer than {_MAX_COMPONENT} bytes.", {"name": name})
+    return name
+
+
+def split_relative(relpath: str) -> list[str]:
+    """Split a project-relative POSIX path into checked components; refuse absolute paths."""
+    if not isinstance(relpath, str) or relpath.strip() == "":
+        raise UnsafePath("The path is empty.", {"path": relpath})
+    if "\x00" in relpath:
+        raise UnsafePath("The path contains a NUL character.", {"path": relpath})
+    if "\\" in relpath:
+        raise UnsafePath("Use forward slashes in paths.", {"path": relpath})
+    if relpath.startswith("/") or _DRIVE.match(relpath):
+        raise UnsafePath("The path must be relative to the project.", {"path": relpath})
+    parts = [p for p in PurePosixPath(relpath).parts if p not in ("", ".")]
+    if not parts:
+        raise UnsafePath("The path names no file.", {"path": relpath})
+    if ".." in parts:
+        raise UnsafePath("The path may not contain '..'.", {"path": relpath})
+    return [check_name(p, what="path component") for p in parts]
+
+
+def resolve_inside(root: Path, relpath: str) -> Path:
+    """Turn `relpath` into an absolute path inside `root`, or raise `UnsafePath`.
+
+    The checks of `split_relative` come first; then the path is resolved (following symlinks)
+    and must still lie inside the resolved root, so a symlink pointing out is refused too.
+    """
+    parts = split_relative(relpath)
+    base = root.resolve()
+    target = base.joinpath(*parts)
+    resolved = target.resolve()
+    if resolved != base and base not in resolved.parents:
+        raise UnsafePath("The path leads outside the project.", {"path": relpath})
+    return target
+
+
+def relative_to(root: Path, path: Path) -> str:
+    """The POSIX path of `path` relative to `root`."""
+    return path.resolve().relative_to(root.resolve()).as_posix()
+
+
+def slug_for(name: str) -> str:
+    """A folder name for `name`, safe on Windows, macOS and Linux: ASCII, lowercase, short.
+
+    Non-Latin scripts are transliterated; a name with nothing left becomes `project`.
+    """
+    slug = slugify(name, max_length=_MAX_SLUG, word_boundary=True, separator="-") or "project"
+    if slug.split(".", 1)[0] in WINDOWS_RESERVED:
+        slug = f"{slug}-project"
+    return slug

@@ -1,0 +1,173 @@
+"""Projects: create (folders, manifest, git + LFS), list, read, change, delete."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import time
+from pathlib import Path
+
+from filelock import FileLock
+
+from ..models import (
+    AssetCategory,
+    Project,
+    ProjectCreate,
+    ProjectPatch,
+    ProjectSettings,
+    ProjectSummary,
+)
+from . import hierarchy
+from .errors import ProjectExists
+from .files import mtime
+from .manifest import ManifestStore
+from .paths import slug_for
+from .vcs import Author, ProjectRepo
+from .workspace import Workspace
+
+#: The numbered folders of every project, in order.
+PROJECT_FOLDERS = (
+    "01_Assets",
+    "02_Source_Creative",
+    "03_Renders",
+    "04_Project_Files",
+    "05_Cache",
+    "06_Exports",
+)
+RENDERS = "03_Renders"
+CACHE = "05_Cache"
+EXPORTS = "06_Exports"
+ASSETS = "01_Assets"
+
+
+class Projects:
+    """The projects of a workspace."""
+
+    def __init__(self, workspace: Workspace, manifests: ManifestStore, lfs: bool = True) -> None:
+        self.workspace = workspace
+        self.manifests = manifests
+        self.lfs = lfs
+
+    def repo(self, project_id: str) -> ProjectRepo:
+        """The git repository of a project."""
+        return ProjectRepo(self.workspace, project_id, self.workspace.project_dir(project_id))
+
+    def path(self, project_id: str) -> Path:
+        """The folder of an existing project."""
+        return self.workspace.project_dir(project_id)
+
+    def create(self, request: ProjectCreate, author: Author) -> Project:
+        """Make a project: folders, manifest, `.gitignore`, LFS attributes, first commit.
+
+        Built in a hidden folder and renamed into place, so a failure leaves nothing behind.
+        """
+        name = request.name.strip()
+        slug = slug_for(name)
+        self.workspace.scaffold()
+        with FileLock(self.workspace.lock_path("projects"), timeout=30):
+            self._check_name_free(name, slug, exclude=None)
+            staging = self.workspace.projects_dir / f".creating-{slug}-{secrets.token_hex(4)}"
+            try:
+                staging.mkdir(parents=True)
+                for folder in PROJECT_FOLDERS:
+                    (staging / folder).mkdir()
+                    if folder not in (CACHE, EXPORTS):
+                        (staging / folder / ".gitkeep").touch()
+                for category in AssetCategory:
+                    (staging / ASSETS / category.folder).mkdir()
+                    (staging / ASSETS / category.folder / ".gitkeep").touch()
+                project = Project(
+                    id=slug,
+                    name=name,
+                    quality=request.quality,
+                    settings=request.settings or ProjectSettings(),
+                )
+                self.manifests.write_new(staging, project)
+                ProjectRepo(self.workspace, slug, staging).init(author, lfs=self.lfs)
+                staging.rename(self.workspace.projects_dir / slug)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return project
+
+    def _check_name_free(self, name: str, slug: str, exclude: str | None) -> None:
+        for other in self.workspace.project_ids():
+            if other == exclude:
+                continue
+            if other == slug:
+                raise ProjectExists(
+                    f"A project named like {name!r} exists already ({other}).",
+                    {"projectId": other},
+                )
+            try:
+                other_name = self.manifests.read(other).name
+            except Exception:
+                continue
+            if other_name.casefold() == name.casefold():
+                raise ProjectExists(
+                    f"A project named {name!r} exists already.", {"projectId": other}
+                )
+
+    def list(self) -> list[ProjectSummary]:
+        """Every readable project, newest change first."""
+        out = []
+        for project_id in self.workspace.project_ids():
+            try:
+                project = self.manifests.read(project_id)
+            except Exception:
+                continue
+            shots, takes = hierarchy.counts(project)
+            out.append(
+                ProjectSummary(
+                    id=project.id,
+                    name=project.name,
+                    quality=project.quality,
+                    version=project.version,
+                    created=project.created,
+                    modified=mtime(self.path(project_id) / "project.json"),
+                    shot_count=shots,
+                    take_count=takes,
+                )
+            )
+        return sorted(out, key=lambda p: p.modified, reverse=True)
+
+    def get(self, project_id: str) -> Project:
+        """The manifest of a project."""
+        return self.manifests.read(project_id)
+
+    def update(
+        self, project_id: str, patch: ProjectPatch, expected_version: int | None = None
+    ) -> Project:
+        """Rename, change quality, settings or canvas; the id (folder) never changes."""
+        if patch.name is not None:
+            name = patch.name.strip()
+            with FileLock(self.workspace.lock_path("projects"), timeout=30):
+                self._check_name_free(name, "\x00", exclude=project_id)
+                return self._apply(project_id, patch, name, expected_version)
+        return self._apply(project_id, patch, None, expected_version)
+
+    def _apply(
+        self, project_id: str, patch: ProjectPatch, name: str | None, expected: int | None
+    ) -> Project:
+        def change(project: Project) -> None:
+            if name is not None:
+                project.name = name
+            if patch.quality is not None:
+                project.quality = patch.quality
+            if patch.settings is not None:
+                project.settings = patch.settings
+            if patch.canvas is not None:
+                project.canvas = patch.canvas
+
+        project, _ = self.manifests.update(project_id, change, expected)
+        return project
+
+    def delete(self, project_id: str) -> None:
+        """Remove a project: moved out of `Projects/` at once, then erased."""
+        path = self.path(project_id)
+        trash = self.workspace.runtime_dir / "trash"
+        trash.mkdir(parents=True, exist_ok=True)
+        target = trash / f"{project_id}-{int(time.time() * 1000)}"
+        with self.manifests.lock(project_id):
+            path.rename(target)
+        shutil.rmtree(target, ignore_errors=True)

@@ -1,0 +1,22 @@
+"""The core services of one workspace, built once and shared by the server, worker and notebook."""
+
+from __future__ import annotations
+
+from ..config import StudioConfig
+from ..models import ToolHealth
+from .manifest import ManifestStore
+from .projects import Projects
+from .vcs import tool_health
+from .workspace import Workspace
+
+
+class StudioCore:
+    """Workspace, manifests and projects for one configuration; no network, no event loop."""
+
+    def __init__(self, config: StudioConfig, health: dict[str, ToolHealth] | None = None) -> None:
+        self.config = config
+        self.workspace = Workspace(config.workspace)
+        self.workspace.scaffold()
+        self.health = health if health is not None else tool_health()
+        self.manifests = ManifestStore(self.workspace)
+        self.projects = Projects(self.workspace, self.manifests, lfs=self.health["gitLfs"].ok)

@@ -1,0 +1,211 @@
+"""Typed events (one discriminated union) and the Redis bus that carries them.
+
+The worker, the notebook and the server publish to the Redis pub/sub channel
+`gms:events:{projectId}`; the server subscribes once per project and fans out to its WebSockets.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Annotated, Any, Literal
+
+import redis
+from pydantic import Field, TypeAdapter
+
+from .models import Asset, CamelModel, TaskResult, TaskStatus
+
+log = logging.getLogger(__name__)
+CHANNEL_PREFIX = "gms:events:"
+
+
+def channel(project_id: str) -> str:
+    """The pub/sub channel of a project."""
+    return f"{CHANNEL_PREFIX}{project_id}"
+
+
+# --- server → client ------------------------------------------------------------------------
+
+
+class Hello(CamelModel):
+    """First message on a connection: the snapshot version to re-read from."""
+
+    type: Literal["hello"] = "hello"
+    project_id: str
+    version: int
+    client_id: str
+    server_time: float
+
+
+class TaskProgress(CamelModel):
+    """A task moved: queued, started, or a pipeline progress line."""
+
+    type: Literal["task_progress"] = "task_progress"
+    task_id: str
+    node_id: str
+    progress: float
+    step: str
+    status: TaskStatus
+    seq: int
+    pipeline: str = ""
+
+
+class TaskSuccess(CamelModel):
+    """A task finished with a take."""
+
+    type: Literal["task_success"] = "task_success"
+    task_id: str
+    node_id: str
+    result: TaskResult
+    seq: int
+
+
+class TaskFailed(CamelModel):
+    """A task failed or was cancelled."""
+
+    type: Literal["task_failed"] = "task_failed"
+    task_id: str
+    node_id: str
+    error: str
+    seq: int
+    cancelled: bool = False
+
+
+class NodeStateUpdated(CamelModel):
+    """A node's state changed (a take generating, completed, failed)."""
+
+    type: Literal["node_state_updated"] = "node_state_updated"
+    node_id: str
+    state: dict[str, Any]
+
+
+class ProjectUpdate(CamelModel):
+    """A project file changed; `changes` says what, `version` is the new manifest version."""
+
+    type: Literal["project_update"] = "project_update"
+    project_id: str
+    changes: dict[str, Any]
+    version: int | None = None
+
+
+class AssetAdded(CamelModel):
+    """A file appeared in (or changed in) the asset library."""
+
+    type: Literal["asset_added"] = "asset_added"
+    category: str
+    asset: Asset
+
+
+class AssetRemoved(CamelModel):
+    """A file left the asset library."""
+
+    type: Literal["asset_removed"] = "asset_removed"
+    category: str
+    path: str
+
+
+class Pong(CamelModel):
+    """Answer to a ping."""
+
+    type: Literal["pong"] = "pong"
+    time: float | None = None
+
+
+class ErrorEvent(CamelModel):
+    """Something the client sent could not be done; the connection stays open."""
+
+    type: Literal["error"] = "error"
+    code: str
+    message: str
+    details: Any = None
+
+
+class SelectionChanged(CamelModel):
+    """Another client of the project changed its selection (relayed)."""
+
+    type: Literal["selection_change"] = "selection_change"
+    client_id: str | None = None
+    node_id: str | None = None
+    selection: list[str] = Field(default_factory=list)
+
+
+class PanelResized(CamelModel):
+    """Another client resized a panel (relayed)."""
+
+    type: Literal["panel_resize"] = "panel_resize"
+    client_id: str | None = None
+    panel: str
+    size: float
+
+
+# --- client → server ------------------------------------------------------------------------
+
+
+class StartGeneration(CamelModel):
+    """Ask for a take of a shot: `nodeType` is the pipeline id (e.g. `still`)."""
+
+    type: Literal["start_generation"] = "start_generation"
+    node_id: str
+    node_type: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    request_id: str | None = None
+
+
+class Ping(CamelModel):
+    """Heartbeat from the client."""
+
+    type: Literal["ping"] = "ping"
+    time: float | None = None
+
+
+ServerEvent = Annotated[
+    Hello
+    | TaskProgress
+    | TaskSuccess
+    | TaskFailed
+    | NodeStateUpdated
+    | ProjectUpdate
+    | AssetAdded
+    | AssetRemoved
+    | SelectionChanged
+    | PanelResized
+    | Pong
+    | ErrorEvent,
+    Field(discriminator="type"),
+]
+ClientMessage = Annotated[
+    StartGeneration | SelectionChanged | PanelResized | Ping, Field(discriminator="type")
+]
+SERVER_EVENTS: TypeAdapter[ServerEvent] = TypeAdapter(ServerEvent)
+CLIENT_MESSAGES: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
+
+
+def events_json_schema() -> dict[str, Any]:
+    """JSON Schema of both unions, the source of the generated TypeScript types."""
+    server = SERVER_EVENTS.json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    client = CLIENT_MESSAGES.json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    defs = {**server.pop("$defs", {}), **client.pop("$defs", {})}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "GMS events",
+        "$defs": {**defs, "ServerEvent": server, "ClientMessage": client},
+    }
+
+
+def encode(event: CamelModel) -> str:
+    """An event as the JSON text that goes over Redis and the WebSocket."""
+    return json.dumps(event.wire(), separators=(",", ":"))
+
+
+class EventPublisher:
+    """Publishes events to a project's channel (sync: the worker, the notebook, core hooks)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def publish(self, project_id: str, event: CamelModel) -> None:
+        """Send `event` to the project's listeners; a Redis outage is logged, not raised."""
+        try:
+            self.client.publish(channel(project_id), encode(event))
+        except redis.RedisError as exc:
+            log.warning("could not publish %s to %s: %s", event.__class__.__name__, project_id, exc)

@@ -1,0 +1,28 @@
+"""The studio's HTTP surface: the route table shared by tornado and the OpenAPI document."""
+
+from __future__ import annotations
+
+from .base import Route
+from .files import AssetsHandler, FileHandler, FilesHandler
+from .openapi import OpenAPIHandler
+from .projects import NodeHandler, NodesHandler, ProjectHandler, ProjectsHandler
+from .vcs import GitCommitHandler, GitLogHandler, GitStatusHandler
+from .workspace import WorkspaceConfigHandler
+
+API = "/gms/api"
+P = f"{API}/projects/{{project_id}}"
+
+ROUTES: list[Route] = [
+    Route(f"{API}/workspace/config", WorkspaceConfigHandler),
+    Route(f"{API}/openapi.json", OpenAPIHandler),
+    Route(f"{API}/projects", ProjectsHandler),
+    Route(P, ProjectHandler),
+    Route(f"{P}/nodes", NodesHandler),
+    Route(f"{P}/nodes/{{node_id}}", NodeHandler),
+    Route(f"{P}/files", FilesHandler),
+    Route(f"{P}/files/{{path:path}}", FileHandler),
+    Route(f"{P}/assets", AssetsHandler),
+    Route(f"{P}/git/status", GitStatusHandler),
+    Route(f"{P}/git/commit", GitCommitHandler),
+    Route(f"{P}/git/log", GitLogHandler),
+]

@@ -1,0 +1,149 @@
+"""The base of every REST handler: auth, pydantic bodies, JSON errors, work off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from jupyter_server.base.handlers import APIHandler
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from pydantic import BaseModel, ValidationError
+from tornado import web
+
+from ..core.errors import InvalidInput, StudioError
+from ..core.services import StudioCore
+from ..core.vcs import Author
+from ..models import ErrorBody, ErrorDetail
+
+M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass
+class Operation:
+    """What a handler verb takes and answers, for the OpenAPI document."""
+
+    summary: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    content: str | None = None  # a non-JSON body or answer (uploads, downloads)
+    errors: tuple[int, ...] = (400, 403, 404)
+
+
+def operation(summary: str, **kwargs: Any) -> Callable[[F], F]:
+    """Describe a verb (summary, body and response models, status, query parameters)."""
+
+    def mark(fn: F) -> F:
+        fn.__gms_operation__ = Operation(summary, **kwargs)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+@dataclass(frozen=True)
+class Route:
+    """A URL template (`/gms/api/projects/{project_id}`) served by a handler class."""
+
+    template: str
+    handler: type[web.RequestHandler]
+
+    @property
+    def pattern(self) -> str:
+        """The tornado regex: `{name}` matches one segment, `{name:path}` the rest of the URL."""
+        out = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", self.template)
+        return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", out) + "/?$"
+
+
+class StudioHandler(ExtensionHandlerMixin, APIHandler):
+    """Every REST handler of the studio derives from this."""
+
+    @property
+    def core(self) -> StudioCore:
+        """The studio's core services."""
+        core: StudioCore = self.settings["gms_core"]
+        return core
+
+    @property
+    def author(self) -> Author:
+        """The signed-in Jupyter user as the author of recorded changes."""
+        user = self.current_user
+        username = str(getattr(user, "username", "") or "user")
+        name = str(getattr(user, "display_name", "") or getattr(user, "name", "") or username)
+        local = re.sub(r"[^A-Za-z0-9._-]+", "-", username).strip("-") or "user"
+        return Author(name=name, email=f"{local}@users.gms.local")
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run blocking work (disk, git) in a thread so a slow disk never blocks the server."""
+        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+    def parse(self, model: type[M]) -> M:
+        """The JSON body as `model`; a malformed or invalid body is a 400 with the details."""
+        raw = self.request.body or b"{}"
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InvalidInput(f"The body is not valid JSON: {exc}") from exc
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            details = [
+                {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                for e in exc.errors(include_url=False)
+            ]
+            first = details[0]
+            where = ".".join(str(p) for p in first["loc"]) or "body"
+            raise InvalidInput(f"Invalid request body: {where}: {first['msg']}", details) from exc
+
+    def if_match(self) -> int | None:
+        """The `If-Match` version (a number, quotes allowed), or None when absent."""
+        raw = self.request.headers.get("If-Match")
+        if raw is None or raw.strip() in ("", "*"):
+            return None
+        value = raw.strip().removeprefix("W/").strip('"')
+        if not value.isdigit():
+            raise InvalidInput("If-Match must be the project version (a number).", {"got": raw})
+        return int(value)
+
+    def send(self, model: BaseModel, status: int = 200) -> None:
+        """Answer with a model as camelCase JSON."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(model.model_dump_json(by_alias=True))
+
+    def send_error_body(self, status: int, code: str, message: str, details: Any = None) -> None:
+        """Write the studio's error shape with `status`."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        body = ErrorBody(error=ErrorDetail(code=code, message=message, details=details))
+        self.finish(body.model_dump_json(by_alias=True))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        """Every error as `{"error": {"code", "message", "details"}}` with the mapped status."""
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, StudioError):
+            self.send_error_body(exc.status, exc.code, exc.message, exc.details)
+            return
+        if isinstance(exc, web.HTTPError):
+            message = exc.log_message % exc.args if exc.log_message else self._reason
+            code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(
+                status_code, "http_error"
+            )
+            self.send_error_body(status_code, code, message)
+            return
+        self.send_error_body(status_code, "internal_error", "Internal error; see the server log.")
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        """Domain errors are answers, not crashes: log them quietly."""
+        if isinstance(value, StudioError):
+            self.log.info("%s %s: %s", self.request.method, self.request.path, value.message)
+            return
+        super().log_exception(typ, value, tb)

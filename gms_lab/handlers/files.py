@@ -1,0 +1,256 @@
+"""REST: project files (list, streamed upload, ranged download) and the asset library."""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+import re
+from email.utils import format_datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from tornado import web
+
+from ..core import assets
+from ..core.errors import InvalidInput, NotFound, StudioError, TooLarge
+from ..core.files import mtime
+from ..core.paths import resolve_inside
+from ..core.uploads import Upload
+from ..models import AssetList, FileList, UploadResult
+from .base import StudioHandler, operation
+
+_READ_CHUNK = 1024 * 1024
+_FLUSH_AT = 1024 * 1024
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+#: Served files are never run as pages under the server's origin (an uploaded HTML or SVG).
+_SANDBOX = (
+    "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
+)
+UPLOAD_QUERY = {
+    "category": "Asset category (locations, characters, music, styles)",
+    "name": "File name inside the category (sub-folders allowed: `folder/hero.png`)",
+    "path": "Instead of category + name: a path relative to the project",
+}
+
+
+@web.stream_request_body
+class FilesHandler(StudioHandler):
+    """`/gms/api/projects/{project_id}/files`: list files; upload one or several (streamed)."""
+
+    upload: Upload | None = None
+    _pending: list[bytes]
+    _pending_size = 0
+    _failed: StudioError | None = None
+
+    @web.authenticated
+    @operation(
+        "List the project's files and folders (or those under ?under=)",
+        response=FileList,
+        query={"under": "A folder relative to the project"},
+    )
+    async def get(self, project_id: str) -> None:
+        root = self.core.projects.path(project_id)
+        under = self.get_query_argument("under", None)
+        files = await self.run(assets.list_files, root, under)
+        self.send(FileList(files=files))
+
+    async def prepare(self) -> None:  # type: ignore[override]
+        await super().prepare()
+        self._pending = []
+        if self.request.method != "POST" or self._finished:
+            return
+        # the body is streamed in before post() runs, so check auth here, not by decorator
+        if self.current_user is None:
+            raise web.HTTPError(403)
+        limit = self.core.config.max_upload_bytes
+        length = self.request.headers.get("Content-Length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise TooLarge(
+                f"The upload is larger than the limit of {limit} bytes.", {"limit": limit}
+            )
+        # the body may carry multipart framing on top of the files
+        self.request.connection.set_max_body_size(limit + 1024 * 1024)  # type: ignore[union-attr]
+        project_id = self.path_kwargs["project_id"]
+        root = self.core.projects.path(project_id)
+        category = self.get_query_argument("category", None)
+        name = self.get_query_argument("name", None)
+        path = self.get_query_argument("path", None)
+
+        def target_for(filename: str | None) -> Path:
+            return assets.upload_target(
+                root, category=category, name=filename or name, path=None if filename else path
+            )
+
+        self.upload = await self.run(
+            Upload,
+            self.request.headers.get("Content-Type", ""),
+            target_for,
+            root / assets.UPLOADS,
+            limit,
+        )
+
+    async def data_received(self, chunk: bytes) -> None:
+        if self.upload is None or self._failed is not None:
+            return
+        self._pending.append(chunk)
+        self._pending_size += len(chunk)
+        if self._pending_size >= _FLUSH_AT:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        data, self._pending, self._pending_size = b"".join(self._pending), [], 0
+        if self.upload is not None and data:
+            try:
+                await self.run(self.upload.feed, data)
+            except StudioError as exc:
+                # keep reading (and dropping) the body so the client gets the answer
+                self._failed = exc
+                self.upload = None
+
+    @web.authenticated
+    @operation(
+        "Upload files: the raw body (?category=&name= or ?path=) or multipart/form-data",
+        response=UploadResult,
+        status=201,
+        query=UPLOAD_QUERY,
+        content="application/octet-stream",
+        errors=(400, 403, 404, 413),
+    )
+    async def post(self, project_id: str) -> None:
+        await self._flush()
+        if self._failed is not None:
+            raise self._failed
+        if self.upload is None:
+            raise InvalidInput("No upload in progress.")
+        upload, self.upload = self.upload, None
+        try:
+            paths = await self.run(upload.finish)
+        except BaseException:
+            await self.run(upload.abort)
+            raise
+        root = self.core.projects.path(project_id)
+        size = self.core.config.thumbnail_size
+        described = [assets.describe(project_id, root, p, size) for p in paths]
+        self.send(UploadResult(assets=described), 201)
+
+    def on_connection_close(self) -> None:
+        """A cut-off upload leaves nothing behind."""
+        if self.upload is not None:
+            self.upload.abort()
+            self.upload = None
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        if self.upload is not None:
+            self.upload.abort()
+            self.upload = None
+
+
+class FileHandler(StudioHandler):
+    """`/gms/api/projects/{project_id}/files/{path}`: download, with HTTP Range."""
+
+    @web.authenticated
+    @operation(
+        "Download a project file (HTTP Range supported; ?download=1 for an attachment)",
+        content="application/octet-stream",
+        headers={"Range": "bytes=start-end"},
+        errors=(400, 403, 404, 416),
+    )
+    async def get(self, project_id: str, path: str) -> None:
+        await self._serve(project_id, path, body=True)
+
+    @web.authenticated
+    async def head(self, project_id: str, path: str) -> None:
+        await self._serve(project_id, path, body=False)
+
+    async def _serve(self, project_id: str, relpath: str, body: bool) -> None:
+        root = self.core.projects.path(project_id)
+        target = resolve_inside(root, relpath)
+        stat = await self.run(_stat_file, target, relpath)
+        total = stat.st_size
+        start, end = 0, total - 1
+        try:
+            ranged = self._range(total)
+        except _RangeNotSatisfiable as exc:
+            self.set_header("Content-Range", f"bytes */{total}")
+            self.send_error_body(exc.status, exc.code, exc.message, exc.details)
+            return
+        if ranged is not None:
+            start, end = ranged
+            self.set_status(206)
+            self.set_header("Content-Range", f"bytes {start}-{end}/{total}")
+        mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        self.set_header("Content-Type", mime)
+        self.set_header("Accept-Ranges", "bytes")
+        self.set_header("Content-Length", str(max(0, end - start + 1)))
+        self.set_header("Last-Modified", format_datetime(mtime(target), usegmt=True))
+        self.set_header("ETag", f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"')
+        self.set_header("Content-Security-Policy", _SANDBOX)
+        self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Cache-Control", "private, no-cache")
+        if self.get_query_argument("download", "") in ("1", "true"):
+            self.set_header(
+                "Content-Disposition", f"attachment; filename*=UTF-8''{quote(target.name)}"
+            )
+        if not body or total == 0:
+            await self.finish()
+            return
+        with await self.run(open, target, "rb") as fh:
+            await self.run(fh.seek, start)
+            remaining = end - start + 1
+            while remaining > 0:
+                chunk = await self.run(fh.read, min(_READ_CHUNK, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                self.write(chunk)
+                await self.flush()
+        await self.finish()
+
+    def _range(self, total: int) -> tuple[int, int] | None:
+        header = self.request.headers.get("Range")
+        if not header:
+            return None
+        match = _RANGE.match(header.strip())
+        if match is None:
+            return None  # several ranges or another unit: the whole file, as RFC 9110 allows
+        first, last = match.groups()
+        if first == "" and last == "":
+            return None
+        if first == "":
+            start, end = max(0, total - int(last)), total - 1
+        else:
+            start = int(first)
+            end = min(int(last), total - 1) if last else total - 1
+        if start >= total or start > end:
+            raise _RangeNotSatisfiable(total)
+        return start, end
+
+
+class _RangeNotSatisfiable(StudioError):
+    code = "range_not_satisfiable"
+    status = 416
+
+    def __init__(self, total: int) -> None:
+        super().__init__("The requested range is outside the file.", {"size": total})
+
+
+def _stat_file(target: Path, relpath: str) -> os.stat_result:
+    if not target.is_file():
+        raise NotFound(f"No file {relpath!r} in the project.", {"path": relpath})
+    return target.stat()
+
+
+class AssetsHandler(StudioHandler):
+    """`/gms/api/projects/{project_id}/assets`: the asset library by category."""
+
+    @web.authenticated
+    @operation(
+        "List the asset library by category, with preview and thumbnail URLs", response=AssetList
+    )
+    async def get(self, project_id: str) -> None:
+        root = self.core.projects.path(project_id)
+        categories = await self.run(
+            assets.list_assets, project_id, root, self.core.config.thumbnail_size
+        )
+        self.send(AssetList(categories=categories))

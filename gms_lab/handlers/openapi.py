@@ -1,0 +1,132 @@
+"""The OpenAPI 3.1 document, generated from the route table and the pydantic models."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+from tornado import web
+
+from .._version import __version__
+from ..models import ErrorBody
+from .base import Operation, Route, StudioHandler
+
+VERBS = ("get", "post", "put", "patch", "delete", "head")
+
+
+def operations(route: Route) -> dict[str, Operation]:
+    """The described verbs of a route's handler."""
+    out = {}
+    for verb in VERBS:
+        fn = getattr(route.handler, verb, None)
+        op = getattr(fn, "__gms_operation__", None)
+        if op is not None:
+            out[verb] = op
+    return out
+
+
+def openapi_document(routes: list[Route]) -> dict[str, Any]:
+    """An OpenAPI 3.1 document of every route, its bodies, answers and errors."""
+    models: set[type[BaseModel]] = {ErrorBody}
+    for route in routes:
+        for op in operations(route).values():
+            models.update(m for m in (op.body, op.response) if m is not None)
+    _, schemas = models_json_schema(
+        [(m, "serialization") for m in sorted(models, key=lambda m: m.__name__)],
+        by_alias=True,
+        ref_template="#/components/schemas/{model}",
+    )
+    paths: dict[str, Any] = {}
+    for route in routes:
+        template = re.sub(r"\{(\w+):path\}", r"{\1}", route.template)
+        names = re.findall(r"\{(\w+)(?::path)?\}", route.template)
+        item: dict[str, Any] = {}
+        for verb, op in operations(route).items():
+            params: list[dict[str, Any]] = [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                for n in names
+            ]
+            params += [
+                {
+                    "name": n,
+                    "in": "query",
+                    "required": False,
+                    "description": d,
+                    "schema": {"type": "string"},
+                }
+                for n, d in op.query.items()
+            ]
+            params += [
+                {
+                    "name": n,
+                    "in": "header",
+                    "required": False,
+                    "description": d,
+                    "schema": {"type": "string"},
+                }
+                for n, d in op.headers.items()
+            ]
+            responses: dict[str, Any] = {}
+            if op.response is not None:
+                responses[str(op.status)] = {
+                    "description": op.summary,
+                    "content": {"application/json": {"schema": _ref(op.response)}},
+                }
+            else:
+                content = op.content or "application/octet-stream"
+                responses[str(op.status)] = {
+                    "description": op.summary,
+                    "content": {content: {"schema": {"type": "string", "format": "binary"}}},
+                }
+            for status in op.errors:
+                responses[str(status)] = {
+                    "description": "Error",
+                    "content": {"application/json": {"schema": _ref(ErrorBody)}},
+                }
+            entry: dict[str, Any] = {
+                "summary": op.summary,
+                "operationId": f"{verb}_{route.handler.__name__}",
+                "parameters": params,
+                "responses": responses,
+            }
+            if op.body is not None:
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": _ref(op.body)}},
+                }
+            elif verb == "post" and op.content:
+                entry["requestBody"] = {
+                    "required": True,
+                    "content": {
+                        op.content: {"schema": {"type": "string", "format": "binary"}},
+                        "multipart/form-data": {"schema": {"type": "object"}},
+                    },
+                }
+            item[verb] = entry
+        paths[template] = item
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Generative Media Studio", "version": __version__},
+        "paths": paths,
+        "components": {
+            "schemas": schemas.get("$defs", {}),
+            "securitySchemes": {
+                "token": {"type": "apiKey", "in": "header", "name": "Authorization"}
+            },
+        },
+        "security": [{"token": []}],
+    }
+
+
+def _ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+class OpenAPIHandler(StudioHandler):
+    """`/gms/api/openapi.json`."""
+
+    @web.authenticated
+    async def get(self) -> None:
+        self.finish(openapi_document(self.settings["gms_routes"]))

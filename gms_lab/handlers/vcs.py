@@ -1,0 +1,62 @@
+"""REST: version control of a project (status, commit, log)."""
+
+from __future__ import annotations
+
+from tornado import web
+
+from ..core.paths import split_relative
+from ..core.vcs import check_message
+from ..models import GitCommit, GitCommitRequest, GitLog, GitStatus
+from .base import StudioHandler, operation
+
+
+class GitStatusHandler(StudioHandler):
+    """`/gms/api/projects/{project_id}/git/status`."""
+
+    @web.authenticated
+    @operation("Branch, head and changed files of the project's repository", response=GitStatus)
+    async def get(self, project_id: str) -> None:
+        status = await self.run(lambda: self.core.projects.repo(project_id).status())
+        self.send(status)
+
+
+class GitCommitHandler(StudioHandler):
+    """`/gms/api/projects/{project_id}/git/commit`: commit as the signed-in user."""
+
+    @web.authenticated
+    @operation(
+        "Commit the project's changes (media through LFS) as the signed-in user",
+        body=GitCommitRequest,
+        response=GitCommit,
+        status=201,
+        errors=(400, 403, 404, 409),
+    )
+    async def post(self, project_id: str) -> None:
+        request = self.parse(GitCommitRequest)
+        message = check_message(request.message)
+        repo = await self.run(self.core.projects.repo, project_id)
+        paths = request.paths
+        if paths:
+            paths = ["/".join(split_relative(p)) for p in paths]
+        sha = await self.run(repo.commit, message, self.author, paths)
+        if sha is None:
+            self.send_error_body(409, "nothing_to_commit", "There are no changes to commit.")
+            return
+        commits = await self.run(repo.log, 1)
+        self.send(commits[0], 201)
+
+
+class GitLogHandler(StudioHandler):
+    """`/gms/api/projects/{project_id}/git/log`."""
+
+    @web.authenticated
+    @operation(
+        "The project's commits, newest first",
+        response=GitLog,
+        query={"limit": "How many commits (default 50)"},
+    )
+    async def get(self, project_id: str) -> None:
+        limit = self.get_query_argument("limit", "50")
+        count = int(limit) if limit.isdigit() else 50
+        commits = await self.run(lambda: self.core.projects.repo(project_id).log(count))
+        self.send(GitLog(commits=commits))

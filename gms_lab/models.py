@@ -1,0 +1,425 @@
+"""Pydantic models shared by server, worker and notebook: project.json, REST bodies, tasks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, to the millisecond."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class CamelModel(BaseModel):
+    """Base of every model that crosses a boundary: camelCase on the wire, snake_case in Python."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON-ready dict with camelCase keys, as clients and project.json see it."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class Quality(StrEnum):
+    """The project's quality tier; the dispatcher maps it to a pipeline tier."""
+
+    low = "low"
+    standard = "standard"
+    high = "high"
+
+
+class TakeStatus(StrEnum):
+    """Where a take is in its life."""
+
+    generating = "generating"
+    completed = "completed"
+    error = "error"
+
+
+# --- project.json ---------------------------------------------------------------------------
+
+
+class Resolution(CamelModel):
+    """Frame size in pixels."""
+
+    width: int = Field(1280, ge=16, le=16384)
+    height: int = Field(720, ge=16, le=16384)
+
+
+class ProjectSettings(CamelModel):
+    """Per-project render settings."""
+
+    fps: float = Field(24.0, gt=0, le=240)
+    resolution: Resolution = Field(default_factory=Resolution)
+
+
+class Canvas(CamelModel):
+    """The node canvas saved with the project (filled by a future canvas view)."""
+
+    nodes: list[dict[str, Any]] = Field(default_factory=list)
+    edges: list[dict[str, Any]] = Field(default_factory=list)
+    viewport: dict[str, Any] = Field(default_factory=lambda: {"x": 0, "y": 0, "zoom": 1})
+
+
+class Take(CamelModel):
+    """One generated result of a shot; `file` is relative to the project root."""
+
+    id: str
+    file: str | None = None
+    pipeline: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    seed: int | None = None
+    status: TakeStatus = TakeStatus.generating
+    created: datetime = Field(default_factory=utcnow)
+    task_id: str | None = None
+    tier: str | None = None
+    thumbnail: str | None = None
+    error: str | None = None
+
+
+class Shot(CamelModel):
+    """A shot: the unit that takes are generated for."""
+
+    id: str
+    name: str
+    duration: float = Field(3.0, gt=0, le=3600)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    takes: list[Take] = Field(default_factory=list)
+    selected_take: str | None = None
+
+
+class Scene(CamelModel):
+    """A scene: an ordered list of shots."""
+
+    id: str
+    name: str
+    shots: list[Shot] = Field(default_factory=list)
+
+
+class Chapter(CamelModel):
+    """A chapter: an ordered list of scenes."""
+
+    id: str
+    name: str
+    scenes: list[Scene] = Field(default_factory=list)
+
+
+class Project(CamelModel):
+    """The manifest, `project.json`: the one source of truth of a project's hierarchy."""
+
+    id: str
+    name: str
+    created: datetime = Field(default_factory=utcnow)
+    quality: Quality = Quality.standard
+    version: int = 1
+    settings: ProjectSettings = Field(default_factory=ProjectSettings)
+    canvas: Canvas = Field(default_factory=Canvas)
+    chapters: list[Chapter] = Field(default_factory=list)
+
+
+NodeKind = Literal["chapter", "scene", "shot", "take"]
+
+
+# --- REST bodies ----------------------------------------------------------------------------
+
+
+class ProjectCreate(CamelModel):
+    """Body of `POST /gms/api/projects`."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=120)
+    quality: Quality = Quality.standard
+    settings: ProjectSettings | None = None
+
+
+class ProjectPatch(CamelModel):
+    """Body of `PATCH /gms/api/projects/{id}`: only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    name: str | None = Field(None, min_length=1, max_length=120)
+    quality: Quality | None = None
+    settings: ProjectSettings | None = None
+    canvas: Canvas | None = None
+
+
+class ProjectSummary(CamelModel):
+    """One row of the project list."""
+
+    id: str
+    name: str
+    quality: Quality
+    version: int
+    created: datetime
+    modified: datetime
+    shot_count: int
+    take_count: int
+
+
+class ProjectList(CamelModel):
+    """Body of `GET /gms/api/projects`."""
+
+    projects: list[ProjectSummary]
+
+
+class NodeCreate(CamelModel):
+    """Body of `POST /gms/api/projects/{id}/nodes`."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    kind: Literal["chapter", "scene", "shot"]
+    parent_id: str | None = None
+    name: str = Field(min_length=1, max_length=200)
+    properties: dict[str, Any] | None = None
+    duration: float | None = Field(None, gt=0, le=3600)
+    index: int | None = Field(None, ge=0)
+
+
+class NodePatch(CamelModel):
+    """Body of `PATCH /gms/api/projects/{id}/nodes/{nodeId}`: rename, move, change properties."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    properties: dict[str, Any] | None = None
+    duration: float | None = Field(None, gt=0, le=3600)
+    selected_take: str | None = None
+    parent_id: str | None = None
+    index: int | None = Field(None, ge=0)
+
+
+class NodeInfo(CamelModel):
+    """A node of the hierarchy as answered by the nodes endpoints."""
+
+    id: str
+    kind: NodeKind
+    name: str
+    parent_id: str | None
+    index: int
+    version: int
+    node: dict[str, Any]
+
+
+class AssetCategory(StrEnum):
+    """The asset library's four categories; `folder` is their folder under `01_Assets`."""
+
+    locations = "locations"
+    characters = "characters"
+    music = "music"
+    styles = "styles"
+
+    @property
+    def folder(self) -> str:
+        """The category's folder name under `01_Assets` (`Characters`)."""
+        return self.value.capitalize()
+
+
+MediaKind = Literal["image", "video", "audio", "model", "document", "other"]
+
+
+class Asset(CamelModel):
+    """A file of the asset library (or any project file, in the files listing)."""
+
+    path: str
+    name: str
+    category: AssetCategory | None
+    kind: MediaKind
+    size: int
+    modified: datetime
+    url: str
+    thumbnail: str | None = None
+    folder: str = ""
+
+
+class AssetList(CamelModel):
+    """Body of `GET /gms/api/projects/{id}/assets`: every category, even when empty."""
+
+    categories: dict[str, list[Asset]]
+
+
+class FileEntry(CamelModel):
+    """One row of `GET /gms/api/projects/{id}/files`."""
+
+    path: str
+    kind: MediaKind | Literal["directory"]
+    size: int
+    modified: datetime
+
+
+class FileList(CamelModel):
+    """Body of `GET /gms/api/projects/{id}/files`."""
+
+    files: list[FileEntry]
+
+
+class UploadResult(CamelModel):
+    """Body of a successful upload: the files now in place."""
+
+    assets: list[Asset]
+
+
+class ToolHealth(CamelModel):
+    """Whether an external tool is usable, with its version or what is wrong."""
+
+    ok: bool
+    version: str | None = None
+    message: str | None = None
+
+
+class WorkspaceConfig(CamelModel):
+    """Body of `GET /gms/api/workspace/config`."""
+
+    workspace: str
+    projects_dir: str
+    library_dir: str
+    qualities: list[Quality]
+    categories: list[str]
+    max_upload_bytes: int
+    runner: str
+    auto_commit: bool
+    user: dict[str, Any]
+    health: dict[str, ToolHealth]
+
+
+class GitFileStatus(CamelModel):
+    """A changed path in the working tree."""
+
+    path: str
+    status: Literal["added", "modified", "deleted", "untracked", "renamed"]
+    staged: bool
+
+
+class GitStatus(CamelModel):
+    """Body of `GET /gms/api/projects/{id}/git/status`."""
+
+    branch: str | None
+    head: str | None
+    clean: bool
+    files: list[GitFileStatus]
+    lfs: bool
+
+
+class GitCommitRequest(CamelModel):
+    """Body of `POST /gms/api/projects/{id}/git/commit`."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    message: str = Field(min_length=1, max_length=5000)
+    paths: list[str] | None = None
+
+
+class GitCommit(CamelModel):
+    """One commit of the log, or the answer to a commit request."""
+
+    sha: str
+    message: str
+    author: str
+    email: str
+    date: datetime
+    files: list[str] = Field(default_factory=list)
+
+
+class GitLog(CamelModel):
+    """Body of `GET /gms/api/projects/{id}/git/log`."""
+
+    commits: list[GitCommit]
+
+
+class ErrorDetail(CamelModel):
+    """The inside of every error answer."""
+
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(CamelModel):
+    """Body of every 4xx: `{"error": {"code", "message", "details"}}`."""
+
+    error: ErrorDetail
+
+
+class Deleted(CamelModel):
+    """Body of a successful delete."""
+
+    deleted: str
+
+
+# --- tasks ----------------------------------------------------------------------------------
+
+
+class TaskStatus(StrEnum):
+    """Where a generation task is in its life."""
+
+    pending = "pending"
+    running = "running"
+    completed = "completed"
+    error = "error"
+    cancelled = "cancelled"
+
+    @property
+    def finished(self) -> bool:
+        """True once the task can change no more."""
+        return self in (TaskStatus.completed, TaskStatus.error, TaskStatus.cancelled)
+
+
+class TaskSubmit(CamelModel):
+    """Body of `POST /gms/api/tasks/submit`."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    project_id: str = Field(min_length=1)
+    node_id: str = Field(min_length=1)
+    pipeline: str = Field(min_length=1)
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskAccepted(CamelModel):
+    """Body of a 202 from submit."""
+
+    task_id: str
+
+
+class TaskResult(CamelModel):
+    """What a successful task made."""
+
+    output_path: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    take_id: str | None = None
+    outputs: list[str] = Field(default_factory=list)
+
+
+class TaskRecord(CamelModel):
+    """A task's record in Redis: the status endpoint's body."""
+
+    task_id: str
+    project_id: str
+    node_id: str
+    pipeline: str
+    parameters: dict[str, Any] = Field(default_factory=dict)
+    status: TaskStatus = TaskStatus.pending
+    progress: float = 0.0
+    step: str = ""
+    seq: int = 0
+    result: TaskResult | None = None
+    error: str | None = None
+    tier: str | None = None
+    take_id: str | None = None
+    runner: str | None = None
+    attempts: int = 0
+    created: datetime = Field(default_factory=utcnow)
+    started: datetime | None = None
+    finished: datetime | None = None
+
+
+class TaskList(CamelModel):
+    """Body of `GET /gms/api/tasks?projectId=`."""
+
+    tasks: list[TaskRecord]

@@ -1,0 +1,67 @@
+"""Projects are git repositories whose media goes through git-lfs."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gms_lab.config import StudioConfig
+from gms_lab.core.services import StudioCore
+from gms_lab.core.vcs import Author, gitattributes
+from gms_lab.models import ProjectCreate
+
+
+@pytest.fixture
+def core(tmp_path: Path) -> StudioCore:
+    return StudioCore(StudioConfig.from_env({"workspace": tmp_path / "ws"}, env={}))
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_new_project_is_a_repo_with_lfs_and_a_first_commit(core: StudioCore) -> None:
+    assert core.health["git"].ok and core.health["gitLfs"].ok, core.health
+    author = Author("Ada Lovelace", "ada@users.gms.local")
+    core.projects.create(ProjectCreate(name="Harbour"), author)
+    folder = core.workspace.project_dir("harbour")
+    assert git(folder, "log", "--format=%an <%ae>|%s").strip() == (
+        "Ada Lovelace <ada@users.gms.local>|Create project"
+    )
+    assert "filter.lfs.clean" in git(folder, "config", "--local", "--list")
+    tracked = git(folder, "ls-files").split()
+    assert "project.json" in tracked and ".gitattributes" in tracked
+    assert "01_Assets/Characters/.gitkeep" in tracked
+    ignored = (folder / ".gitignore").read_text()
+    assert "/05_Cache/" in ignored and "/06_Exports/" in ignored
+
+
+def test_committed_png_is_an_lfs_pointer(core: StudioCore) -> None:
+    author = Author("Ada", "ada@users.gms.local")
+    core.projects.create(ProjectCreate(name="Harbour"), author)
+    folder = core.workspace.project_dir("harbour")
+    Image.new("RGB", (64, 64), "teal").save(folder / "01_Assets/Characters/Hero.PNG")
+    (folder / "05_Cache" / "junk.bin").write_bytes(b"cache")
+    repo = core.projects.repo("harbour")
+    status = repo.status()
+    assert [f.path for f in status.files] == ["01_Assets/Characters/Hero.PNG"]
+    sha = repo.commit("Add hero", author)
+    assert sha
+    blob = git(folder, "cat-file", "-p", "HEAD:01_Assets/Characters/Hero.PNG")
+    assert blob.startswith("version https://git-lfs.github.com/spec/v1")
+    assert repo.lfs_files() == ["01_Assets/Characters/Hero.PNG"]
+    assert repo.status().clean
+    assert repo.commit("Nothing", author) is None
+    assert [c.message for c in repo.log()] == ["Add hero", "Create project"]
+
+
+def test_gitattributes_cover_media_in_any_case() -> None:
+    text = gitattributes()
+    for ext in ("png", "exr", "mp4", "wav", "glb", "blend", "zip", "safetensors", "ckpt"):
+        pattern = "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in ext)
+        assert f"*.{pattern} filter=lfs diff=lfs merge=lfs -text" in text
