@@ -9,7 +9,8 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode
 
 from .config import StudioConfig
 from .core.services import StudioCore
-from .handlers import ROUTES
+from .handlers import ROUTES, SOCKETS
+from .server import StudioServer
 
 
 def _help(field: str) -> str:
@@ -65,7 +66,15 @@ class GMSLab(ExtensionApp):
         """Build the core services once; handlers find them in the tornado settings."""
         config = self.studio_config()
         self.core = StudioCore(config)
-        self.settings.update({"gms_core": self.core, "gms_routes": ROUTES})
+        self.server_services = StudioServer(config, self.core)
+        self.settings.update(
+            {
+                "gms_core": self.core,
+                "gms_routes": ROUTES,
+                "gms_server": self.server_services,
+                "gms_health_probe": self.server_services.health,
+            }
+        )
         for key, health in self.core.health.items():
             if not health.ok:
                 self.log.warning("Generative Studio: %s unavailable: %s", key, health.message)
@@ -73,4 +82,12 @@ class GMSLab(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         """Register every route of the table."""
-        self.handlers.extend((route.pattern, route.handler) for route in ROUTES)
+        self.handlers.extend((route.pattern, route.handler) for route in [*ROUTES, *SOCKETS])
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        """Start the broker (embedded unless configured), the event hub and the watcher."""
+        await self.server_services.start()
+
+    async def stop_extension(self) -> None:
+        """Stop the worker and Redis we started, and the watcher."""
+        await self.server_services.stop()

@@ -6,11 +6,15 @@ The worker, the notebook and the server publish to the Redis pub/sub channel
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 import redis
+import redis.asyncio as aioredis
 from pydantic import Field, TypeAdapter
 
 from .models import Asset, CamelModel, TaskResult, TaskStatus
@@ -209,3 +213,132 @@ class EventPublisher:
             self.client.publish(channel(project_id), encode(event))
         except redis.RedisError as exc:
             log.warning("could not publish %s to %s: %s", event.__class__.__name__, project_id, exc)
+
+
+Listener = Callable[[str], None]
+
+
+class EventHub:
+    """The server's one Redis subscriber: one channel per project with listeners, fan-out here.
+
+    Reconnects with back-off when Redis goes away; listeners then get an `error` event with
+    code `events_unavailable`, and a `project_update` with `resync` when events flow again.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.listeners: dict[str, set[Listener]] = {}
+        self.versions: dict[str, int] = {}
+        self.connected = False
+        self._client: aioredis.Redis | None = None
+        self._pubsub: aioredis.client.PubSub | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._wanted: set[str] = set()
+
+    def start(self) -> None:
+        """Start listening (in the running event loop)."""
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def stop(self) -> None:
+        """Stop listening and close the connection."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        await self._close()
+
+    async def _close(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
+        if self._client is not None:
+            with contextlib.suppress(Exception):
+                await self._client.aclose()
+        self._pubsub = self._client = None
+        self.connected = False
+
+    def add(self, project_id: str, listener: Listener) -> Callable[[], None]:
+        """Listen to a project's events; returns the function that stops listening."""
+        self.listeners.setdefault(project_id, set()).add(listener)
+        self._wanted.add(channel(project_id))
+        if self._pubsub is not None and self.connected:
+            asyncio.get_running_loop().create_task(self._subscribe(channel(project_id)))
+
+        def remove() -> None:
+            listeners = self.listeners.get(project_id, set())
+            listeners.discard(listener)
+            if not listeners:
+                self.listeners.pop(project_id, None)
+                self._wanted.discard(channel(project_id))
+                if self._pubsub is not None and self.connected:
+                    asyncio.get_running_loop().create_task(self._unsubscribe(channel(project_id)))
+
+        return remove
+
+    async def _subscribe(self, name: str) -> None:
+        with contextlib.suppress(Exception):
+            assert self._pubsub is not None
+            await self._pubsub.subscribe(name)
+
+    async def _unsubscribe(self, name: str) -> None:
+        with contextlib.suppress(Exception):
+            assert self._pubsub is not None
+            await self._pubsub.unsubscribe(name)
+
+    def dispatch(self, project_id: str, raw: str) -> None:
+        """Hand one event to every listener of the project (also used for local events)."""
+        if '"project_update"' in raw:
+            with contextlib.suppress(ValueError, TypeError):
+                version = json.loads(raw).get("version")
+                if isinstance(version, int):
+                    self.versions[project_id] = max(version, self.versions.get(project_id, 0))
+        for listener in list(self.listeners.get(project_id, ())):
+            try:
+                listener(raw)
+            except Exception as exc:
+                log.warning("event listener failed: %s", exc)
+
+    def _broadcast_state(self, ok: bool) -> None:
+        for project_id in list(self.listeners):
+            if ok:
+                event: CamelModel = ProjectUpdate(
+                    project_id=project_id, changes={"resync": True}, version=None
+                )
+            else:
+                event = ErrorEvent(
+                    code="events_unavailable",
+                    message="Live updates are interrupted (Redis does not answer); retrying.",
+                )
+            self.dispatch(project_id, encode(event))
+
+    async def _run(self) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self._client = aioredis.Redis.from_url(self.url, socket_connect_timeout=5)
+                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                # one fixed channel, so the connection is subscribed even with no project open
+                await self._pubsub.subscribe(CHANNEL_PREFIX.rstrip(":"), *self._wanted)
+                if not self.connected and delay > 0.5:
+                    self._broadcast_state(True)
+                self.connected = True
+                delay = 0.5
+                while True:
+                    message = await self._pubsub.get_message(timeout=1.0)
+                    if message is None or message.get("type") != "message":
+                        continue
+                    name = message["channel"]
+                    name = name.decode() if isinstance(name, bytes) else str(name)
+                    data = message["data"]
+                    raw = data.decode() if isinstance(data, bytes) else str(data)
+                    self.dispatch(name.removeprefix(CHANNEL_PREFIX), raw)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.connected:
+                    log.warning("event bus lost Redis (%s); reconnecting", exc)
+                    self.connected = False
+                    self._broadcast_state(False)
+                await self._close()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)

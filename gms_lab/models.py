@@ -414,6 +414,7 @@ class TaskRecord(CamelModel):
     take_id: str | None = None
     runner: str | None = None
     attempts: int = 0
+    author: dict[str, str] | None = None
     created: datetime = Field(default_factory=utcnow)
     started: datetime | None = None
     finished: datetime | None = None

@@ -22,8 +22,12 @@ _LOCK_TIMEOUT = 30.0
 class ManifestStore:
     """Reads and writes `project.json` under a per-project lock shared by threads and processes."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(
+        self, workspace: Workspace, on_write: Callable[[Project], None] | None = None
+    ) -> None:
         self.workspace = workspace
+        #: Called after every successful write (outside the lock): announces the new version.
+        self.on_write = on_write
 
     def lock(self, project_id: str) -> FileLock:
         """The project's manifest lock (a new handle each call: safe across threads)."""
@@ -73,7 +77,9 @@ class ManifestStore:
                     "The change would make the project invalid.", exc.errors(include_url=False)
                 ) from exc
             atomic_write(path, _dump(checked))
-            return checked, outcome
+        if self.on_write is not None:
+            self.on_write(checked)
+        return checked, outcome
 
 
 def _dump(project: Project) -> bytes:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..config import StudioConfig
-from ..models import ToolHealth
+from ..models import Project, ToolHealth
 from .manifest import ManifestStore
 from .projects import Projects
 from .vcs import tool_health
@@ -13,10 +15,15 @@ from .workspace import Workspace
 class StudioCore:
     """Workspace, manifests and projects for one configuration; no network, no event loop."""
 
-    def __init__(self, config: StudioConfig, health: dict[str, ToolHealth] | None = None) -> None:
+    def __init__(
+        self,
+        config: StudioConfig,
+        health: dict[str, ToolHealth] | None = None,
+        on_write: Callable[[Project], None] | None = None,
+    ) -> None:
         self.config = config
         self.workspace = Workspace(config.workspace)
         self.workspace.scaffold()
         self.health = health if health is not None else tool_health()
-        self.manifests = ManifestStore(self.workspace)
+        self.manifests = ManifestStore(self.workspace, on_write)
         self.projects = Projects(self.workspace, self.manifests, lfs=self.health["gitLfs"].ok)

@@ -88,6 +88,8 @@ GITIGNORE = """\
 # studio caches and exports are rebuilt, never versioned
 /05_Cache/
 /06_Exports/
+# pipelines write here while a job runs
+/03_Renders/.jobs/
 # OS and editor junk
 .DS_Store
 ._*

@@ -6,8 +6,17 @@ from .base import Route
 from .files import AssetsHandler, FileHandler, FilesHandler
 from .openapi import OpenAPIHandler
 from .projects import NodeHandler, NodesHandler, ProjectHandler, ProjectsHandler
+from .tasks import (
+    PipelinesHandler,
+    QualityMappingsHandler,
+    SubmitHandler,
+    TaskCancelHandler,
+    TaskListHandler,
+    TaskStatusHandler,
+)
 from .vcs import GitCommitHandler, GitLogHandler, GitStatusHandler
 from .workspace import WorkspaceConfigHandler
+from .ws import ProjectSocket
 
 API = "/gms/api"
 P = f"{API}/projects/{{project_id}}"
@@ -25,4 +34,12 @@ ROUTES: list[Route] = [
     Route(f"{P}/git/status", GitStatusHandler),
     Route(f"{P}/git/commit", GitCommitHandler),
     Route(f"{P}/git/log", GitLogHandler),
+    Route(f"{API}/tasks/submit", SubmitHandler),
+    Route(f"{API}/tasks/{{task_id}}/status", TaskStatusHandler),
+    Route(f"{API}/tasks/{{task_id}}/cancel", TaskCancelHandler),
+    Route(f"{API}/tasks", TaskListHandler),
+    Route(f"{API}/pipelines", PipelinesHandler),
+    Route(f"{API}/quality/mappings", QualityMappingsHandler),
 ]
+#: The WebSocket is not part of the REST document.
+SOCKETS: list[Route] = [Route("/gms/ws/{project_id}", ProjectSocket)]

@@ -63,6 +63,14 @@ class Route:
         return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", out) + "/?$"
 
 
+def author_of(user: Any) -> Author:
+    """A Jupyter user (the server's identity provider) as the author of recorded changes."""
+    username = str(getattr(user, "username", "") or "user")
+    name = str(getattr(user, "display_name", "") or getattr(user, "name", "") or username)
+    local = re.sub(r"[^A-Za-z0-9._-]+", "-", username).strip("-") or "user"
+    return Author(name=name, email=f"{local}@users.gms.local")
+
+
 class StudioHandler(ExtensionHandlerMixin, APIHandler):
     """Every REST handler of the studio derives from this."""
 
@@ -75,11 +83,7 @@ class StudioHandler(ExtensionHandlerMixin, APIHandler):
     @property
     def author(self) -> Author:
         """The signed-in Jupyter user as the author of recorded changes."""
-        user = self.current_user
-        username = str(getattr(user, "username", "") or "user")
-        name = str(getattr(user, "display_name", "") or getattr(user, "name", "") or username)
-        local = re.sub(r"[^A-Za-z0-9._-]+", "-", username).strip("-") or "user"
-        return Author(name=name, email=f"{local}@users.gms.local")
+        return author_of(self.current_user)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (disk, git) in a thread so a slow disk never blocks the server."""

@@ -55,6 +55,8 @@ PARAMETER_TYPES: dict[str, type | tuple[type, ...]] = {
     "integer": int,
     "number": (int, float),
     "boolean": bool,
+    "array": list,
+    "object": dict,
 }
 
 

@@ -1,0 +1,141 @@
+"""REST: generation tasks, the pipeline registry and the quality mappings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel
+from tornado import web
+
+from ..models import TaskAccepted, TaskList, TaskRecord, TaskSubmit
+from ..server import StudioServer
+from ..tasks.registry import PipelineSpec, RegistryError
+from ..tasks.service import TaskService
+from .base import StudioHandler, operation
+
+
+class TaskHandlerBase(StudioHandler):
+    """Handlers that need the task service."""
+
+    @property
+    def server(self) -> StudioServer:
+        """The server's running services."""
+        server: StudioServer = self.settings["gms_server"]
+        return server
+
+    @property
+    def tasks(self) -> TaskService:
+        """The task service (503 while there is no broker)."""
+        return self.server.task_service()
+
+    def author_dict(self) -> dict[str, str]:
+        """The signed-in user, as a task records it."""
+        author = self.author
+        return {"name": author.name, "email": author.email}
+
+
+class SubmitHandler(TaskHandlerBase):
+    """`/gms/api/tasks/submit`."""
+
+    @web.authenticated
+    @operation(
+        "Queue a generation for a shot (or an animatic of a scene, a thumbnail of a file)",
+        body=TaskSubmit,
+        response=TaskAccepted,
+        status=202,
+        errors=(400, 403, 404, 503),
+    )
+    async def post(self) -> None:
+        request = self.parse(TaskSubmit)
+        record = await self.run(self.tasks.submit, request, self.author_dict())
+        self.set_header("Location", f"{self.base_url}gms/api/tasks/{record.task_id}/status")
+        self.send(TaskAccepted(task_id=record.task_id), 202)
+
+
+class TaskStatusHandler(TaskHandlerBase):
+    """`/gms/api/tasks/{task_id}/status`."""
+
+    @web.authenticated
+    @operation(
+        "A task's status, progress, step, seq, result or error",
+        response=TaskRecord,
+        errors=(403, 404, 503),
+    )
+    async def get(self, task_id: str) -> None:
+        self.send(await self.run(self.tasks.get, task_id))
+
+
+class TaskListHandler(TaskHandlerBase):
+    """`/gms/api/tasks?projectId=`."""
+
+    @web.authenticated
+    @operation(
+        "A project's tasks, newest first",
+        response=TaskList,
+        query={"projectId": "The project (required)"},
+        errors=(400, 403, 404, 503),
+    )
+    async def get(self) -> None:
+        project_id = self.get_query_argument("projectId", "")
+        if not project_id:
+            self.send_error_body(400, "invalid_input", "Give ?projectId=.")
+            return
+        self.send(TaskList(tasks=await self.run(self.tasks.list, project_id)))
+
+
+class TaskCancelHandler(TaskHandlerBase):
+    """`/gms/api/tasks/{task_id}/cancel`."""
+
+    @web.authenticated
+    @operation("Cancel a queued or running task", response=TaskRecord, errors=(403, 404, 409, 503))
+    async def post(self, task_id: str) -> None:
+        self.send(await self.run(self.tasks.cancel, task_id))
+
+
+class PipelineInfo(BaseModel):
+    """A pipeline as the registry answers it."""
+
+    pipelines: list[dict[str, Any]]
+    errors: list[RegistryError]
+
+
+class QualityMappings(BaseModel):
+    """Every pipeline's tier per project quality."""
+
+    mappings: dict[str, dict[str, Any]]
+
+
+def _pipeline(spec: PipelineSpec) -> dict[str, Any]:
+    return spec.model_dump(mode="json", by_alias=True)
+
+
+class PipelinesHandler(TaskHandlerBase):
+    """`/gms/api/pipelines`."""
+
+    @web.authenticated
+    @operation(
+        "The pipeline registry (and files that failed to load)",
+        response=PipelineInfo,
+        errors=(403, 503),
+    )
+    async def get(self) -> None:
+        registry = self.tasks.ctx.registry
+        self.send(
+            PipelineInfo(
+                pipelines=[_pipeline(p) for p in registry.pipelines.values()],
+                errors=registry.errors,
+            )
+        )
+
+
+class QualityMappingsHandler(TaskHandlerBase):
+    """`/gms/api/quality/mappings`."""
+
+    @web.authenticated
+    @operation(
+        "Which tier each pipeline runs at for each project quality",
+        response=QualityMappings,
+        errors=(403, 503),
+    )
+    async def get(self) -> None:
+        self.send(QualityMappings(mappings=self.tasks.ctx.dispatcher.mappings()))

@@ -1,0 +1,151 @@
+"""WebSocket `/gms/ws/{projectId}`: live events of a project, generation requests, presence."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from pydantic import ValidationError
+from tornado import websocket
+
+from ..core.errors import ProjectNotFound, StudioError
+from ..events import (
+    CLIENT_MESSAGES,
+    ErrorEvent,
+    Hello,
+    PanelResized,
+    Ping,
+    Pong,
+    SelectionChanged,
+    StartGeneration,
+    encode,
+)
+from ..models import TaskSubmit
+from ..server import StudioServer
+from .base import author_of
+
+
+class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
+    """One client's live connection to one project."""
+
+    #: The open sockets of each project on this server (for presence relays).
+    sockets: ClassVar[dict[str, set[ProjectSocket]]] = {}
+
+    project_id = ""
+    client_id = ""
+    _cleanup: list[Callable[[], None]]
+
+    @property
+    def server(self) -> StudioServer:
+        """The server's running services."""
+        server: StudioServer = self.settings["gms_server"]
+        return server
+
+    @ws_authenticated
+    async def get(self, *args: Any, **kwargs: Any) -> None:
+        """Authenticate (token, cookie) before the upgrade; the origin is checked by the mixin."""
+        await super().get(*args, **kwargs)
+
+    async def open(self, project_id: str) -> None:
+        super().open()
+        self._cleanup = []
+        self.project_id = project_id
+        self.client_id = secrets.token_hex(6)
+        try:
+            project = await asyncio.to_thread(self.server.core.projects.get, project_id)
+        except (ProjectNotFound, StudioError) as exc:
+            self.send_event(ErrorEvent(code="project_not_found", message=str(exc)))
+            self.close(4404, "unknown project")
+            return
+        await asyncio.wait_for(self.server.ready.wait(), timeout=60)
+        if self.server.hub is not None:
+            self._cleanup.append(self.server.hub.add(project_id, self._relay))
+        if self.server.watcher is not None:
+            self._cleanup.append(self.server.watcher.watch(project_id))
+        self.sockets.setdefault(project_id, set()).add(self)
+        self.send_event(
+            Hello(
+                project_id=project_id,
+                version=project.version,
+                client_id=self.client_id,
+                server_time=time.time(),
+            )
+        )
+        if self.server.tasks is None:
+            self.send_event(
+                ErrorEvent(
+                    code="tasks_unavailable",
+                    message=f"Generation is unavailable: {self.server.error or 'starting'}",
+                )
+            )
+
+    def _relay(self, raw: str) -> None:
+        try:
+            self.write_message(raw)
+        except websocket.WebSocketClosedError:
+            self.on_close()
+
+    def send_event(self, event: Any) -> None:
+        """Send one typed event to this client."""
+        with contextlib.suppress(websocket.WebSocketClosedError):
+            self.write_message(encode(event))
+
+    async def on_message(self, message: str | bytes) -> None:
+        try:
+            data = json.loads(message)
+            parsed = CLIENT_MESSAGES.validate_python(data)
+        except (ValueError, ValidationError) as exc:
+            detail = exc.errors(include_url=False)[:3] if isinstance(exc, ValidationError) else None
+            self.send_event(
+                ErrorEvent(
+                    code="bad_message",
+                    message=f"Message not understood: {str(exc).splitlines()[0][:300]}",
+                    details=json.loads(json.dumps(detail, default=str)) if detail else None,
+                )
+            )
+            return
+        if isinstance(parsed, Ping):
+            self.send_event(Pong(time=parsed.time))
+        elif isinstance(parsed, StartGeneration):
+            await self._start_generation(parsed)
+        elif isinstance(parsed, SelectionChanged | PanelResized):
+            parsed.client_id = self.client_id
+            raw = encode(parsed)
+            for other in list(self.sockets.get(self.project_id, ())):
+                if other is not self:
+                    other._relay(raw)
+
+    async def _start_generation(self, message: StartGeneration) -> None:
+        user = author_of(self.current_user)
+        author = {"name": user.name, "email": user.email}
+        request = TaskSubmit(
+            project_id=self.project_id,
+            node_id=message.node_id,
+            pipeline=message.node_type,
+            parameters=message.parameters,
+        )
+        try:
+            service = self.server.task_service()
+            await asyncio.to_thread(service.submit, request, author)
+        except StudioError as exc:
+            self.send_event(
+                ErrorEvent(
+                    code=exc.code,
+                    message=exc.message,
+                    details={"requestId": message.request_id, "nodeId": message.node_id},
+                )
+            )
+
+    def on_close(self) -> None:
+        for undo in getattr(self, "_cleanup", []):
+            undo()
+        self._cleanup = []
+        self.sockets.get(self.project_id, set()).discard(self)

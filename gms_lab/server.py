@@ -1,0 +1,186 @@
+"""The server's running services: broker (embedded or configured), tasks, live events, watcher."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from .config import StudioConfig
+from .core import assets
+from .core.errors import ServiceUnavailable, StudioError
+from .core.services import StudioCore
+from .core.watcher import ProjectWatcher
+from .embedded import EmbeddedServices
+from .events import AssetAdded, AssetRemoved, EventHub, ProjectUpdate, encode
+from .models import ToolHealth
+from .tasks.celery_app import make_celery
+from .tasks.context import TaskContext
+from .tasks.runners.containers import DockerLauncher
+from .tasks.service import TaskService
+
+log = logging.getLogger(__name__)
+
+
+class StudioServer:
+    """Starts and stops what the extension runs besides its handlers."""
+
+    def __init__(self, config: StudioConfig, core: StudioCore) -> None:
+        self.config = config
+        self.core = core
+        self.embedded: EmbeddedServices | None = None
+        self.ctx: TaskContext | None = None
+        self.tasks: TaskService | None = None
+        self.hub: EventHub | None = None
+        self.watcher: ProjectWatcher | None = None
+        self.error: str | None = None
+        self.ready = asyncio.Event()
+        self._docker = DockerLauncher(config.docker_host)
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        """Start (or connect to) the broker, then the event hub and the watcher."""
+        self._loop = asyncio.get_running_loop()
+        try:
+            url = self.config.broker_url
+            if not url:
+                self.embedded = EmbeddedServices(self.config)
+                url = await self.embedded.start()
+                log.info("Generative Studio: embedded Redis at %s", url)
+            self.ctx = await asyncio.to_thread(TaskContext, self.config, self.core, url)
+            celery = make_celery(self.config, url)
+
+            def send(name: str, task_id: str, kwargs: dict[str, Any]) -> None:
+                celery.send_task(name, kwargs=kwargs, task_id=task_id)
+
+            self.tasks = TaskService(self.ctx, send)
+            for error in self.ctx.registry.errors:
+                log.error("pipeline %s: %s: %s", error.path, error.field, error.message)
+            self.hub = EventHub(url)
+            self.hub.start()
+        except Exception as exc:
+            self.error = str(exc)
+            log.error("Generative Studio: tasks are unavailable: %s", exc)
+        if self.config.watch:
+            self.watcher = ProjectWatcher(self.core.workspace, self._on_files_changed)
+            self.watcher.start()
+        self.ready.set()
+
+    async def stop(self) -> None:
+        """Stop the watcher, the hub and the embedded services."""
+        if self.watcher is not None:
+            await self.watcher.stop()
+        if self.hub is not None:
+            await self.hub.stop()
+        if self.embedded is not None:
+            await self.embedded.stop()
+
+    def task_service(self) -> TaskService:
+        """The task service, or a clear 503 when there is no broker."""
+        if self.tasks is None:
+            reason = self.error or "the studio's services are still starting"
+            raise ServiceUnavailable(f"Generation tasks are unavailable: {reason}")
+        return self.tasks
+
+    def publish_local(self, project_id: str, raw: str) -> None:
+        """Fan an event out to this server's WebSockets without going through Redis."""
+        if self.hub is not None:
+            self.hub.dispatch(project_id, raw)
+
+    # -- health ---------------------------------------------------------------------------------
+    async def health(self) -> dict[str, ToolHealth]:
+        """Redis, worker and Docker, checked now (in a thread: they are network calls)."""
+        return await asyncio.to_thread(self._health)
+
+    def _health(self) -> dict[str, ToolHealth]:
+        out: dict[str, ToolHealth] = {}
+        if self.ctx is None:
+            message = self.error or "starting"
+            out["redis"] = ToolHealth(ok=False, message=message)
+            out["worker"] = ToolHealth(ok=False, message=message)
+        else:
+            try:
+                info = self.ctx.redis.info("server")
+                out["redis"] = ToolHealth(ok=True, version=str(info.get("redis_version")))
+                workers = self.ctx.records.live_workers()
+                out["worker"] = (
+                    ToolHealth(
+                        ok=True, version=f"{len(workers)} running", message=", ".join(workers)
+                    )
+                    if workers
+                    else ToolHealth(
+                        ok=False,
+                        message="No worker is running: start one with `make dev`, or "
+                        "`celery -A gms_lab.tasks.worker worker` with GMS_BROKER_URL set.",
+                    )
+                )
+            except Exception as exc:
+                out["redis"] = ToolHealth(ok=False, message=f"Redis does not answer: {exc}")
+                out["worker"] = ToolHealth(ok=False, message="unknown (Redis does not answer)")
+        if self._docker.engine_ok(cache=30):
+            try:
+                version = self._docker.info().get("Version")
+                out["docker"] = ToolHealth(ok=True, version=str(version))
+            except Exception as exc:
+                out["docker"] = ToolHealth(ok=False, message=str(exc))
+        else:
+            out["docker"] = ToolHealth(
+                ok=False, message="No Docker engine: pipelines run as local processes."
+            )
+        return out
+
+    # -- files changed on disk ------------------------------------------------------------------
+    def _on_files_changed(self, project_id: str, changes: list[tuple[str, str]]) -> None:
+        asyncio.get_running_loop().create_task(self._announce_files(project_id, changes))
+
+    async def _announce_files(self, project_id: str, changes: list[tuple[str, str]]) -> None:
+        with contextlib.suppress(StudioError):
+            events = await asyncio.to_thread(self._file_events, project_id, changes)
+            for event in events:
+                if self.ctx is not None:
+                    await asyncio.to_thread(self.ctx.publisher.publish, project_id, event)
+                else:
+                    self.publish_local(project_id, encode(event))
+
+    def _file_events(
+        self, project_id: str, changes: list[tuple[str, str]]
+    ) -> list[AssetAdded | AssetRemoved | ProjectUpdate]:
+        root = self.core.projects.path(project_id)
+        events: list[AssetAdded | AssetRemoved | ProjectUpdate] = []
+        other: list[str] = []
+        for kind, relpath in changes:
+            category = assets.category_of(relpath)
+            path = root / relpath
+            if relpath == "project.json":
+                self._manifest_changed(project_id, events)
+            elif category is not None and kind == "deleted":
+                events.append(AssetRemoved(category=category.value, path=relpath))
+            elif category is not None and path.is_file():
+                asset = assets.describe(project_id, root, path, self.config.thumbnail_size)
+                events.append(AssetAdded(category=category.value, asset=asset))
+                if self.tasks is not None:
+                    try:
+                        self.tasks.request_thumbnail(project_id, relpath)
+                    except StudioError as exc:
+                        log.info("no thumbnail for %s: %s", relpath, exc.message)
+            elif category is None and not path.is_dir():
+                other.append(relpath)
+        if other:
+            events.append(ProjectUpdate(project_id=project_id, changes={"files": other[:200]}))
+        return events
+
+    def _manifest_changed(self, project_id: str, events: list[Any]) -> None:
+        try:
+            version = self.core.projects.get(project_id).version
+        except Exception:  # half-written by an outside editor: the next change will tell
+            return
+        known = self.hub.versions.get(project_id) if self.hub is not None else None
+        if known != version:
+            events.append(
+                ProjectUpdate(
+                    project_id=project_id,
+                    changes={"manifest": True, "external": True},
+                    version=version,
+                )
+            )

@@ -1,0 +1,1 @@
+"""Generation tasks: pipeline registry, quality dispatcher, runners, Celery tasks, records."""

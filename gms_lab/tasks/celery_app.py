@@ -1,0 +1,55 @@
+"""The Celery application: settings for no lost work, shared by the worker and the clients."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery
+
+from ..config import StudioConfig
+from .registry import PipelineRegistry
+
+QUEUE = "gms"
+#: How often kombu sweeps for unacknowledged messages to put back (seconds).
+RESTORE_INTERVAL = 1
+
+
+def visibility_timeout(config: StudioConfig) -> int:
+    """Longer than the longest pipeline (twice its timeout), and never below the setting."""
+    longest = max(
+        (spec.timeout for spec in PipelineRegistry(config.pipelines_path).pipelines.values()),
+        default=0,
+    )
+    return max(config.visibility_timeout, int(longest * 2) + 60)
+
+
+def celery_settings(config: StudioConfig, url: str) -> dict[str, Any]:
+    """Broker, backend and the settings that keep a task from being lost or run twice."""
+    return {
+        "broker_url": url,
+        "result_backend": url,
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "task_default_queue": QUEUE,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "result_serializer": "json",
+        "broker_connection_retry_on_startup": True,
+        "worker_hijack_root_logger": False,
+        "worker_send_task_events": False,
+        "broker_transport_options": {
+            "visibility_timeout": visibility_timeout(config),
+            "unacked_restore_interval": RESTORE_INTERVAL,
+            "unacked_restore_throttle": 1,
+        },
+        "result_backend_transport_options": {"visibility_timeout": visibility_timeout(config)},
+    }
+
+
+def make_celery(config: StudioConfig, url: str) -> Celery:
+    """A Celery app configured for the studio (tasks are registered by `gms_lab.tasks.worker`)."""
+    app = Celery("gms_lab")
+    app.conf.update(celery_settings(config, url))
+    return app

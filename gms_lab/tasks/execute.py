@@ -1,0 +1,293 @@
+"""What a worker does with a task: run the pipeline, relay progress, file the take, announce it.
+
+Life cycle of `execute_generation`: before_start (record running, heartbeat) → execute (the
+runner) → on_complete (files placed, sidecar, manifest, events, auto-commit) or on_failure.
+Safe to run twice for one task (a redelivery after a worker died): a finished record is left
+alone and the take is the one created at submit time, so it is registered once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..core import assets, takes
+from ..core.errors import StudioError
+from ..core.files import atomic_write, fsync_dir
+from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskProgress, TaskSuccess
+from ..models import TaskRecord, TaskResult, TaskStatus, utcnow
+from .context import TaskContext
+from .records import finish
+from .registry import PipelineSpec
+from .runners.base import Job, JobCancelled, JobOutcome, PipelineFailure
+from .runners.runner import Runner
+from .service import job_dir, mark_take_failed, started_now
+
+log = logging.getLogger(__name__)
+HEARTBEAT_EVERY = 2.0
+HEARTBEAT_TTL = 6.0
+#: Progress events closer together than this are merged (the last one always goes out).
+PROGRESS_EVERY = 0.05
+
+
+class Heartbeat:
+    """Keeps the task's heartbeat fresh while it runs, so a dead worker's task is spotted."""
+
+    def __init__(self, ctx: TaskContext, task_id: str, worker: str) -> None:
+        self.ctx, self.task_id, self.worker = ctx, task_id, worker
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, daemon=True, name="gms-heartbeat")
+
+    def __enter__(self) -> Heartbeat:
+        self.ctx.records.heartbeat(self.task_id, self.worker, HEARTBEAT_TTL)
+        self._thread.start()
+        return self
+
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_EVERY):
+            try:
+                self.ctx.records.heartbeat(self.task_id, self.worker, HEARTBEAT_TTL)
+            except Exception as exc:  # a Redis blip must not kill the task
+                log.warning("heartbeat of %s failed: %s", self.task_id, exc)
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        self.ctx.records.clear_heartbeat(self.task_id)
+
+
+def execute_generation(
+    ctx: TaskContext,
+    runner: Runner,
+    task_id: str,
+    worker: str,
+    schedule_commit: Callable[[str, str], None],
+) -> TaskRecord | None:
+    """Run one task to its end; the final record (None for an unknown task)."""
+    records = ctx.records
+    record = records.find(task_id)
+    if record is None:
+        log.error("task %s has no record; dropped", task_id)
+        return None
+    if record.status.finished:
+        log.info("task %s already %s; nothing to do", task_id, record.status.value)
+        return record
+    if records.cancel_requested(task_id):
+        return _fail(ctx, record, "Cancelled.", cancelled=True)
+    try:
+        spec = ctx.registry.get(record.pipeline)
+        project = ctx.core.projects.get(record.project_id)
+        quality = project.quality
+        parameters = spec.resolve(quality, record.parameters)
+    except StudioError as exc:
+        return _fail(ctx, record, exc.message)
+
+    with Heartbeat(ctx, task_id, worker):
+        record = records.update(task_id, lambda r: started_now(r))
+        _progress_event(ctx, record)
+        root = ctx.core.projects.path(record.project_id)
+        out = job_dir(root, task_id)
+        shutil.rmtree(out, ignore_errors=True)  # a redelivered task starts clean
+        out.mkdir(parents=True)
+        job = Job(
+            job_id=task_id,
+            parameters=parameters,
+            quality=quality,
+            tier=spec.tier(quality),
+            output_dir=out,
+            project_dir=root,
+        )
+        relay = _ProgressRelay(ctx, task_id)
+
+        def note_runner(kind: str) -> None:
+            records.update(task_id, lambda r: setattr(r, "runner", kind), bump=False)
+
+        try:
+            outcome = runner.run(
+                spec,
+                job,
+                relay,
+                cancelled=lambda: records.cancel_requested(task_id),
+                on_start=note_runner,
+            )
+            relay.flush()
+            return _complete(ctx, spec, record, root, outcome, parameters, schedule_commit)
+        except JobCancelled:
+            relay.flush()
+            return _fail(ctx, records.get(task_id), "Cancelled.", cancelled=True)
+        except PipelineFailure as exc:
+            relay.flush()
+            return _fail(ctx, records.get(task_id), exc.message)
+        except StudioError as exc:
+            return _fail(ctx, records.get(task_id), exc.message)
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+
+
+class _ProgressRelay:
+    """Record and publish pipeline progress, merging bursts (the last value always goes out)."""
+
+    def __init__(self, ctx: TaskContext, task_id: str) -> None:
+        self.ctx, self.task_id = ctx, task_id
+        self.last_sent = 0.0
+        self.pending: tuple[float, str] | None = None
+
+    def __call__(self, progress: float, step: str) -> None:
+        self.pending = (progress, step)
+        if time.monotonic() - self.last_sent >= PROGRESS_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending is None:
+            return
+        progress, step = self.pending
+        self.pending = None
+        self.last_sent = time.monotonic()
+
+        def change(r: TaskRecord) -> None:
+            r.progress, r.step = progress, step
+
+        record = self.ctx.records.update(self.task_id, change)
+        _progress_event(self.ctx, record)
+
+
+def _progress_event(ctx: TaskContext, record: TaskRecord) -> None:
+    ctx.publisher.publish(
+        record.project_id,
+        TaskProgress(
+            task_id=record.task_id,
+            node_id=record.node_id,
+            progress=record.progress,
+            step=record.step,
+            status=record.status,
+            seq=record.seq,
+            pipeline=record.pipeline,
+        ),
+    )
+
+
+def _complete(
+    ctx: TaskContext,
+    spec: PipelineSpec,
+    record: TaskRecord,
+    root: Path,
+    outcome: JobOutcome,
+    parameters: dict[str, Any],
+    schedule_commit: Callable[[str, str], None],
+) -> TaskRecord:
+    """Place the outputs, register them, and announce success."""
+    first, *others = outcome.outputs
+    if spec.produces == "take":
+        assert record.take_id is not None
+        take_id = record.take_id
+        project = ctx.core.projects.get(record.project_id)
+        folder = root / takes.renders_dir(project, record.node_id)
+        main = _place(first, folder / f"{take_id}{first.suffix.lower()}")
+        for extra in others:
+            _place(extra, folder / f"{take_id}-{extra.name}")
+        relpath = main.relative_to(root).as_posix()
+        sidecar = {
+            "take": take_id,
+            "task": record.task_id,
+            "shot": record.node_id,
+            "pipeline": spec.id,
+            "pipelineVersion": spec.version,
+            "tier": record.tier,
+            "tierSpec": spec.tier(ctx.core.projects.get(record.project_id).quality).model_dump(
+                mode="json", by_alias=True
+            ),
+            "parameters": parameters,
+            "seed": parameters.get("seed"),
+            "metadata": outcome.metadata,
+            "author": record.author,
+            "created": utcnow().isoformat(),
+            "file": relpath,
+        }
+        atomic_write(main.with_suffix(".json"), json.dumps(sidecar, indent=2).encode() + b"\n")
+        ctx.core.manifests.update(record.project_id, lambda p: takes.complete(p, take_id, relpath))
+        result = TaskResult(
+            output_path=relpath, metadata=outcome.metadata, take_id=take_id, outputs=[relpath]
+        )
+    elif spec.produces == "export":
+        main = _place(first, root / "06_Exports" / first.name, replace=True)
+        relpath = main.relative_to(root).as_posix()
+        result = TaskResult(output_path=relpath, metadata=outcome.metadata, outputs=[relpath])
+    else:
+        target = root / str(parameters["target"])
+        main = _place(first, target, replace=True)
+        relpath = main.relative_to(root).as_posix()
+        result = TaskResult(output_path=relpath, metadata=outcome.metadata, outputs=[relpath])
+
+    def done(r: TaskRecord) -> None:
+        finish(r, TaskStatus.completed, result=result, progress=1.0, step="done", error=None)
+
+    final = ctx.records.update(record.task_id, done)
+    ctx.publisher.publish(
+        final.project_id,
+        TaskSuccess(task_id=final.task_id, node_id=final.node_id, result=result, seq=final.seq),
+    )
+    if spec.produces == "take":
+        ctx.publisher.publish(
+            final.project_id,
+            NodeStateUpdated(
+                node_id=result.take_id or "",
+                state={"status": "completed", "file": result.output_path, "shotId": final.node_id},
+            ),
+        )
+        schedule_commit(final.project_id, f"{final.node_id}: take {result.take_id}")
+    elif spec.produces == "thumbnail":
+        source = str(parameters["source"])
+        category = assets.category_of(source)
+        if category is not None and (root / source).is_file():
+            asset = assets.describe(final.project_id, root, root / source, int(parameters["size"]))
+            ctx.publisher.publish(final.project_id, AssetAdded(category=category, asset=asset))
+    return final
+
+
+def _place(source: Path, target: Path, replace: bool = False) -> Path:
+    """Move a finished output into place (same filesystem: a rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if replace:
+        os.replace(source, target)
+    else:
+        if target.exists():
+            target.unlink()  # a redelivered task rewrites its own take file
+        os.rename(source, target)
+    fsync_dir(target.parent)
+    return target
+
+
+def _fail(ctx: TaskContext, record: TaskRecord, error: str, cancelled: bool = False) -> TaskRecord:
+    status = TaskStatus.cancelled if cancelled else TaskStatus.error
+
+    def failed(r: TaskRecord) -> None:
+        finish(r, status, error=error)
+
+    final = ctx.records.update(record.task_id, failed)
+    mark_take_failed(ctx, final, error)
+    ctx.publisher.publish(
+        final.project_id,
+        TaskFailed(
+            task_id=final.task_id,
+            node_id=final.node_id,
+            error=error,
+            seq=final.seq,
+            cancelled=cancelled,
+        ),
+    )
+    if final.take_id:
+        ctx.publisher.publish(
+            final.project_id,
+            NodeStateUpdated(
+                node_id=final.take_id,
+                state={"status": "error", "error": error, "shotId": final.node_id},
+            ),
+        )
+    return final

@@ -1,0 +1,121 @@
+"""Task records in Redis: status, progress, step, seq, result or error; they outlive restarts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, cast
+
+import redis
+
+from ..core.errors import NotFound
+from ..models import TaskRecord, utcnow
+
+TASK_KEY = "gms:task:"
+PROJECT_TASKS = "gms:tasks:"
+CANCEL_KEY = "gms:cancel:"
+HEARTBEAT_KEY = "gms:heartbeat:"
+WORKER_KEY = "gms:worker:"
+#: How many finished tasks a project keeps in its list.
+KEEP_PER_PROJECT = 500
+_RECORD_TTL = 60 * 60 * 24 * 30
+
+
+class TaskRecords:
+    """Reads and changes task records; every change bumps `seq` atomically."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def create(self, record: TaskRecord) -> TaskRecord:
+        """Store a new record and list it under its project."""
+        pipe = self.client.pipeline()
+        pipe.set(TASK_KEY + record.task_id, record.model_dump_json(by_alias=True), ex=_RECORD_TTL)
+        pipe.zadd(PROJECT_TASKS + record.project_id, {record.task_id: time.time()})
+        pipe.zremrangebyrank(PROJECT_TASKS + record.project_id, 0, -KEEP_PER_PROJECT - 1)
+        pipe.execute()
+        return record
+
+    def get(self, task_id: str) -> TaskRecord:
+        """The record of a task, or `NotFound`."""
+        raw = self.client.get(TASK_KEY + task_id)
+        if raw is None:
+            raise NotFound(f"No task {task_id!r}.", {"taskId": task_id})
+        return TaskRecord.model_validate_json(raw)
+
+    def find(self, task_id: str) -> TaskRecord | None:
+        """The record of a task, or None."""
+        raw = self.client.get(TASK_KEY + task_id)
+        return None if raw is None else TaskRecord.model_validate_json(raw)
+
+    def update(
+        self, task_id: str, change: Callable[[TaskRecord], Any], bump: bool = True
+    ) -> TaskRecord:
+        """Apply `change` to the record (optimistic transaction) and bump its `seq`."""
+        key = TASK_KEY + task_id
+        result: dict[str, TaskRecord] = {}
+
+        def apply(pipe: Any) -> None:
+            raw = pipe.get(key)
+            if raw is None:
+                raise NotFound(f"No task {task_id!r}.", {"taskId": task_id})
+            record = TaskRecord.model_validate_json(raw)
+            change(record)
+            if bump:
+                record.seq += 1
+            pipe.multi()
+            pipe.set(key, record.model_dump_json(by_alias=True), ex=_RECORD_TTL)
+            result["record"] = record
+
+        self.client.transaction(apply, key)
+        return result["record"]
+
+    def for_project(self, project_id: str, limit: int = 200) -> list[TaskRecord]:
+        """The project's newest tasks first."""
+        ids = cast(list[bytes], self.client.zrevrange(PROJECT_TASKS + project_id, 0, limit - 1))
+        if not ids:
+            return []
+        raws = cast(list[bytes | None], self.client.mget([TASK_KEY + i.decode() for i in ids]))
+        return [TaskRecord.model_validate_json(r) for r in raws if r is not None]
+
+    # cancel flags, heartbeats, live workers
+    def request_cancel(self, task_id: str) -> None:
+        """Ask the worker running the task to stop it."""
+        self.client.set(CANCEL_KEY + task_id, "1", ex=_RECORD_TTL)
+
+    def cancel_requested(self, task_id: str) -> bool:
+        """Whether someone asked to cancel the task."""
+        return bool(self.client.exists(CANCEL_KEY + task_id))
+
+    def heartbeat(self, task_id: str, worker: str, ttl: float) -> None:
+        """The task is alive on `worker`."""
+        self.client.set(HEARTBEAT_KEY + task_id, worker, px=int(ttl * 1000))
+
+    def clear_heartbeat(self, task_id: str) -> None:
+        """The task no longer runs here."""
+        self.client.delete(HEARTBEAT_KEY + task_id)
+
+    def heartbeat_of(self, task_id: str) -> str | None:
+        """The worker holding the task's heartbeat, if it is fresh."""
+        raw = self.client.get(HEARTBEAT_KEY + task_id)
+        return raw.decode() if isinstance(raw, bytes) else raw
+
+    def worker_alive(self, hostname: str, ttl: float) -> None:
+        """The worker `hostname` is running."""
+        self.client.set(WORKER_KEY + hostname, str(time.time()), px=int(ttl * 1000))
+
+    def live_workers(self) -> list[str]:
+        """The hostnames of the workers whose liveness key is fresh."""
+        names = []
+        for key in self.client.scan_iter(match=WORKER_KEY + "*", count=100):
+            text = key.decode() if isinstance(key, bytes) else key
+            names.append(text.removeprefix(WORKER_KEY))
+        return sorted(names)
+
+
+def finish(record: TaskRecord, status: Any, **fields: Any) -> None:
+    """Set a final status and the finish time (helper for `TaskRecords.update`)."""
+    record.status = status
+    record.finished = utcnow()
+    for name, value in fields.items():
+        setattr(record, name, value)

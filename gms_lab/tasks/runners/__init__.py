@@ -1,0 +1,1 @@
+"""Runners: pipeline programs as local processes or Docker containers, kept warm in a pool."""

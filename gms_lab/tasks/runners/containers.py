@@ -1,0 +1,217 @@
+"""Pipeline programs in Docker containers attached over stdio (the docker SDK)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.types import DeviceRequest, Mount
+
+import docker
+
+from ...core.projects import EXPORTS, RENDERS
+from ..registry import PipelineSpec, TierSpec
+from .base import Job, Launcher, PipelineProcess
+
+log = logging.getLogger(__name__)
+#: Where the project is mounted inside a container.
+PROJECT_MOUNT = "/project"
+_HEADER = struct.Struct(">BxxxL")
+
+
+def docker_client(host: str = "") -> docker.DockerClient:
+    """A client of the configured engine (`host`, else `DOCKER_HOST`, else the default socket)."""
+    if host:
+        return docker.DockerClient(base_url=host, timeout=30)
+    return docker.from_env(timeout=30)
+
+
+class DockerProcess(PipelineProcess):
+    """A container of the tier's image, stdin and stdout attached, removed when retired.
+
+    Only the project's render and export folders are writable; the rest of the project is
+    mounted read-only, the root filesystem is read-only (a tmpfs at /tmp), the network is off
+    unless the pipeline asks for it, memory is capped and GPUs requested as the tier says.
+    """
+
+    kind = "docker"
+
+    def __init__(
+        self, client: docker.DockerClient, spec: PipelineSpec, job: Job, scope: str
+    ) -> None:
+        super().__init__(spec, job.quality, scope)
+        self.client = client
+        self.project_dir = job.project_dir.resolve()
+        tier = job.tier
+        self.container = client.containers.create(
+            tier.image,
+            stdin_open=True,
+            tty=False,
+            detach=True,
+            network_disabled=not spec.network,
+            mem_limit=tier.memory,
+            device_requests=_gpus(tier),
+            mounts=self._mounts(),
+            user=f"{os.getuid()}:{os.getgid()}",
+            read_only=True,
+            tmpfs={"/tmp": "size=512m"},  # noqa: S108 - inside the container
+            environment={"GMS_TIER": job.quality.value, "PYTHONUNBUFFERED": "1"},
+            labels={"gms.pipeline": spec.id, "gms.tier": job.quality.value, "gms.scope": scope},
+        )
+        self._sock = self.container.attach_socket(
+            params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        )
+        self._raw: socket.socket = getattr(self._sock, "_sock", self._sock)
+        self.container.start()
+        self._exit: int | None = None
+        threading.Thread(target=self._demux, daemon=True, name=f"docker-{spec.id}").start()
+
+    def _mounts(self) -> list[Mount]:
+        project = str(self.project_dir)
+        mounts = [Mount(PROJECT_MOUNT, project, type="bind", read_only=True)]
+        for folder in (RENDERS, EXPORTS):
+            (self.project_dir / folder).mkdir(exist_ok=True)
+            mounts.append(
+                Mount(
+                    f"{PROJECT_MOUNT}/{folder}", f"{project}/{folder}", type="bind", read_only=False
+                )
+            )
+        return mounts
+
+    def _demux(self) -> None:
+        """Split Docker's multiplexed attach stream into stdout lines and stderr lines."""
+        buffers = {1: b"", 2: b""}
+        try:
+            while True:
+                header = _read_exact(self._raw, _HEADER.size)
+                if header is None:
+                    break
+                stream, size = _HEADER.unpack(header)
+                payload = _read_exact(self._raw, size)
+                if payload is None:
+                    break
+                if stream not in buffers:
+                    continue
+                buffers[stream] += payload
+                *lines, buffers[stream] = buffers[stream].split(b"\n")
+                for raw in lines:
+                    text = raw.decode("utf-8", "replace").rstrip("\r")
+                    if stream == 1:
+                        self._feed(text)
+                    else:
+                        self._feed(None, stderr=text)
+        except OSError:
+            pass
+        finally:
+            self._feed(None)
+
+    def send(self, line: str) -> None:
+        self._raw.sendall(line.encode("utf-8") + b"\n")
+
+    def alive(self) -> bool:
+        if self._exit is not None:
+            return False
+        try:
+            self.container.reload()
+        except (DockerException, OSError):
+            return False
+        if self.container.status in ("exited", "dead"):
+            self._exit = int(self.container.attrs["State"]["ExitCode"])
+            return False
+        return True
+
+    def exit_code(self) -> int | None:
+        self.alive()
+        return self._exit
+
+    def kill(self) -> None:
+        with contextlib.suppress(OSError):
+            self._raw.close()
+        with contextlib.suppress(DockerException, OSError):
+            self.container.remove(force=True)
+
+    def translate(self, host_path: Path) -> str:
+        relative = host_path.resolve().relative_to(self.project_dir)
+        return f"{PROJECT_MOUNT}/{relative.as_posix()}".rstrip("/.") or PROJECT_MOUNT
+
+
+def _gpus(tier: TierSpec) -> list[DeviceRequest] | None:
+    return [DeviceRequest(count=-1, capabilities=[["gpu"]])] if tier.gpu else None
+
+
+def _read_exact(sock: socket.socket, size: int) -> bytes | None:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+class DockerLauncher(Launcher):
+    """Starts pipelines as containers of the tier's image; a container serves one project."""
+
+    kind = "docker"
+
+    def __init__(self, host: str = "") -> None:
+        self.host = host
+        self._client: docker.DockerClient | None = None
+        self._checked: tuple[float, bool] = (0.0, False)
+
+    @property
+    def client(self) -> docker.DockerClient:
+        """The engine's client, made on first use."""
+        if self._client is None:
+            self._client = docker_client(self.host)
+        return self._client
+
+    def engine_ok(self, cache: float = 15.0) -> bool:
+        """Whether an engine answers (remembered for `cache` seconds)."""
+        when, ok = self._checked
+        if time.monotonic() - when < cache:
+            return ok
+        try:
+            ok = bool(self.client.ping())
+        except (DockerException, OSError) as exc:
+            log.debug("no Docker engine: %s", exc)
+            self._client = None
+            ok = False
+        self._checked = (time.monotonic(), ok)
+        return ok
+
+    def has_image(self, image: str) -> bool:
+        """Whether the engine has `image` locally (no registry is asked)."""
+        try:
+            self.client.images.get(image)
+            return True
+        except (ImageNotFound, NotFound):
+            return False
+        except (DockerException, OSError):
+            return False
+
+    def scope(self, job: Job) -> str:
+        return str(job.project_dir.resolve())
+
+    def start(self, spec: PipelineSpec, job: Job) -> PipelineProcess:
+        if not self.engine_ok(cache=0):
+            raise RuntimeError("no Docker engine answers (start dockerd, or set runner=local)")
+        if not self.has_image(job.tier.image):
+            raise RuntimeError(
+                f"image {job.tier.image!r} is not on the Docker engine; build it with "
+                f"`docker build -f {spec.id}/Dockerfile -t {job.tier.image} .` in pipelines/"
+            )
+        return DockerProcess(self.client, spec, job, self.scope(job))
+
+    def info(self) -> dict[str, Any]:
+        """Engine version for the health report."""
+        version: dict[str, Any] = self.client.version()
+        return version

@@ -1,0 +1,164 @@
+"""Runs one job on a warm pipeline program: progress relayed, failures contained to the job."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ...core.errors import UnsafePath
+from ...core.paths import resolve_inside
+from ..registry import PipelineSpec
+from .base import Job, JobCancelled, JobOutcome, Launcher, PipelineFailure, PipelineProcess
+from .pool import ProcessPool
+
+log = logging.getLogger(__name__)
+#: Picks how a pipeline runs: as a local process or in a container.
+LauncherChooser = Callable[[PipelineSpec, Job], Launcher]
+Progress = Callable[[float, str], None]
+
+
+class Runner:
+    """Sends jobs to pooled pipeline programs and reads their events until the job ends."""
+
+    def __init__(self, pool: ProcessPool, choose: LauncherChooser, poll: float = 0.1) -> None:
+        self.pool = pool
+        self.choose = choose
+        self.poll = poll
+
+    def run(
+        self,
+        spec: PipelineSpec,
+        job: Job,
+        on_progress: Progress,
+        cancelled: Callable[[], bool] = lambda: False,
+        on_start: Callable[[str], None] | None = None,
+    ) -> JobOutcome:
+        """Run `job`; the outcome, or `PipelineFailure` (the worker itself never goes down)."""
+        launcher = self.choose(spec, job)
+        process = self._start(spec, job, launcher)
+        if on_start is not None:
+            on_start(launcher.kind)
+        deadline = time.monotonic() + spec.timeout
+        progress = 0.0
+        while True:
+            if cancelled():
+                self.pool.discard(process)
+                raise JobCancelled()
+            if time.monotonic() > deadline:
+                self.pool.discard(process)
+                raise PipelineFailure(
+                    f"Pipeline {spec.id!r} took longer than its timeout of {spec.timeout:g} s; "
+                    "it was stopped.",
+                    "timeout",
+                )
+            try:
+                line = process.next_line(self.poll)
+            except EOFError:
+                raise self._crashed(process, spec) from None
+            if line is None or not line.strip():
+                continue
+            event = self._parse(process, spec, line)
+            if event.get("jobId") not in (job.job_id, None):
+                log.warning("pipeline %s: event for another job ignored: %s", spec.id, line[:200])
+                continue
+            name = event.get("event")
+            if name == "progress":
+                value = _fraction(event.get("progress"))
+                progress = max(progress, value)
+                on_progress(progress, str(event.get("step", ""))[:500])
+            elif name == "result":
+                try:
+                    outcome = self._outcome(job, event)
+                except PipelineFailure:
+                    self.pool.release(process)
+                    raise
+                process.jobs_done += 1
+                self.pool.release(process)
+                return outcome
+            elif name == "error":
+                message = str(event.get("message") or "The pipeline reported an error.")
+                process.jobs_done += 1
+                self.pool.release(process)
+                raise PipelineFailure(message[:4000], "error")
+            else:
+                self.pool.discard(process)
+                raise PipelineFailure(
+                    f"Pipeline {spec.id!r} sent an unknown event {name!r}.", "garbage"
+                )
+
+    def _start(self, spec: PipelineSpec, job: Job, launcher: Launcher) -> PipelineProcess:
+        # an idle program may have died since its last job: one fresh retry
+        for attempt in (1, 2):
+            try:
+                process = self.pool.acquire(spec, job, launcher)
+            except Exception as exc:
+                raise PipelineFailure(
+                    f"Pipeline {spec.id!r} could not be started: {exc}", "start"
+                ) from exc
+            try:
+                process.send(job.line(process))
+                return process
+            except OSError:
+                self.pool.discard(process)
+                if attempt == 2:
+                    raise self._crashed(process, spec) from None
+        raise AssertionError("unreachable")
+
+    def _parse(self, process: PipelineProcess, spec: PipelineSpec, line: str) -> dict[str, Any]:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            event = None
+        if not isinstance(event, dict) or "event" not in event:
+            self.pool.discard(process)
+            raise PipelineFailure(
+                f"Pipeline {spec.id!r} printed a line that is not a protocol event: "
+                f"{line[:200]!r}. Pipelines must print only JSON events on stdout "
+                "(log to stderr).",
+                "garbage",
+            )
+        return event
+
+    def _crashed(self, process: PipelineProcess, spec: PipelineSpec) -> PipelineFailure:
+        deadline = time.monotonic() + 2
+        while process.alive() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        code = process.exit_code()
+        tail = process.stderr_tail()
+        self.pool.discard(process)
+        detail = f":\n{tail}" if tail else " (nothing on stderr)."
+        return PipelineFailure(
+            f"Pipeline {spec.id!r} exited with code {code} during the job{detail}", "crash"
+        )
+
+    @staticmethod
+    def _outcome(job: Job, event: dict[str, Any]) -> JobOutcome:
+        names = event.get("outputs")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise PipelineFailure("The pipeline's result lists no output files.", "error")
+        outputs: list[Path] = []
+        for name in names:
+            try:
+                path = resolve_inside(job.output_dir, name)
+            except UnsafePath as exc:
+                raise PipelineFailure(
+                    f"The pipeline wrote {name!r}, outside its output folder: {exc.message}",
+                    "escape",
+                ) from exc
+            if not path.is_file():
+                raise PipelineFailure(f"The pipeline's output {name!r} is missing.", "error")
+            outputs.append(path)
+        metadata = event.get("metadata")
+        return JobOutcome(outputs=outputs, metadata=metadata if isinstance(metadata, dict) else {})
+
+
+def _fraction(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return min(1.0, max(0.0, number))

@@ -1,0 +1,231 @@
+"""Submitting, cancelling and reading tasks: one path for REST, WebSocket and the notebook."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ..core import assets, hierarchy, takes
+from ..core.errors import Conflict, InvalidInput, NotFound
+from ..core.files import media_kind
+from ..core.paths import resolve_inside, slug_for
+from ..events import TaskFailed, TaskProgress
+from ..models import Project, Scene, TaskRecord, TaskStatus, TaskSubmit, utcnow
+from .context import TaskContext
+from .records import finish
+
+EXECUTE = "gms.execute_generation"
+#: Sends a Celery task: (task name, task id, keyword arguments).
+Send = Callable[[str, str, dict[str, Any]], None]
+
+
+class TaskService:
+    """Validates a request, records the task, announces it, and hands it to the workers."""
+
+    def __init__(self, ctx: TaskContext, send: Send) -> None:
+        self.ctx = ctx
+        self.send = send
+
+    def submit(self, request: TaskSubmit, author: dict[str, str] | None = None) -> TaskRecord:
+        """Queue a generation; errors in the request are raised before anything is written."""
+        ctx = self.ctx
+        spec = ctx.registry.get(request.pipeline)
+        project = ctx.core.projects.get(request.project_id)
+        parameters = dict(request.parameters)
+        if "seed" in spec.parameters and parameters.get("seed") is None:
+            parameters["seed"] = secrets.randbelow(2**31)
+        if spec.produces == "export":
+            parameters = {**self._timeline(project, request.node_id), **parameters}
+        elif spec.produces == "thumbnail":
+            parameters = self._thumbnail(project, request.node_id, parameters)
+        else:
+            takes.shot_of(project, request.node_id)
+        spec.resolve(project.quality, parameters)  # a bad parameter is a 400 now, not a failed take
+        task_id = uuid.uuid4().hex
+        take_id = None
+        if spec.produces == "take":
+            _, take = ctx.core.manifests.update(
+                project.id,
+                lambda p: takes.add_generating(
+                    p,
+                    request.node_id,
+                    pipeline=spec.id,
+                    parameters=parameters,
+                    seed=parameters.get("seed"),
+                    task_id=task_id,
+                    tier=p.quality.value,
+                ),
+            )
+            take_id = take.id
+        record = TaskRecord(
+            task_id=task_id,
+            project_id=project.id,
+            node_id=request.node_id,
+            pipeline=spec.id,
+            parameters=parameters,
+            tier=project.quality.value,
+            take_id=take_id,
+            author=author,
+        )
+        ctx.records.create(record)
+        self._announce(record)
+        self.send(
+            EXECUTE,
+            task_id,
+            {
+                "task_id": task_id,
+                "project_id": project.id,
+                "node_id": request.node_id,
+                "pipeline": spec.id,
+                "parameters": parameters,
+            },
+        )
+        return record
+
+    def _announce(self, record: TaskRecord) -> None:
+        self.ctx.publisher.publish(
+            record.project_id,
+            TaskProgress(
+                task_id=record.task_id,
+                node_id=record.node_id,
+                progress=record.progress,
+                step=record.step or "queued",
+                status=record.status,
+                seq=record.seq,
+                pipeline=record.pipeline,
+            ),
+        )
+
+    def _timeline(self, project: Project, node_id: str) -> dict[str, Any]:
+        """The animatic's clips: each shot's selected (else newest completed) take."""
+        if node_id == project.id:
+            scenes = [s for c in project.chapters for s in c.scenes]
+            name = project.id
+        else:
+            located = hierarchy.find(project, node_id)
+            if not isinstance(located.node, Scene):
+                raise InvalidInput(
+                    f"An animatic is made of a scene or the whole project, not a {located.kind}.",
+                    {"nodeId": node_id},
+                )
+            scenes = [located.node]
+            name = slug_for(located.node.name)
+        clips = []
+        for scene in scenes:
+            for shot in scene.shots:
+                done = [t for t in shot.takes if t.status == "completed" and t.file]
+                chosen = next((t for t in done if t.id == shot.selected_take), None)
+                chosen = chosen or (done[-1] if done else None)
+                if chosen is not None:
+                    clips.append({"path": chosen.file, "duration": shot.duration})
+        if not clips:
+            raise InvalidInput(
+                "No shot there has a finished take yet; generate takes first.", {"nodeId": node_id}
+            )
+        res = project.settings.resolution
+        return {
+            "clips": clips,
+            "fps": round(project.settings.fps),
+            "width": res.width,
+            "height": res.height,
+            "output": f"animatic-{name}.mp4",
+        }
+
+    def _thumbnail(
+        self, project: Project, source: str, parameters: dict[str, Any]
+    ) -> dict[str, Any]:
+        root = self.ctx.core.projects.path(project.id)
+        path = resolve_inside(root, source)
+        if not path.is_file():
+            raise NotFound(f"No file {source!r} in the project.", {"path": source})
+        size = int(parameters.get("size") or self.ctx.config.thumbnail_size)
+        target = assets.thumbnail_relpath(source, size, path.stat())
+        return {**parameters, "source": source, "size": size, "target": target}
+
+    def request_thumbnail(
+        self, project_id: str, relpath: str, author: dict[str, str] | None = None
+    ) -> TaskRecord | None:
+        """Queue a thumbnail of a media file unless one is cached or already on its way."""
+        if media_kind(relpath) not in ("image", "video", "audio"):
+            return None
+        if "thumbnail" not in self.ctx.registry.pipelines:
+            return None
+        root = self.ctx.core.projects.path(project_id)
+        path = resolve_inside(root, relpath)
+        if not path.is_file():
+            return None
+        target = assets.thumbnail_relpath(relpath, self.ctx.config.thumbnail_size, path.stat())
+        if (root / target).is_file():
+            return None
+        claim = f"gms:thumbnail:{project_id}:{target}"
+        if not self.ctx.redis.set(claim, "1", nx=True, ex=120):
+            return None
+        request = TaskSubmit(project_id=project_id, node_id=relpath, pipeline="thumbnail")
+        return self.submit(request, author)
+
+    def get(self, task_id: str) -> TaskRecord:
+        """A task's record."""
+        return self.ctx.records.get(task_id)
+
+    def list(self, project_id: str) -> list[TaskRecord]:
+        """The project's tasks, newest first."""
+        self.ctx.core.projects.path(project_id)
+        return self.ctx.records.for_project(project_id)
+
+    def cancel(self, task_id: str) -> TaskRecord:
+        """Stop a task: a queued one is cancelled at once; a running one by its worker."""
+        records = self.ctx.records
+        record = records.get(task_id)
+        if record.status.finished:
+            raise Conflict(
+                f"Task {task_id!r} has already ended ({record.status.value}).",
+                {"status": record.status.value},
+            )
+        records.request_cancel(task_id)
+
+        def cancel_if_pending(r: TaskRecord) -> None:
+            if r.status == TaskStatus.pending:
+                finish(r, TaskStatus.cancelled, error="Cancelled before it started.", step="")
+
+        record = records.update(task_id, cancel_if_pending)
+        if record.status == TaskStatus.cancelled:
+            mark_take_failed(self.ctx, record, "Cancelled.")
+            self.ctx.publisher.publish(
+                record.project_id,
+                TaskFailed(
+                    task_id=task_id,
+                    node_id=record.node_id,
+                    error="Cancelled.",
+                    seq=record.seq,
+                    cancelled=True,
+                ),
+            )
+        return record
+
+
+def mark_take_failed(ctx: TaskContext, record: TaskRecord, error: str) -> None:
+    """Record the failure on the task's take, if it has one (and it still exists)."""
+    if record.take_id is None:
+        return
+    take_id = record.take_id
+    with contextlib.suppress(NotFound):  # the shot or take was removed meanwhile
+        ctx.core.manifests.update(record.project_id, lambda p: takes.fail(p, take_id, error))
+
+
+def job_dir(root: Path, task_id: str) -> Path:
+    """The folder a task's pipeline writes into (inside the project's renders, git-ignored)."""
+    return root / takes.JOBS_DIR / task_id
+
+
+def started_now(record: TaskRecord, runner_kind: str | None = None) -> None:
+    """Mark a record running (helper for `TaskRecords.update`)."""
+    record.status = TaskStatus.running
+    record.started = record.started or utcnow()
+    record.attempts += 1
+    record.step = "starting"
+    if runner_kind:
+        record.runner = runner_kind

@@ -1,0 +1,161 @@
+"""The Celery worker application: `celery -A gms_lab.tasks.worker worker`.
+
+Configuration comes from the environment (`GMS_*`, see `gms_lab.config`), which the embedded
+starter, compose, or a GPU host sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import signal
+import threading
+import time
+from typing import Any
+
+from celery import signals
+
+from ..config import StudioConfig
+from ..core.vcs import STUDIO_AUTHOR, Author
+from ..models import TaskRecord
+from ..runtime import broker_url
+from .celery_app import make_celery
+from .context import TaskContext
+from .execute import execute_generation
+from .recovery import Recovery
+from .runners.choose import launcher_chooser
+from .runners.pool import ProcessPool
+from .runners.runner import Runner
+from .service import EXECUTE
+
+log = logging.getLogger(__name__)
+COMMIT = "gms.commit_takes"
+AUTOCOMMIT_KEY = "gms:autocommit:"
+LIVENESS_EVERY = 2.0
+LIVENESS_TTL = 6.0
+
+config = StudioConfig.from_env()
+app = make_celery(config, broker_url(config))
+_state: dict[str, Any] = {}
+
+
+def state() -> tuple[TaskContext, Runner]:
+    """This process's task context and runner (with its pool of warm pipelines), made once."""
+    if "ctx" not in _state:
+        ctx = TaskContext(config, url=app.conf.broker_url)
+        pool = ProcessPool(config.pool_size, config.pool_idle_timeout)
+        _state["ctx"] = ctx
+        _state["runner"] = Runner(pool, launcher_chooser(config.runner, config.docker_host))
+    return _state["ctx"], _state["runner"]
+
+
+def schedule_commit(project_id: str, line: str, author: dict[str, str] | None) -> None:
+    """Debounced auto-commit: each new take pushes the deadline; the last scheduled run commits."""
+    if not config.auto_commit:
+        return
+    ctx, _ = state()
+    key = AUTOCOMMIT_KEY + project_id
+    pipe = ctx.redis.pipeline()
+    pipe.set(key, str(time.time() + config.auto_commit_delay))
+    pipe.rpush(key + ":takes", json.dumps({"line": line, "author": author}))
+    pipe.execute()
+    app.send_task(COMMIT, args=[project_id], countdown=config.auto_commit_delay + 0.05)
+
+
+@app.task(name=EXECUTE, bind=True, acks_late=True, reject_on_worker_lost=True)
+def execute_generation_task(
+    self: Any,
+    task_id: str,
+    project_id: str,
+    node_id: str,
+    pipeline: str,
+    parameters: dict[str, Any],
+) -> str | None:
+    """Run a generation task (the arguments besides `task_id` are for logs and monitoring)."""
+    ctx, runner = state()
+
+    def commit(project: str, line: str) -> None:
+        record = ctx.records.find(task_id)
+        schedule_commit(project, line, record.author if record else None)
+
+    record: TaskRecord | None = execute_generation(
+        ctx, runner, task_id, str(self.request.hostname or "worker"), commit
+    )
+    return record.status.value if record else None
+
+
+@app.task(name=COMMIT, acks_late=True)
+def commit_takes(project_id: str) -> str | None:
+    """Commit the takes of a burst in one commit, once no new take came for the delay."""
+    ctx, _ = state()
+    key = AUTOCOMMIT_KEY + project_id
+    deadline = float(ctx.redis.get(key) or 0)
+    if deadline and time.time() < deadline - 0.05:
+        return None  # a newer take moved the deadline; its own scheduled run commits
+    pipe = ctx.redis.pipeline()
+    pipe.lrange(key + ":takes", 0, -1)
+    pipe.delete(key + ":takes", key)
+    entries = [json.loads(e) for e in pipe.execute()[0]]
+    if not entries:
+        return None
+    authors = [e["author"] for e in entries if e.get("author")]
+    author = Author(**authors[0]) if authors else STUDIO_AUTHOR
+    lines = [e["line"] for e in entries]
+    title = f"Add {len(lines)} take{'s' if len(lines) != 1 else ''}"
+    message = title + "\n\n" + "\n".join(f"- {line}" for line in lines)
+    try:
+        repo = ctx.core.projects.repo(project_id)
+        return repo.commit(message, author, ["03_Renders", "project.json"])
+    except Exception as exc:  # the project may be gone; the takes stay on disk
+        log.warning("auto-commit of %s failed: %s", project_id, exc)
+        return None
+
+
+@signals.worker_process_init.connect
+def _child_dies_with_worker(**_: Any) -> None:
+    """A pool process gets SIGKILL when the worker dies, so no orphan finishes a task twice."""
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+@signals.worker_ready.connect
+def _start_liveness(sender: Any = None, **_: Any) -> None:
+    """Announce this worker and sweep for tasks whose worker died, every few seconds."""
+    hostname = str(getattr(sender, "hostname", "worker"))
+    ctx = TaskContext(config, url=app.conf.broker_url)
+    recovery = Recovery(ctx.records, hostname)
+    stop = threading.Event()
+    _state["liveness_stop"] = stop
+
+    def loop() -> None:
+        while True:
+            try:
+                ctx.records.worker_alive(hostname, LIVENESS_TTL)
+                recovery.sweep()
+            except Exception as exc:
+                log.warning("liveness sweep failed: %s", exc)
+            if stop.wait(LIVENESS_EVERY):
+                return
+
+    threading.Thread(target=loop, daemon=True, name="gms-liveness").start()
+
+
+@signals.worker_shutdown.connect
+def _stop(**_: Any) -> None:
+    stop = _state.get("liveness_stop")
+    if stop is not None:
+        stop.set()
+    runner = _state.get("runner")
+    if runner is not None:
+        runner.pool.close()
+
+
+@signals.worker_process_shutdown.connect
+def _close_pool(**_: Any) -> None:
+    """A pool process going away stops its warm pipelines (containers are removed)."""
+    runner = _state.get("runner")
+    if runner is not None:
+        runner.pool.close()
