@@ -415,6 +415,7 @@ class TaskRecord(CamelModel):
     runner: str | None = None
     attempts: int = 0
     author: dict[str, str] | None = None
+    target: str | None = None
     created: datetime = Field(default_factory=utcnow)
     started: datetime | None = None
     finished: datetime | None = None

@@ -1,14 +1,42 @@
-"""Fixtures shared by every test: a fresh workspace and a real Jupyter server with the studio."""
+"""Fixtures shared by every test: real Redis and Celery workers, real Jupyter servers."""
 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.services import REPO, TEST_PIPELINES, Worker, redis_server, studio_config
+
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real redis-server for the whole test session."""
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def task_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The workspace the session's worker serves (projects get unique names per test)."""
+    return tmp_path_factory.mktemp("task-workspace")
+
+
+@pytest.fixture(scope="session")
+def worker(redis_url: str, task_workspace: Path) -> Iterator[Worker]:
+    """A real Celery worker of the studio (one process, so warm pipelines are observable)."""
+    config = studio_config(task_workspace)
+    running = Worker(config, redis_url, task_workspace.parent / "worker.log").start()
+    yield running
+    running.stop()
 
 
 @pytest.fixture
@@ -18,18 +46,34 @@ def workspace(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def studio_config() -> dict[str, Any]:
+def studio_settings() -> dict[str, Any]:
     """Extra `c.GMSLab.*` settings a test module wants (override in the module)."""
     return {}
 
 
 @pytest.fixture
-def jp_server_config(workspace: Path, studio_config: dict[str, Any]) -> dict[str, Any]:
-    """The Jupyter server under test loads the studio on a fresh workspace."""
+def jp_server_config(
+    workspace: Path, redis_url: str, studio_settings: dict[str, Any]
+) -> dict[str, Any]:
+    """The Jupyter server under test loads the studio on the test's workspace and Redis."""
     return {
         "ServerApp": {"jpserver_extensions": {"gms_lab": True}},
-        "GMSLab": {"workspace": str(workspace), "watch": False, **studio_config},
+        "GMSLab": {
+            "workspace": str(workspace),
+            "broker_url": redis_url,
+            "watch": False,
+            "runner": "local",
+            "pipelines_path": [str(REPO / "pipelines"), str(TEST_PIPELINES)],
+            **studio_settings,
+        },
     }
+
+
+@pytest.fixture
+def jp_serverapp(jp_serverapp: Any, jp_asyncio_loop: Any) -> Any:
+    """The server under test, with its extensions started as `jupyter lab` starts them."""
+    jp_asyncio_loop.run_until_complete(jp_serverapp.extension_manager.start_all_extensions())
+    return jp_serverapp
 
 
 class Api:

@@ -132,6 +132,17 @@ class FilesHandler(StudioHandler):
         size = self.core.config.thumbnail_size
         described = [assets.describe(project_id, root, p, size) for p in paths]
         self.send(UploadResult(assets=described), 201)
+        await self._request_thumbnails(project_id, [a.path for a in described])
+
+    async def _request_thumbnails(self, project_id: str, relpaths: list[str]) -> None:
+        tasks = self.settings["gms_server"].tasks
+        if tasks is None:
+            return
+        for relpath in relpaths:
+            try:
+                await self.run(tasks.request_thumbnail, project_id, relpath)
+            except StudioError as exc:
+                self.log.info("no thumbnail for %s: %s", relpath, exc.message)
 
     def on_connection_close(self) -> None:
         """A cut-off upload leaves nothing behind."""

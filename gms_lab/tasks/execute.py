@@ -220,7 +220,8 @@ def _complete(
         relpath = main.relative_to(root).as_posix()
         result = TaskResult(output_path=relpath, metadata=outcome.metadata, outputs=[relpath])
     else:
-        target = root / str(parameters["target"])
+        assert record.target is not None
+        target = root / record.target
         main = _place(first, target, replace=True)
         relpath = main.relative_to(root).as_posix()
         result = TaskResult(output_path=relpath, metadata=outcome.metadata, outputs=[relpath])

@@ -36,12 +36,13 @@ class TaskService:
         spec = ctx.registry.get(request.pipeline)
         project = ctx.core.projects.get(request.project_id)
         parameters = dict(request.parameters)
+        target = None
         if "seed" in spec.parameters and parameters.get("seed") is None:
             parameters["seed"] = secrets.randbelow(2**31)
         if spec.produces == "export":
             parameters = {**self._timeline(project, request.node_id), **parameters}
         elif spec.produces == "thumbnail":
-            parameters = self._thumbnail(project, request.node_id, parameters)
+            parameters, target = self._thumbnail(project, request.node_id, parameters)
         else:
             takes.shot_of(project, request.node_id)
         spec.resolve(project.quality, parameters)  # a bad parameter is a 400 now, not a failed take
@@ -70,6 +71,7 @@ class TaskService:
             tier=project.quality.value,
             take_id=take_id,
             author=author,
+            target=target,
         )
         ctx.records.create(record)
         self._announce(record)
@@ -137,14 +139,15 @@ class TaskService:
 
     def _thumbnail(
         self, project: Project, source: str, parameters: dict[str, Any]
-    ) -> dict[str, Any]:
+    ) -> tuple[dict[str, Any], str]:
+        """The thumbnail's parameters, and where the thumbnail goes (by the file's version)."""
         root = self.ctx.core.projects.path(project.id)
         path = resolve_inside(root, source)
         if not path.is_file():
             raise NotFound(f"No file {source!r} in the project.", {"path": source})
         size = int(parameters.get("size") or self.ctx.config.thumbnail_size)
         target = assets.thumbnail_relpath(source, size, path.stat())
-        return {**parameters, "source": source, "size": size, "target": target}
+        return {**parameters, "source": source, "size": size}, target
 
     def request_thumbnail(
         self, project_id: str, relpath: str, author: dict[str, str] | None = None

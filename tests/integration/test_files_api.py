@@ -21,7 +21,7 @@ LIMIT = 2 * 1024 * 1024
 
 
 @pytest.fixture
-def studio_config() -> dict[str, Any]:
+def studio_settings() -> dict[str, Any]:
     return {"max_upload_bytes": LIMIT}
 
 

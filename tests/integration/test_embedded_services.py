@@ -1,0 +1,65 @@
+"""With no broker configured, the server runs its own Redis and worker, and stops them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import Api
+from tests.services import wait_until_async
+
+
+@pytest.fixture
+def studio_settings() -> dict[str, Any]:
+    return {"broker_url": "", "worker_concurrency": 1}
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+async def test_embedded_redis_and_worker_life_cycle(
+    api: Api, jp_serverapp: Any, workspace: Path
+) -> None:
+    runtime_file = workspace / ".gms" / "runtime.json"
+    runtime = json.loads(runtime_file.read_text())
+    assert runtime["brokerUrl"].startswith("redis://127.0.0.1:")
+    assert runtime["serverPid"] == os.getpid()
+    redis_pid, worker_pid = runtime["redisPid"], runtime["workerPid"]
+    assert alive(redis_pid) and alive(worker_pid)
+    assert (workspace / ".gms" / "redis" / "appendonlydir").is_dir()  # AOF on
+
+    deadline = time.monotonic() + 60
+    while True:
+        _, config = await api.call("GET", "workspace/config")
+        if config["health"]["worker"]["ok"]:
+            break
+        assert time.monotonic() < deadline, config["health"]
+        await asyncio.sleep(0.2)
+    assert config["health"]["redis"]["ok"]
+
+    # a crashed worker is restarted
+    os.kill(worker_pid, 9)
+    await wait_until_async(
+        lambda: json.loads(runtime_file.read_text())["workerPid"] != worker_pid, 30
+    )
+    new_pid = json.loads(runtime_file.read_text())["workerPid"]
+    assert alive(new_pid)
+    assert json.loads(runtime_file.read_text())["workerRestarts"] == 1
+
+    # stopping the extension stops both and removes runtime.json
+    app = jp_serverapp.extension_manager.extension_apps["gms_lab"]
+    (ext,) = app
+    await ext.stop_extension()
+    assert not alive(new_pid) and not alive(redis_pid)
+    assert not runtime_file.exists()

@@ -1,0 +1,405 @@
+"""A user generates takes: WebSocket in, live progress out, the take on disk, in the manifest, in git.
+
+Real Redis, a real Celery worker, a real Jupyter server, pipelines as real local processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import secrets
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.conftest import Api
+from tests.services import Worker
+
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+@pytest.fixture
+def workspace(task_workspace: Path) -> Path:
+    """These tests share the worker's workspace; each makes its own project."""
+    return task_workspace
+
+
+class Socket:
+    """A WebSocket client of `/gms/ws/{projectId}` that reads typed events with timeouts."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self.seen: list[dict[str, Any]] = []
+
+    async def next(self, timeout: float = 30.0) -> dict[str, Any]:
+        raw = await asyncio.wait_for(self.conn.read_message(), timeout)
+        assert raw is not None, "the server closed the connection"
+        event = json.loads(raw)
+        self.seen.append(event)
+        return event
+
+    async def until(self, kind: str, timeout: float = 30.0, **match: Any) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            event = await self.next(max(0.1, deadline - time.monotonic()))
+            if event["type"] == kind and all(event.get(k) == v for k, v in match.items()):
+                return event
+
+    def send(self, message: dict[str, Any]) -> None:
+        self.conn.write_message(json.dumps(message))
+
+
+async def open_socket(jp_ws_fetch: Any, project_id: str) -> Socket:
+    socket = Socket(await jp_ws_fetch("gms", "ws", project_id))
+    hello = await socket.next()
+    assert hello["type"] == "hello" and hello["projectId"] == project_id
+    return socket
+
+
+async def make_shot(
+    api: Api, quality: str = "standard", shots: int = 1
+) -> tuple[str, str, list[str]]:
+    """A new project with one chapter, one scene and `shots` shots: (project, scene, shot ids)."""
+    name = f"Harbour {secrets.token_hex(3)}"
+    status, project = await api.call("POST", "projects", {"name": name, "quality": quality})
+    assert status == 201, project
+    pid = project["id"]
+    _, ch = await api.call("POST", f"projects/{pid}/nodes", {"kind": "chapter", "name": "Act 1"})
+    _, sc = await api.call(
+        "POST", f"projects/{pid}/nodes", {"kind": "scene", "parentId": ch["id"], "name": "Dawn"}
+    )
+    ids = []
+    for n in range(shots):
+        _, shot = await api.call(
+            "POST",
+            f"projects/{pid}/nodes",
+            {"kind": "shot", "parentId": sc["id"], "name": f"Shot {n + 1}", "duration": 1.0},
+        )
+        ids.append(shot["id"])
+    return pid, sc["id"], ids
+
+
+async def submit(api: Api, pid: str, node: str, pipeline: str, **params: Any) -> str:
+    status, body = await api.call(
+        "POST",
+        "tasks/submit",
+        {"projectId": pid, "nodeId": node, "pipeline": pipeline, "parameters": params},
+    )
+    assert status == 202, body
+    return str(body["taskId"])
+
+
+async def wait_finished(api: Api, task_id: str, timeout: float = 60.0) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while True:
+        status, record = await api.call("GET", f"tasks/{task_id}/status")
+        assert status == 200, record
+        if record["status"] in ("completed", "error", "cancelled"):
+            return record
+        assert time.monotonic() < deadline, f"task still {record['status']}: {record}"
+        await asyncio.sleep(0.05)
+
+
+def git(cwd: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=cwd, capture_output=True, text=True, check=True
+    ).stdout
+
+
+async def test_generate_a_take_over_the_websocket(
+    api: Api, jp_ws_fetch: Any, workspace: Path
+) -> None:
+    pid, _, [shot] = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    socket.send(
+        {
+            "type": "start_generation",
+            "nodeId": shot,
+            "nodeType": "still",
+            "parameters": {"prompt": "fog over the harbour", "seed": 7},
+        }
+    )
+    success = await socket.until("task_success", timeout=60)
+    progress = [e for e in socket.seen if e["type"] == "task_progress"]
+    statuses = [e["status"] for e in progress]
+    assert statuses[0] == "pending" and "running" in statuses
+    steps = [e["step"] for e in progress if e["status"] == "running" and e["progress"] > 0]
+    assert len(steps) >= 3, steps  # the pipeline's own words, live
+    values = [e["progress"] for e in progress]
+    assert values == sorted(values) and values[-1] >= 0.9
+    seqs = [e["seq"] for e in socket.seen if e.get("taskId") == success["taskId"]]
+    assert seqs == sorted(seqs) and len(set(seqs)) == len(seqs)
+
+    result = success["result"]
+    take_id = result["takeId"]
+    folder = workspace / "Projects" / pid
+    image = folder / result["outputPath"]
+    assert image.is_file() and result["outputPath"].startswith("03_Renders/")
+    assert Image.open(image).size == (1280, 720)  # standard tier: full scale
+    sidecar = json.loads(image.with_suffix(".json").read_text())
+    assert sidecar["pipeline"] == "still" and sidecar["tier"] == "standard"
+    assert sidecar["seed"] == 7 and sidecar["parameters"]["prompt"] == "fog over the harbour"
+    assert sidecar["parameters"]["steps"] == 20
+
+    manifest = json.loads((folder / "project.json").read_text())
+    shot_node = manifest["chapters"][0]["scenes"][0]["shots"][0]
+    [take] = shot_node["takes"]
+    assert take["id"] == take_id and take["status"] == "completed"
+    assert take["file"] == result["outputPath"] and shot_node["selectedTake"] == take_id
+
+    status, record = await api.call("GET", f"tasks/{success['taskId']}/status")
+    assert record["status"] == "completed" and record["seq"] == success["seq"]
+    assert record["runner"] == "local" and record["attempts"] == 1
+    status, listing = await api.call("GET", "tasks", params={"projectId": pid})
+    assert [t["taskId"] for t in listing["tasks"]] == [success["taskId"]]
+
+    # committed to git by the debounced auto-commit, media through LFS
+    deadline = time.monotonic() + 20
+    while result["outputPath"] not in git(folder, "ls-files"):
+        assert time.monotonic() < deadline, "the take was not committed"
+        await asyncio.sleep(0.1)
+    pointer = git(folder, "cat-file", "-p", f"HEAD:{result['outputPath']}")
+    assert pointer.startswith("version https://git-lfs.github.com/spec/v1")
+    assert git(folder, "log", "-1", "--format=%s").strip() == "Add 1 take"
+    assert git(folder, "log", "-1", "--format=%an").strip().startswith("Anonymous")
+
+
+async def test_a_burst_of_takes_is_one_commit_and_the_process_stays_warm(
+    api: Api, workspace: Path
+) -> None:
+    pid, _, [shot] = await make_shot(api)
+    ids = [await submit(api, pid, shot, "slow", seconds=0.0) for _ in range(3)]
+    records = [await wait_finished(api, t) for t in ids]
+    assert [r["status"] for r in records] == ["completed"] * 3
+    pids = {r["result"]["metadata"]["pid"] for r in records}
+    jobs = sorted(r["result"]["metadata"]["jobsInProcess"] for r in records)
+    assert len(pids) == 1 and jobs[-1] >= 3, records  # one warm process answered every take
+    folder = workspace / "Projects" / pid
+    deadline = time.monotonic() + 20
+    while "Add 3 takes" not in git(folder, "log", "--format=%s"):
+        assert time.monotonic() < deadline, git(folder, "log", "--format=%s")
+        await asyncio.sleep(0.1)
+    assert git(folder, "log", "--format=%s").splitlines() == ["Add 3 takes", "Create project"]
+
+
+@pytest.mark.parametrize(
+    ("pipeline", "message"),
+    [
+        ("garbage", "not a protocol event"),
+        ("crash", "exited with code 3"),
+        ("hang", "timeout"),
+        ("escape", "outside its output folder"),
+    ],
+)
+async def test_a_misbehaving_pipeline_fails_only_its_job(
+    api: Api, jp_ws_fetch: Any, workspace: Path, pipeline: str, message: str
+) -> None:
+    pid, _, [shot] = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    task_id = await submit(api, pid, shot, pipeline)
+    failed = await socket.until("task_failed", timeout=40, taskId=task_id)
+    assert message in failed["error"], failed
+    if pipeline == "crash":
+        assert "weights.safetensors is missing" in failed["error"]  # the stderr tail
+    record = await wait_finished(api, task_id)
+    assert record["status"] == "error" and message in record["error"]
+    manifest = json.loads((workspace / "Projects" / pid / "project.json").read_text())
+    take = manifest["chapters"][0]["scenes"][0]["shots"][0]["takes"][0]
+    assert take["status"] == "error" and message in take["error"]
+    assert not (workspace / "Projects" / pid / "escape.png").exists()
+    assert not (workspace / "Projects" / "escape.png").exists()
+    # the worker survived: the next take works
+    ok = await wait_finished(api, await submit(api, pid, shot, "slow"))
+    assert ok["status"] == "completed"
+
+
+async def test_one_shot_pipelines_are_valid(api: Api) -> None:
+    pid, _, [shot] = await make_shot(api)
+    first = await wait_finished(api, await submit(api, pid, shot, "oneshot"))
+    second = await wait_finished(api, await submit(api, pid, shot, "oneshot"))
+    assert first["status"] == second["status"] == "completed"
+    assert first["result"]["metadata"]["pid"] != second["result"]["metadata"]["pid"]
+
+
+async def test_cancel_a_running_and_a_queued_task(api: Api, jp_ws_fetch: Any) -> None:
+    pid, _, [shot] = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    running = await submit(api, pid, shot, "slow", seconds=30.0)
+    queued = await submit(api, pid, shot, "slow", seconds=30.0)  # one worker process: waits
+    await socket.until("task_progress", taskId=running, status="running")
+    status, record = await api.call("POST", f"tasks/{queued}/cancel")
+    assert status == 200 and record["status"] == "cancelled"
+    started = time.monotonic()
+    status, record = await api.call("POST", f"tasks/{running}/cancel")
+    assert status == 200
+    failed = await socket.until("task_failed", timeout=10, taskId=running)
+    assert failed["cancelled"] is True and time.monotonic() - started < 5
+    assert (await wait_finished(api, running))["status"] == "cancelled"
+    status, body = await api.call("POST", f"tasks/{running}/cancel")
+    assert status == 409
+    # the cancelled job's process was stopped: the next job gets a fresh one
+    fresh = await wait_finished(api, await submit(api, pid, shot, "slow"))
+    assert fresh["result"]["metadata"]["jobsInProcess"] == 1
+
+
+async def test_bad_requests_get_clear_answers(api: Api, jp_ws_fetch: Any) -> None:
+    pid, scene, [shot] = await make_shot(api)
+    cases = [
+        ({"projectId": pid, "nodeId": shot, "pipeline": "dream"}, 404, "Unknown pipeline"),
+        ({"projectId": "nope", "nodeId": shot, "pipeline": "still"}, 404, "No project"),
+        ({"projectId": pid, "nodeId": "sh_nope", "pipeline": "still"}, 404, "sh_nope"),
+        ({"projectId": pid, "nodeId": scene, "pipeline": "still"}, 400, "shots"),
+        (
+            {
+                "projectId": pid,
+                "nodeId": shot,
+                "pipeline": "still",
+                "parameters": {"steps": "many"},
+            },
+            400,
+            "integer",
+        ),
+        (
+            {
+                "projectId": pid,
+                "nodeId": shot,
+                "pipeline": "still",
+                "parameters": {"colour": "red"},
+            },
+            400,
+            "no parameter",
+        ),
+        (
+            {
+                "projectId": pid,
+                "nodeId": shot,
+                "pipeline": "still",
+                "parameters": {"width": 100000},
+            },
+            400,
+            "≤",
+        ),
+    ]
+    for body, expected, words in cases:
+        status, answer = await api.call("POST", "tasks/submit", body)
+        assert status == expected, (body, answer)
+        assert words in answer["error"]["message"], answer
+    status, answer = await api.call("GET", "tasks/nope/status")
+    assert status == 404
+    status, answer = await api.call("GET", "tasks")
+    assert status == 400
+    # nothing was half-created: no take on the shot
+    _, project = await api.call("GET", f"projects/{pid}")
+    assert project["chapters"][0]["scenes"][0]["shots"][0]["takes"] == []
+
+    socket = await open_socket(jp_ws_fetch, pid)
+    socket.conn.write_message("{not json")
+    error = await socket.until("error")
+    assert error["code"] == "bad_message"
+    socket.send({"type": "teleport"})
+    assert (await socket.until("error"))["code"] == "bad_message"
+    socket.send({"type": "start_generation", "nodeId": shot, "nodeType": "dream"})
+    error = await socket.until("error")
+    assert "Unknown pipeline" in error["message"]
+    socket.send({"type": "ping", "time": 1.5})
+    assert (await socket.until("pong"))["time"] == 1.5  # still connected
+
+
+async def test_unknown_project_socket_gets_an_error(jp_ws_fetch: Any) -> None:
+    conn = await jp_ws_fetch("gms", "ws", "no-such-project")
+    event = json.loads(await asyncio.wait_for(conn.read_message(), 10))
+    assert event["type"] == "error" and event["code"] == "project_not_found"
+    assert await asyncio.wait_for(conn.read_message(), 10) is None  # closed
+
+
+async def test_selection_and_panel_changes_reach_other_clients(api: Api, jp_ws_fetch: Any) -> None:
+    pid, _, [shot] = await make_shot(api)
+    alice = await open_socket(jp_ws_fetch, pid)
+    bob = await open_socket(jp_ws_fetch, pid)
+    alice.send({"type": "selection_change", "nodeId": shot, "selection": [shot]})
+    seen = await bob.until("selection_change")
+    assert seen["nodeId"] == shot and seen["clientId"]
+    alice.send({"type": "panel_resize", "panel": "inspector", "size": 320})
+    assert (await bob.until("panel_resize"))["size"] == 320
+    alice.send({"type": "ping"})
+    await alice.until("pong")
+    assert not [e for e in alice.seen if e["type"] in ("selection_change", "panel_resize")]
+
+
+async def test_animatic_of_a_scene(api: Api, workspace: Path) -> None:
+    pid, scene, shots = await make_shot(api, quality="low", shots=2)
+    for n, shot in enumerate(shots):
+        done = await wait_finished(
+            api, await submit(api, pid, shot, "still", prompt=f"shot {n}", width=320, height=180)
+        )
+        assert done["status"] == "completed"
+    await api.call(
+        "PATCH",
+        f"projects/{pid}",
+        {"settings": {"fps": 12, "resolution": {"width": 320, "height": 180}}},
+    )
+    record = await wait_finished(api, await submit(api, pid, scene, "animatic"), timeout=120)
+    assert record["status"] == "completed", record
+    out = record["result"]["outputPath"]
+    assert out == "06_Exports/animatic-dawn.mp4"
+    assert (workspace / "Projects" / pid / out).stat().st_size > 1000
+    meta = record["result"]["metadata"]
+    assert (meta["duration"], meta["fps"], meta["width"], meta["height"]) == (2.0, 12, 320, 180)
+    status, answer = await api.call(
+        "POST", "tasks/submit", {"projectId": pid, "nodeId": shots[0], "pipeline": "animatic"}
+    )
+    assert status == 400
+
+
+async def test_pipelines_and_quality_mappings(api: Api) -> None:
+    status, body = await api.call("GET", "pipelines")
+    assert status == 200
+    ids = {p["id"] for p in body["pipelines"]}
+    assert {"still", "animatic", "thumbnail"} <= ids
+    still = next(p for p in body["pipelines"] if p["id"] == "still")
+    assert "not a diffusion model" in still["description"]
+    assert still["parameters"]["seed"]["type"] == "integer"
+    status, body = await api.call("GET", "quality/mappings")
+    tiers = body["mappings"]["still"]
+    assert tiers["low"]["pipelineId"] == "gms-still:1.0-low-vram"
+    assert tiers["high"]["parameters"]["steps"] == 40
+    assert {"pipelineId", "targetVram", "optimizations"} <= set(tiers["standard"])
+
+
+async def test_quality_picks_the_tier(api: Api, workspace: Path) -> None:
+    pid, _, [shot] = await make_shot(api, quality="low")
+    record = await wait_finished(api, await submit(api, pid, shot, "still", width=320, height=180))
+    assert record["tier"] == "low"
+    image = workspace / "Projects" / pid / record["result"]["outputPath"]
+    assert Image.open(image).size == (160, 90)  # the low tier renders at half scale
+    assert record["result"]["metadata"]["steps"] == 8
+
+
+async def test_uploaded_assets_get_thumbnails(api: Api, jp_ws_fetch: Any, workspace: Path) -> None:
+    pid, _, _ = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    buf = io.BytesIO()
+    Image.new("RGB", (800, 400), "navy").save(buf, "PNG")
+    status, body = await api.call(
+        "POST",
+        f"projects/{pid}/files",
+        raw=buf.getvalue(),
+        params={"category": "characters", "name": "hero.png"},
+    )
+    assert status == 201
+    added = await socket.until("asset_added", timeout=30)
+    thumb = added["asset"]["thumbnail"]
+    assert thumb and added["asset"]["path"] == "01_Assets/Characters/hero.png"
+    status, listing = await api.call("GET", f"projects/{pid}/assets")
+    assert listing["categories"]["characters"][0]["thumbnail"] == thumb
+    status, data = await api.call("GET", thumb.removeprefix("gms/api/"))
+    assert status == 200 and max(Image.open(io.BytesIO(data)).size) == 256
+
+
+def test_worker_fixture_is_a_real_celery_worker(worker: Worker) -> None:
+    assert worker.proc is not None and worker.proc.poll() is None

@@ -1,0 +1,143 @@
+"""Real services for the tests: a redis-server and Celery workers, started and stopped here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import redis
+
+from gms_lab.config import StudioConfig
+from gms_lab.embedded import free_port, worker_command
+from gms_lab.tasks.records import TaskRecords
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_PIPELINES = REPO / "tests" / "fixtures" / "pipelines"
+
+
+def wait_until(check: object, timeout: float = 20.0, interval: float = 0.05) -> None:
+    """Poll `check()` until it is true, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():  # type: ignore[operator]
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s: {check}")
+        time.sleep(interval)
+
+
+async def wait_until_async(check: object, timeout: float = 20.0, interval: float = 0.05) -> None:
+    """`wait_until` for tests that share the event loop with the server: the loop keeps running."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if check():  # type: ignore[operator]
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"condition not met within {timeout} s: {check}")
+        await asyncio.sleep(interval)
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A redis-server on a free loopback port, AOF on; yields its URL."""
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (make test installs it)"
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(folder),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+
+    def up() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    try:
+        wait_until(up, 15)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+class Worker:
+    """A real Celery worker of the studio, as a subprocess; can be killed and restarted."""
+
+    def __init__(self, config: StudioConfig, url: str, log: Path, concurrency: int = 1) -> None:
+        self.config = config.model_copy(update={"worker_concurrency": concurrency})
+        self.url = url
+        self.log = log
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.name = ""
+
+    def start(self) -> Worker:
+        """Start the worker and wait until it announces itself."""
+        self.name = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+        env = {**os.environ, **self.config.to_env(), "GMS_BROKER_URL": self.url}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(
+                worker_command(self.config, self.name),
+                env=env,
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        records = TaskRecords(redis.Redis.from_url(self.url))
+        wait_until(lambda: self.name in records.live_workers(), 60)
+        return self
+
+    def kill(self) -> None:
+        """kill -9 the worker's main process (its pool processes die with it)."""
+        assert self.proc is not None
+        os.kill(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Warm shutdown."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)
+
+
+def studio_config(workspace: Path, **overrides: object) -> StudioConfig:
+    """Settings for tests: the workspace, the shipped and the test pipelines, quick commits."""
+    values: dict[str, object] = {
+        "workspace": workspace,
+        "pipelines_path": [REPO / "pipelines", TEST_PIPELINES],
+        "auto_commit_delay": 0.5,
+        "runner": "local",
+        "watch": False,
+        **overrides,
+    }
+    return StudioConfig.from_env(values, env={})
