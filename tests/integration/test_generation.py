@@ -1,4 +1,4 @@
-"""A user generates takes: WebSocket in, live progress out, the take on disk, in the manifest, in git.
+"""A user generates takes: WebSocket in, live progress out; the take on disk, in manifest and git.
 
 Real Redis, a real Celery worker, a real Jupyter server, pipelines as real local processes.
 """
@@ -153,9 +153,9 @@ async def test_generate_a_take_over_the_websocket(
     assert take["file"] == result["outputPath"] and shot_node["selectedTake"] == take_id
 
     status, record = await api.call("GET", f"tasks/{success['taskId']}/status")
-    assert record["status"] == "completed" and record["seq"] == success["seq"]
+    assert status == 200 and record["status"] == "completed" and record["seq"] == success["seq"]
     assert record["runner"] == "local" and record["attempts"] == 1
-    status, listing = await api.call("GET", "tasks", params={"projectId": pid})
+    _status, listing = await api.call("GET", "tasks", params={"projectId": pid})
     assert [t["taskId"] for t in listing["tasks"]] == [success["taskId"]]
 
     # committed to git by the debounced auto-commit, media through LFS
@@ -240,7 +240,7 @@ async def test_cancel_a_running_and_a_queued_task(api: Api, jp_ws_fetch: Any) ->
     failed = await socket.until("task_failed", timeout=10, taskId=running)
     assert failed["cancelled"] is True and time.monotonic() - started < 5
     assert (await wait_finished(api, running))["status"] == "cancelled"
-    status, body = await api.call("POST", f"tasks/{running}/cancel")
+    status, _body = await api.call("POST", f"tasks/{running}/cancel")
     assert status == 409
     # the cancelled job's process was stopped: the next job gets a fresh one
     fresh = await wait_finished(api, await submit(api, pid, shot, "slow"))
@@ -350,7 +350,7 @@ async def test_animatic_of_a_scene(api: Api, workspace: Path) -> None:
     assert (workspace / "Projects" / pid / out).stat().st_size > 1000
     meta = record["result"]["metadata"]
     assert (meta["duration"], meta["fps"], meta["width"], meta["height"]) == (2.0, 12, 320, 180)
-    status, answer = await api.call(
+    status, _answer = await api.call(
         "POST", "tasks/submit", {"projectId": pid, "nodeId": shots[0], "pipeline": "animatic"}
     )
     assert status == 400
@@ -385,7 +385,7 @@ async def test_uploaded_assets_get_thumbnails(api: Api, jp_ws_fetch: Any, worksp
     socket = await open_socket(jp_ws_fetch, pid)
     buf = io.BytesIO()
     Image.new("RGB", (800, 400), "navy").save(buf, "PNG")
-    status, body = await api.call(
+    status, _body = await api.call(
         "POST",
         f"projects/{pid}/files",
         raw=buf.getvalue(),
