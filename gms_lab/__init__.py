@@ -6,7 +6,16 @@ from typing import Any
 
 from ._version import __version__
 
-__all__ = ["__version__"]
+__all__ = ["Studio", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # the notebook API pulls in Celery and widgets: load it only when asked for
+    if name == "Studio":
+        from .notebook import Studio
+
+        return Studio
+    raise AttributeError(name)
 
 
 def _jupyter_labextension_paths() -> list[dict[str, str]]:

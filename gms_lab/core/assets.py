@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 from pathlib import Path
 from urllib.parse import quote
@@ -131,3 +132,19 @@ def upload_target(root: Path, *, category: str | None, name: str | None, path: s
     if target.is_dir():
         raise InvalidInput(f"{rel!r} is a folder.", {"path": rel})
     return target
+
+
+def preview_png(path: Path, size: int) -> bytes | None:
+    """A small PNG of an image file (for inline previews); None for other kinds of file."""
+    if media_kind(path.name) != "image" or not path.is_file():
+        return None
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.thumbnail((size, size))
+            buf = io.BytesIO()
+            image.convert("RGB").save(buf, "PNG")
+    except (OSError, UnidentifiedImageError):
+        return None
+    return buf.getvalue()

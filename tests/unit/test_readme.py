@@ -16,8 +16,13 @@ def test_every_setting_is_documented() -> None:
 
 
 def test_settings_come_from_the_environment_and_round_trip() -> None:
-    env = {"GMS_WORKSPACE": "/srv/films", "GMS_AUTO_COMMIT": "0", "GMS_POOL_SIZE": "3",
-           "GMS_RUNNER": "docker", "GMS_PIPELINES_PATH": "/a:/b"}
+    env = {
+        "GMS_WORKSPACE": "/srv/films",
+        "GMS_AUTO_COMMIT": "0",
+        "GMS_POOL_SIZE": "3",
+        "GMS_RUNNER": "docker",
+        "GMS_PIPELINES_PATH": "/a:/b",
+    }
     config = StudioConfig.from_env(env=env)
     assert str(config.workspace) == "/srv/films" and config.auto_commit is False
     assert config.pool_size == 3 and config.runner == "docker"

@@ -1,0 +1,409 @@
+"""Handles on a project's parts for notebooks: film → chapter → scene → shot → take, and assets.
+
+A handle holds ids, never a stale copy: every read goes to the manifest on disk and every
+change through the one manifest writer, so panels and notebooks always agree.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import html
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..core import assets as asset_files
+from ..core import hierarchy
+from ..core.assets import preview_png
+from ..core.errors import InvalidInput, NotFound
+from ..core.files import UploadSink
+from ..core.takes import find_take
+from ..models import Asset, Chapter, NodeCreate, NodePatch, Project, Scene, Shot
+from ..models import Take as TakeModel
+from .widgets import TakeGallery
+
+if TYPE_CHECKING:
+    from .studio import Studio, Task
+
+_PREVIEW = 192
+
+
+def _img(data: bytes | None, alt: str, width: int = 192) -> str:
+    if not data:
+        return ""
+    src = "data:image/png;base64," + base64.b64encode(data).decode()
+    return f'<img src="{src}" alt="{html.escape(alt)}" style="width:{width}px;border-radius:3px">'
+
+
+class Film:
+    """A project."""
+
+    def __init__(self, studio: Studio, project_id: str) -> None:
+        self.studio = studio
+        self.id = project_id
+
+    @property
+    def manifest(self) -> Project:
+        """project.json as it is now."""
+        return self.studio.core.projects.get(self.id)
+
+    @property
+    def name(self) -> str:
+        """The project's name."""
+        return self.manifest.name
+
+    @property
+    def path(self) -> Path:
+        """The project's folder."""
+        return self.studio.core.projects.path(self.id)
+
+    @property
+    def assets(self) -> AssetLibrary:
+        """The asset library (locations, characters, music, styles)."""
+        return AssetLibrary(self)
+
+    def update(self, change: Any) -> Any:
+        """Apply `change(project)` through the manifest writer; what it returned."""
+        _, outcome = self.studio.core.manifests.update(self.id, change)
+        return outcome
+
+    def chapter(self, name: str) -> ChapterHandle:
+        """The chapter with that name (or id), created at the end if missing."""
+        for chapter in self.manifest.chapters:
+            if name in (chapter.id, chapter.name):
+                return ChapterHandle(self, chapter.id)
+        located = self.update(lambda p: hierarchy.add(p, NodeCreate(kind="chapter", name=name)))
+        return ChapterHandle(self, located.node.id)
+
+    def chapters(self) -> list[ChapterHandle]:
+        """Every chapter, in order."""
+        return [ChapterHandle(self, c.id) for c in self.manifest.chapters]
+
+    def scene(self, name: str) -> SceneHandle:
+        """An existing scene anywhere in the project, by name or id."""
+        for located in hierarchy.walk(self.manifest):
+            if located.kind == "scene" and name in (located.node.id, located.node.name):  # type: ignore[union-attr]
+                return SceneHandle(self, located.node.id)
+        raise NotFound(f"No scene {name!r} in project {self.id!r}.")
+
+    def shots(self) -> list[ShotHandle]:
+        """Every shot of the film, in story order."""
+        return [
+            ShotHandle(self, located.node.id)
+            for located in hierarchy.walk(self.manifest)
+            if located.kind == "shot"
+        ]
+
+    def commit(self, message: str) -> str | None:
+        """Commit the project's changes (media through LFS); the commit id, None if clean."""
+        return self.studio.core.projects.repo(self.id).commit(message, self.studio.author)
+
+    def export_animatic(
+        self, scene: str | None = None, timeout: float | None = None, **parameters: Any
+    ) -> Path:
+        """Cut the selected takes of a scene (or the whole film) into an MP4; its path."""
+        node = self.scene(scene).id if scene else self.id
+        task = self.studio.submit(
+            self.id, node, "animatic", parameters, f"animatic of {scene or self.name}"
+        )
+        path: Path = task.result(timeout)
+        return path
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        project = self.manifest
+        shots, takes = hierarchy.counts(project)
+        items = []
+        for chapter in project.chapters:
+            scenes = ", ".join(
+                f"{html.escape(s.name)} ({len(s.shots)} shot{'s' if len(s.shots) != 1 else ''})"
+                for s in chapter.scenes
+            )
+            items.append(f"<li><b>{html.escape(chapter.name)}</b>: {scenes or '—'}</li>")
+        body = (
+            f"<div class='gms-film'><b>{html.escape(project.name)}</b> "
+            f"<code>{project.id}</code> · quality {project.quality.value} · "
+            f"{shots} shots · {takes} takes<ul>{''.join(items)}</ul></div>"
+        )
+        return {"text/html": body, "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        return f"<Film {self.id!r}>"
+
+
+class _Node:
+    kind = ""
+
+    def __init__(self, film: Film, node_id: str) -> None:
+        self.film = film
+        self.id = node_id
+
+    def _node(self) -> Any:
+        return hierarchy.find(self.film.manifest, self.id, self.kind).node  # type: ignore[arg-type]
+
+    @property
+    def name(self) -> str:
+        """The node's name."""
+        return str(self._node().name)
+
+    def rename(self, name: str) -> None:
+        """Give the node a new name (its id stays)."""
+        self.film.update(lambda p: hierarchy.patch(p, self.id, NodePatch(name=name)))
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} ({self.id})>"
+
+
+class ChapterHandle(_Node):
+    """A chapter."""
+
+    kind = "chapter"
+
+    def scene(self, name: str) -> SceneHandle:
+        """The scene with that name (or id) in this chapter, created if missing."""
+        chapter: Chapter = self._node()
+        for scene in chapter.scenes:
+            if name in (scene.id, scene.name):
+                return SceneHandle(self.film, scene.id)
+        located = self.film.update(
+            lambda p: hierarchy.add(p, NodeCreate(kind="scene", parent_id=self.id, name=name))
+        )
+        return SceneHandle(self.film, located.node.id)
+
+
+class SceneHandle(_Node):
+    """A scene."""
+
+    kind = "scene"
+
+    def shot(self, name: str, duration: float | None = None, **properties: Any) -> ShotHandle:
+        """The shot with that name (or id), created if missing; `duration` is set either way."""
+        scene: Scene = self._node()
+        for shot in scene.shots:
+            if name in (shot.id, shot.name):
+                handle = ShotHandle(self.film, shot.id)
+                if duration is not None and duration != shot.duration:
+                    handle.set(duration=duration)
+                return handle
+        request = NodeCreate(
+            kind="shot",
+            parent_id=self.id,
+            name=name,
+            duration=duration,
+            properties=properties or None,
+        )
+        located = self.film.update(lambda p: hierarchy.add(p, request))
+        return ShotHandle(self.film, located.node.id)
+
+    def shots(self) -> list[ShotHandle]:
+        """The scene's shots, in order."""
+        scene: Scene = self._node()
+        return [ShotHandle(self.film, s.id) for s in scene.shots]
+
+
+class ShotHandle(_Node):
+    """A shot: generate takes for it, pick one."""
+
+    kind = "shot"
+
+    @property
+    def shot(self) -> Shot:
+        """The shot as it is in the manifest now."""
+        node: Shot = self._node()
+        return node
+
+    @property
+    def duration(self) -> float:
+        """Seconds the shot lasts in the cut."""
+        return self.shot.duration
+
+    def set(self, duration: float | None = None, **properties: Any) -> None:
+        """Change the duration and/or properties (merged into the existing ones)."""
+        merged = {**self.shot.properties, **properties} if properties else None
+        patch = NodePatch(duration=duration, properties=merged)
+        self.film.update(lambda p: hierarchy.patch(p, self.id, patch))
+
+    def generate(self, pipeline: str, **parameters: Any) -> Task:
+        """Queue a take; in a notebook a live progress widget shows it."""
+        return self.film.studio.submit(
+            self.film.id, self.id, pipeline, parameters, f"{self.name} · {pipeline}"
+        )
+
+    @property
+    def takes(self) -> list[Take]:
+        """The shot's takes, oldest first."""
+        return [Take(self.film, self.id, t.id) for t in self.shot.takes]
+
+    @property
+    def selected(self) -> Take | None:
+        """The selected take, if any."""
+        chosen = self.shot.selected_take
+        return Take(self.film, self.id, chosen) if chosen else None
+
+    def select(self, take: Take | str) -> None:
+        """Make `take` the shot's selected take (the one the animatic uses)."""
+        take_id = take if isinstance(take, str) else take.id
+        self.film.update(lambda p: hierarchy.patch(p, self.id, NodePatch(selected_take=take_id)))
+
+    def gallery(self) -> TakeGallery:
+        """A widget of the shot's takes; clicking one selects it. It follows new takes live."""
+        widget = TakeGallery(title=self.name)
+
+        def fill() -> None:
+            shot = self.shot
+            rows = []
+            for take in shot.takes:
+                handle = Take(self.film, self.id, take.id)
+                preview = handle.preview()
+                rows.append(
+                    {
+                        "id": take.id,
+                        "status": take.status.value,
+                        "caption": str(take.parameters.get("prompt", "")),
+                        "src": "data:image/png;base64," + base64.b64encode(preview).decode()
+                        if preview
+                        else "",
+                    }
+                )
+            with widget.hold_sync():
+                widget.takes = rows
+                widget.selected = shot.selected_take or ""
+
+        def picked(change: dict[str, Any]) -> None:
+            if change["new"] and change["new"] != self.shot.selected_take:
+                self.select(str(change["new"]))
+
+        widget.observe(picked, names="selected")
+        fill()
+        with contextlib.suppress(Exception):  # no broker: the gallery works, without following
+            self.film.studio.on_project_event(
+                self.film.id,
+                lambda event: fill() if event.get("type") == "project_update" else None,
+            )
+        return widget
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        shot = self.shot
+        cards = "".join(
+            f"<figure style='margin:0 6px 0 0'>"
+            f"{_img(Take(self.film, self.id, t.id).preview(), t.id, 128)}"
+            f"<figcaption>{'★ ' if t.id == shot.selected_take else ''}{t.id} · "
+            f"{t.status.value}</figcaption></figure>"
+            for t in shot.takes
+        )
+        body = (
+            f"<div><b>{html.escape(shot.name)}</b> <code>{shot.id}</code> · "
+            f"{shot.duration:g} s · {len(shot.takes)} takes"
+            f"<div style='display:flex'>{cards}</div></div>"
+        )
+        return {"text/html": body, "text/plain": repr(self)}
+
+
+class Take:
+    """A take of a shot."""
+
+    def __init__(self, film: Film, shot_id: str, take_id: str) -> None:
+        self.film = film
+        self.shot_id = shot_id
+        self.id = take_id
+
+    @property
+    def take(self) -> TakeModel:
+        """The take as it is in the manifest now."""
+        _, take = find_take(self.film.manifest, self.id)
+        return take
+
+    @property
+    def file(self) -> Path | None:
+        """The take's media file."""
+        relpath = self.take.file
+        return self.film.path / relpath if relpath else None
+
+    @property
+    def status(self) -> str:
+        """generating, completed or error."""
+        return self.take.status.value
+
+    @property
+    def seed(self) -> int | None:
+        """The seed it was made with."""
+        return self.take.seed
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The parameters it was made with."""
+        return dict(self.take.parameters)
+
+    def preview(self, size: int = _PREVIEW) -> bytes | None:
+        """A small PNG of the take (images only)."""
+        file = self.file
+        return preview_png(file, size) if file else None
+
+    def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
+        take = self.take
+        prompt = html.escape(str(take.parameters.get("prompt", "")))
+        body = (
+            f"<div style='display:flex;gap:8px;align-items:center'>"
+            f"{_img(self.preview(), take.id)}<div><b>{take.id}</b> · {take.status.value}<br>"
+            f"{take.pipeline} · seed {take.seed}<br><i>{prompt}</i></div></div>"
+        )
+        return {"text/html": body, "text/plain": repr(self)}
+
+    def __repr__(self) -> str:
+        return f"<Take {self.id} {self.status}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Take) and other.id == self.id and other.film.id == self.film.id
+
+    def __hash__(self) -> int:
+        return hash((self.film.id, self.id))
+
+
+class AssetLibrary:
+    """A project's asset library."""
+
+    def __init__(self, film: Film) -> None:
+        self.film = film
+
+    def add(self, category: str, source: str | Path, name: str | None = None) -> Asset:
+        """Copy a file into a category (checked like an upload, never half-written)."""
+        source = Path(source)
+        if not source.is_file():
+            raise InvalidInput(f"No file {str(source)!r} to add.")
+        root = self.film.path
+        target = asset_files.upload_target(
+            root, category=category, name=name or source.name, path=None
+        )
+        sink = UploadSink(
+            root / asset_files.UPLOADS, target, self.film.studio.config.max_upload_bytes
+        )
+        try:
+            with open(source, "rb") as fh:
+                shutil.copyfileobj(fh, _SinkWriter(sink), 1024 * 1024)
+            final = sink.finish()
+        except BaseException:
+            sink.abort()
+            raise
+        return asset_files.describe(
+            self.film.id, root, final, self.film.studio.config.thumbnail_size
+        )
+
+    def list(self, category: str | None = None) -> list[Asset]:
+        """The assets of one category, or of all."""
+        everything = asset_files.list_assets(
+            self.film.id, self.film.path, self.film.studio.config.thumbnail_size
+        )
+        if category is None:
+            return [a for group in everything.values() for a in group]
+        return everything[asset_files.parse_category(category).value]
+
+
+class _SinkWriter:
+    """A file-like writer into an `UploadSink`."""
+
+    def __init__(self, sink: UploadSink) -> None:
+        self.sink = sink
+
+    def write(self, data: bytes) -> int:
+        self.sink.write(data)
+        return len(data)

@@ -1,0 +1,119 @@
+"""Scripted production with `gms_lab.Studio`: the same services as the server, a real worker."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from gms_lab import Studio
+from gms_lab.core.errors import InvalidInput, NotFound, ProjectExists
+from gms_lab.notebook import NoWorkerRunning, TaskError
+from tests.services import REPO, TEST_PIPELINES, Worker
+
+
+@pytest.fixture
+def studio(worker: Worker, redis_url: str, task_workspace: Path) -> Studio:
+    return Studio(
+        task_workspace,
+        broker=redis_url,
+        pipelines_path=[REPO / "pipelines", TEST_PIPELINES],
+    )
+
+
+def test_a_film_scripted_end_to_end(studio: Studio, tmp_path: Path) -> None:
+    name = f"Harbour {secrets.token_hex(3)}"
+    assert studio.project(name) is None
+    film = studio.create_project(name, quality="low")
+    assert studio.project(name).id == film.id  # type: ignore[union-attr]
+    with pytest.raises(ProjectExists):
+        studio.create_project(name)
+    assert studio.create_project(name, exist_ok=True).id == film.id
+
+    shot = film.chapter("Act 1").scene("Dawn").shot("Wide", duration=3.0)
+    again = film.chapter("Act 1").scene("Dawn").shot("Wide", duration=2.5)
+    assert again.id == shot.id and shot.duration == 2.5  # get or create, never twice
+    close = film.chapter("Act 1").scene("Dawn").shot("Close", lens="85mm")
+    assert [s.name for s in film.shots()] == ["Wide", "Close"]
+    assert close.shot.properties == {"lens": "85mm"}
+
+    hero = tmp_path / "hero.png"
+    Image.new("RGB", (300, 200), "crimson").save(hero)
+    asset = film.assets.add("characters", hero)
+    assert asset.path == "01_Assets/Characters/hero.png"
+    assert [a.name for a in film.assets.list("characters")] == ["hero.png"]
+    with pytest.raises(InvalidInput):
+        film.assets.add("villains", hero)
+
+    task = shot.generate("still", prompt="fog over the harbour", seed=7, width=320, height=180)
+    take = task.result(timeout=60)
+    assert take.status == "completed" and take.seed == 7
+    assert take.file is not None and Image.open(take.file).size == (160, 90)  # low tier
+    assert "image/png;base64" in take._repr_mimebundle_()["text/html"]
+    second = shot.generate("still", prompt="fog over the harbour", seed=8).result(timeout=60)
+    assert [t.id for t in shot.takes] == [take.id, second.id]
+    assert shot.selected == take  # the first take is selected until one is picked
+    shot.select(second)
+    assert shot.selected == second
+    sha = film.commit("Dawn blocking")
+    assert sha
+    log = subprocess.run(
+        ["git", "log", "--format=%s|%an", "-3"],
+        cwd=film.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "Dawn blocking|" in log
+
+    # many at once, one wait
+    prompts = ["gulls over the pier", "a lighthouse at dusk"]
+    batch = [s.generate("still", prompt=p) for s, p in zip(film.shots(), prompts, strict=True)]
+    assert studio.wait(batch, timeout=90)
+    assert [t.status.value for t in batch] == ["completed", "completed"]
+
+    mp4 = film.export_animatic(scene="Dawn", timeout=120)
+    assert mp4 == film.path / "06_Exports" / "animatic-dawn.mp4" and mp4.stat().st_size > 1000
+
+    # the manifest saw all of it, through the one writer
+    manifest = json.loads((film.path / "project.json").read_text())
+    shots = manifest["chapters"][0]["scenes"][0]["shots"]
+    assert [len(s["takes"]) for s in shots] == [3, 1]
+
+
+def test_errors_say_what_to_do(studio: Studio, tmp_path: Path) -> None:
+    film = studio.create_project(f"Errors {secrets.token_hex(3)}")
+    shot = film.chapter("A").scene("B").shot("C")
+    with pytest.raises(NotFound, match="Unknown pipeline 'dream'"):
+        shot.generate("dream")
+    with pytest.raises(InvalidInput, match="steps"):
+        shot.generate("still", steps="many")
+    failed = shot.generate("crash")
+    with pytest.raises(TaskError, match="exited with code 3"):
+        failed.result(timeout=60)
+    with pytest.raises(NotFound):
+        film.scene("Nope")
+
+    # a workspace whose Redis has no worker
+    lonely = Studio(tmp_path / "other", broker=studio.ctx.broker_url + "5")
+    other = lonely.create_project("Lonely").chapter("A").scene("B").shot("C")
+    with pytest.raises(NoWorkerRunning, match="celery -A gms_lab.tasks.worker worker"):
+        other.generate("still")
+    # no broker at all: projects still work, generating explains how to start one
+    offline = Studio(tmp_path / "offline")
+    shot = offline.create_project("Offline").chapter("A").scene("B").shot("C")
+    with pytest.raises(Exception, match="make dev"):
+        shot.generate("still")
+
+
+async def test_await_a_task(studio: Studio) -> None:
+    film = studio.create_project(f"Await {secrets.token_hex(3)}")
+    shot = film.chapter("A").scene("B").shot("C")
+    take = await shot.generate("slow", seconds=0.3)
+    assert take.status == "completed"
+    takes = await studio.gather([shot.generate("slow"), shot.generate("slow")])
+    assert len({t.id for t in takes}) == 2
