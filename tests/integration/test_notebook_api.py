@@ -101,7 +101,7 @@ def test_errors_say_what_to_do(studio: Studio, tmp_path: Path) -> None:
     # a workspace whose Redis has no worker
     lonely = Studio(tmp_path / "other", broker=studio.ctx.broker_url + "5")
     other = lonely.create_project("Lonely").chapter("A").scene("B").shot("C")
-    with pytest.raises(NoWorkerRunning, match="celery -A gms_lab.tasks.worker worker"):
+    with pytest.raises(NoWorkerRunning, match=r"celery -A gms_lab\.tasks\.worker worker"):
         other.generate("still")
     # no broker at all: projects still work, generating explains how to start one
     offline = Studio(tmp_path / "offline")

@@ -9,7 +9,7 @@ import socket
 import struct
 import threading
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from docker.errors import DockerException, ImageNotFound, NotFound
@@ -19,7 +19,7 @@ import docker
 
 from ...core.projects import EXPORTS, RENDERS
 from ..registry import PipelineSpec, TierSpec
-from .base import Job, Launcher, PipelineProcess
+from .base import Job, Launcher, PipelineFailure, PipelineProcess
 
 log = logging.getLogger(__name__)
 #: Where the project is mounted inside a container.
@@ -39,7 +39,9 @@ class DockerProcess(PipelineProcess):
 
     Only the project's render and export folders are writable; the rest of the project is
     mounted read-only, the root filesystem is read-only (a tmpfs at /tmp), the network is off
-    unless the pipeline asks for it, memory is capped and GPUs requested as the tier says.
+    unless the pipeline asks for it, memory is capped and GPUs requested as the tier says. The
+    program runs as the worker's uid:gid with no capabilities, so what it writes into the
+    project belongs to the worker, as a local process's files would.
     """
 
     kind = "docker"
@@ -50,28 +52,47 @@ class DockerProcess(PipelineProcess):
         super().__init__(spec, job.quality, scope)
         self.client = client
         self.project_dir = job.project_dir.resolve()
+        self._exit: int | None = None
         tier = job.tier
         self.container = client.containers.create(
             tier.image,
             stdin_open=True,
             tty=False,
-            detach=True,
+            network_mode="bridge" if spec.network else "none",
             network_disabled=not spec.network,
             mem_limit=tier.memory,
+            memswap_limit=tier.memory,  # the tier's memory, not that much again in swap
+            pids_limit=1024,
             device_requests=_gpus(tier),
             mounts=self._mounts(),
-            user=f"{os.getuid()}:{os.getgid()}",
+            user=_host_user(),
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
             read_only=True,
-            tmpfs={"/tmp": "size=512m"},  # noqa: S108 - inside the container
-            environment={"GMS_TIER": job.quality.value, "PYTHONUNBUFFERED": "1"},
+            tmpfs={"/tmp": "size=512m,mode=1777"},  # noqa: S108 - inside the container
+            environment={
+                "GMS_TIER": job.quality.value,
+                "PYTHONUNBUFFERED": "1",
+                # the worker's uid has no account in the image: give caches a writable home
+                "HOME": "/tmp",  # noqa: S108 - inside the container
+            },
             labels={"gms.pipeline": spec.id, "gms.tier": job.quality.value, "gms.scope": scope},
         )
-        self._sock = self.container.attach_socket(
-            params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        )
-        self._raw: socket.socket = getattr(self._sock, "_sock", self._sock)
-        self.container.start()
-        self._exit: int | None = None
+        try:
+            # Attach before starting, as `docker run -i` does: nothing the program prints
+            # early is lost, and no output can sit in the HTTP reader's buffer meanwhile.
+            self._sock = self.container.attach_socket(
+                params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+            self._raw: socket.socket = getattr(self._sock, "_sock", self._sock)
+            # A warm container may stay silent for longer than the API timeout.
+            self._raw.settimeout(None)
+            self.container.start()
+        except BaseException:
+            # A container that was created but cannot run (no GPU runtime, no such entry
+            # point) must not linger.
+            self.kill()
+            raise
         threading.Thread(target=self._demux, daemon=True, name=f"docker-{spec.id}").start()
 
     def _mounts(self) -> list[Mount]:
@@ -111,6 +132,9 @@ class DockerProcess(PipelineProcess):
         except OSError:
             pass
         finally:
+            # a last stderr line without its newline is often the one that explains a crash
+            if buffers[2]:
+                self._feed(None, stderr=buffers[2].decode("utf-8", "replace"))
             self._feed(None)
 
     def send(self, line: str) -> None:
@@ -133,14 +157,33 @@ class DockerProcess(PipelineProcess):
         return self._exit
 
     def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self._raw.close()
+        sock = getattr(self, "_raw", None)
+        if sock is not None:
+            # shutdown, not just close: it wakes the demux thread blocked in recv, and the
+            # HTTP reader's reference would otherwise keep the socket open
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                self._sock.close()
+            with contextlib.suppress(OSError):
+                sock.close()
         with contextlib.suppress(DockerException, OSError):
             self.container.remove(force=True)
 
     def translate(self, host_path: Path) -> str:
-        relative = host_path.resolve().relative_to(self.project_dir)
-        return f"{PROJECT_MOUNT}/{relative.as_posix()}".rstrip("/.") or PROJECT_MOUNT
+        resolved = host_path.resolve()
+        if not resolved.is_relative_to(self.project_dir):
+            raise PipelineFailure(
+                f"{host_path} is outside the project {self.project_dir}, so the container "
+                "cannot see it.",
+                "escape",
+            )
+        return str(PurePosixPath(PROJECT_MOUNT, resolved.relative_to(self.project_dir).as_posix()))
+
+
+def _host_user() -> str:
+    """The worker's uid:gid, which the container runs as (not the image's USER)."""
+    return f"{os.getuid()}:{os.getgid()}"
 
 
 def _gpus(tier: TierSpec) -> list[DeviceRequest] | None:
