@@ -31,6 +31,7 @@ from .service import EXECUTE
 
 log = logging.getLogger(__name__)
 COMMIT = "gms.commit_takes"
+PING = "gms.ping"
 AUTOCOMMIT_KEY = "gms:autocommit:"
 LIVENESS_EVERY = 2.0
 LIVENESS_TTL = 6.0
@@ -110,6 +111,13 @@ def commit_takes(project_id: str) -> str | None:
     except Exception as exc:  # the project may be gone; the takes stay on disk
         log.warning("auto-commit of %s failed: %s", project_id, exc)
         return None
+
+
+@app.task(name=PING)
+def ping(key: str) -> None:
+    """A no-op round trip: sets `key` in Redis (the baseline of the task benchmark)."""
+    ctx, _ = state()
+    ctx.redis.set(key, "1", ex=60)
 
 
 @signals.worker_process_init.connect
