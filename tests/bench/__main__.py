@@ -36,7 +36,7 @@ from gms_lab.tasks.context import TaskContext
 from gms_lab.tasks.service import TaskService
 from tests.services import REPO, TEST_PIPELINES, Worker, redis_server, studio_config, wait_until
 
-TOKEN = "bench-token"  # noqa: S105 - a throwaway server on loopback
+TOKEN = "bench-token"
 MiB = 1024 * 1024
 
 
