@@ -11,10 +11,12 @@ COMPOSE_FILE := docker/compose.yaml
 ROOT := $(shell id -u 2>/dev/null)
 ALLOW_ROOT := $(if $(filter 0,$(ROOT)),--allow-root,)
 export GMS_WORKSPACE
+# the venv's tools (jupyter, jlpm, jupyter-builder) come first
+export PATH := $(abspath $(BIN)):$(PATH)
 
 # system tools the studio needs: "command:debian-package" pairs
 DEV_SYSTEM := git:git git-lfs:git-lfs redis-server:redis-server node:nodejs
-TEST_SYSTEM := $(DEV_SYSTEM) chromium:chromium dockerd:docker.io busybox:busybox-static
+TEST_SYSTEM := $(DEV_SYSTEM) chromium:chromium dockerd:docker.io debootstrap:debootstrap
 
 # Install the missing Debian packages of $(1), or say clearly what to install.
 define ensure_system
@@ -74,7 +76,7 @@ dev: install ## Install what is missing and start JupyterLab with the studio (PO
 
 .PHONY: types
 types: $(VENV)/.installed ## Regenerate the TypeScript event types from the Python models
-	$(BIN)/python -m gms_lab schema > labextension/schema/events.schema.json
+	$(BIN)/python -m gms_lab schema > labextension/src/events.schema.json
 	cd labextension && ../$(BIN)/jlpm gen:types
 
 .PHONY: lint

@@ -24,7 +24,7 @@ from typing import IO, Any
 import redis
 
 from .config import StudioConfig
-from .runtime import clear_runtime, write_runtime
+from .runtime import clear_runtime, read_runtime, write_runtime
 
 log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1
@@ -221,7 +221,8 @@ class EmbeddedServices:
             await asyncio.to_thread(self._terminate, self.redis_proc, 10)
         for fh in self._logs:
             fh.close()
-        clear_runtime(self.workspace)
+        if read_runtime(self.workspace).get("serverPid") == os.getpid():
+            clear_runtime(self.workspace)
 
     @staticmethod
     def _terminate(proc: subprocess.Popen[bytes], grace: float) -> None:

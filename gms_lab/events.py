@@ -15,7 +15,8 @@ from typing import Annotated, Any, Literal
 
 import redis
 import redis.asyncio as aioredis
-from pydantic import Field, TypeAdapter
+from pydantic import ConfigDict, Field, TypeAdapter
+from pydantic.alias_generators import to_camel
 
 from .models import Asset, CamelModel, TaskResult, TaskStatus
 
@@ -31,7 +32,18 @@ def channel(project_id: str) -> str:
 # --- server → client ------------------------------------------------------------------------
 
 
-class Hello(CamelModel):
+class Event(CamelModel):
+    """Base of the events: every field is on the wire, so all are required in the schema."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="ignore",
+        json_schema_serialization_defaults_required=True,
+    )
+
+
+class Hello(Event):
     """First message on a connection: the snapshot version to re-read from."""
 
     type: Literal["hello"] = "hello"
@@ -41,7 +53,7 @@ class Hello(CamelModel):
     server_time: float
 
 
-class TaskProgress(CamelModel):
+class TaskProgress(Event):
     """A task moved: queued, started, or a pipeline progress line."""
 
     type: Literal["task_progress"] = "task_progress"
@@ -54,7 +66,7 @@ class TaskProgress(CamelModel):
     pipeline: str = ""
 
 
-class TaskSuccess(CamelModel):
+class TaskSuccess(Event):
     """A task finished with a take."""
 
     type: Literal["task_success"] = "task_success"
@@ -64,7 +76,7 @@ class TaskSuccess(CamelModel):
     seq: int
 
 
-class TaskFailed(CamelModel):
+class TaskFailed(Event):
     """A task failed or was cancelled."""
 
     type: Literal["task_failed"] = "task_failed"
@@ -75,7 +87,7 @@ class TaskFailed(CamelModel):
     cancelled: bool = False
 
 
-class NodeStateUpdated(CamelModel):
+class NodeStateUpdated(Event):
     """A node's state changed (a take generating, completed, failed)."""
 
     type: Literal["node_state_updated"] = "node_state_updated"
@@ -83,7 +95,7 @@ class NodeStateUpdated(CamelModel):
     state: dict[str, Any]
 
 
-class ProjectUpdate(CamelModel):
+class ProjectUpdate(Event):
     """A project file changed; `changes` says what, `version` is the new manifest version."""
 
     type: Literal["project_update"] = "project_update"
@@ -92,7 +104,7 @@ class ProjectUpdate(CamelModel):
     version: int | None = None
 
 
-class AssetAdded(CamelModel):
+class AssetAdded(Event):
     """A file appeared in (or changed in) the asset library."""
 
     type: Literal["asset_added"] = "asset_added"
@@ -100,7 +112,7 @@ class AssetAdded(CamelModel):
     asset: Asset
 
 
-class AssetRemoved(CamelModel):
+class AssetRemoved(Event):
     """A file left the asset library."""
 
     type: Literal["asset_removed"] = "asset_removed"
@@ -108,14 +120,14 @@ class AssetRemoved(CamelModel):
     path: str
 
 
-class Pong(CamelModel):
+class Pong(Event):
     """Answer to a ping."""
 
     type: Literal["pong"] = "pong"
     time: float | None = None
 
 
-class ErrorEvent(CamelModel):
+class ErrorEvent(Event):
     """Something the client sent could not be done; the connection stays open."""
 
     type: Literal["error"] = "error"
@@ -124,7 +136,7 @@ class ErrorEvent(CamelModel):
     details: Any = None
 
 
-class SelectionChanged(CamelModel):
+class SelectionChanged(Event):
     """Another client of the project changed its selection (relayed)."""
 
     type: Literal["selection_change"] = "selection_change"
@@ -133,7 +145,7 @@ class SelectionChanged(CamelModel):
     selection: list[str] = Field(default_factory=list)
 
 
-class PanelResized(CamelModel):
+class PanelResized(Event):
     """Another client resized a panel (relayed)."""
 
     type: Literal["panel_resize"] = "panel_resize"
@@ -145,7 +157,7 @@ class PanelResized(CamelModel):
 # --- client → server ------------------------------------------------------------------------
 
 
-class StartGeneration(CamelModel):
+class StartGeneration(Event):
     """Ask for a take of a shot: `nodeType` is the pipeline id (e.g. `still`)."""
 
     type: Literal["start_generation"] = "start_generation"
@@ -155,7 +167,7 @@ class StartGeneration(CamelModel):
     request_id: str | None = None
 
 
-class Ping(CamelModel):
+class Ping(Event):
     """Heartbeat from the client."""
 
     type: Literal["ping"] = "ping"
@@ -186,7 +198,10 @@ CLIENT_MESSAGES: TypeAdapter[ClientMessage] = TypeAdapter(ClientMessage)
 
 def events_json_schema() -> dict[str, Any]:
     """JSON Schema of both unions, the source of the generated TypeScript types."""
-    server = SERVER_EVENTS.json_schema(by_alias=True, ref_template="#/$defs/{model}")
+    # what the server sends always has every field: mark defaults required (serialization mode)
+    server = SERVER_EVENTS.json_schema(
+        by_alias=True, ref_template="#/$defs/{model}", mode="serialization"
+    )
     client = CLIENT_MESSAGES.json_schema(by_alias=True, ref_template="#/$defs/{model}")
     defs = {**server.pop("$defs", {}), **client.pop("$defs", {})}
     return {

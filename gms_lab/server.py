@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from typing import Any
 
 from .config import StudioConfig
@@ -15,6 +16,7 @@ from .core.watcher import ProjectWatcher
 from .embedded import EmbeddedServices
 from .events import AssetAdded, AssetRemoved, EventHub, ProjectUpdate, encode
 from .models import ToolHealth
+from .runtime import clear_runtime, read_runtime, write_runtime
 from .tasks.celery_app import make_celery
 from .tasks.context import TaskContext
 from .tasks.runners.containers import DockerLauncher
@@ -48,6 +50,12 @@ class StudioServer:
                 self.embedded = EmbeddedServices(self.config)
                 url = await self.embedded.start()
                 log.info("Generative Studio: embedded Redis at %s", url)
+            else:
+                # notebooks of this workspace find the configured broker the same way
+                write_runtime(
+                    self.config.workspace,
+                    {"brokerUrl": url, "embedded": False, "serverPid": os.getpid()},
+                )
             self.ctx = await asyncio.to_thread(TaskContext, self.config, self.core, url)
             celery = make_celery(self.config, url)
 
@@ -75,6 +83,8 @@ class StudioServer:
             await self.hub.stop()
         if self.embedded is not None:
             await self.embedded.stop()
+        elif read_runtime(self.config.workspace).get("serverPid") == os.getpid():
+            clear_runtime(self.config.workspace)
 
     def task_service(self) -> TaskService:
         """The task service, or a clear 503 when there is no broker."""

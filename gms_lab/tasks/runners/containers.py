@@ -58,7 +58,7 @@ class DockerProcess(PipelineProcess):
             tier.image,
             stdin_open=True,
             tty=False,
-            network_mode="bridge" if spec.network else "none",
+            network_mode="default" if spec.network else "none",
             network_disabled=not spec.network,
             mem_limit=tier.memory,
             memswap_limit=tier.memory,  # the tier's memory, not that much again in swap

@@ -1,0 +1,421 @@
+/**
+ * The studio's commands (palette, context menu, buttons): each resolves its target from its
+ * arguments or the current selection, asks what it needs in a dialog, and calls the model.
+ */
+import { JupyterFrontEnd } from '@jupyterlab/application';
+import {
+  Dialog,
+  InputDialog,
+  Notification,
+  showDialog
+} from '@jupyterlab/apputils';
+import {
+  addIcon,
+  deleteIcon,
+  editIcon,
+  refreshIcon,
+  runIcon
+} from '@jupyterlab/ui-components';
+import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { GenerateBody, IGenerateValue, NewProjectBody } from './dialogs';
+import { findNode } from './hierarchy';
+import { studioIcon } from './icons';
+import type { StudioModel } from './model';
+import { CommandIDs } from './tokens';
+import type { CreatableKind, JSONRecord, Quality } from './types';
+
+/** The palette category of the studio's commands. */
+export const PALETTE_CATEGORY = 'Generative Studio';
+
+/** What the commands need besides the model. */
+export interface ICommandContext {
+  /** Open (or reveal) the Studio main view. */
+  openStudio: () => void;
+}
+
+/** The id a command acts on: its `nodeId` argument, else the selection's. */
+function targetId(
+  model: StudioModel,
+  args: ReadonlyPartialJSONObject
+): string | null {
+  return typeof args.nodeId === 'string'
+    ? args.nodeId
+    : (model.selection?.id ?? null);
+}
+
+/** The shot a command acts on: the given or selected shot, or the shot of a selected take. */
+function targetShot(
+  model: StudioModel,
+  args: ReadonlyPartialJSONObject
+): string | null {
+  const id = targetId(model, args);
+  const node = id ? findNode(model.project, id) : null;
+  return node?.shot?.id ?? null;
+}
+
+/** The parent a new node of `kind` goes under, from the arguments or the selection. */
+function parentFor(
+  model: StudioModel,
+  kind: CreatableKind,
+  args: ReadonlyPartialJSONObject
+): string | null | undefined {
+  if (kind === 'chapter') {
+    return null;
+  }
+  const id =
+    typeof args.parentId === 'string'
+      ? args.parentId
+      : (model.selection?.id ?? null);
+  const node = id ? findNode(model.project, id) : null;
+  if (kind === 'scene') {
+    return node?.chapter.id ?? model.project?.chapters[0]?.id;
+  }
+  return node?.scene?.id ?? node?.chapter.scenes[0]?.id;
+}
+
+/** The default name of the next node of `kind` under `parentId`, e.g. "Shot 4". */
+function nextName(
+  model: StudioModel,
+  kind: CreatableKind,
+  parentId: string | null
+): string {
+  const label = kind[0].toUpperCase() + kind.slice(1);
+  const project = model.project;
+  let count = 0;
+  if (project && parentId === null) {
+    count = project.chapters.length;
+  } else if (project && parentId) {
+    const parent = findNode(project, parentId);
+    count =
+      parent?.kind === 'chapter'
+        ? parent.chapter.scenes.length
+        : parent?.kind === 'scene'
+          ? (parent.scene?.shots.length ?? 0)
+          : 0;
+  }
+  return `${label} ${count + 1}`;
+}
+
+/**
+ * Register the studio's commands.
+ */
+export function registerCommands(
+  app: JupyterFrontEnd,
+  model: StudioModel,
+  context: ICommandContext
+): void {
+  const { commands } = app;
+  const hasProject = (): boolean => model.project !== null;
+  const ignore = (): undefined => undefined;
+
+  commands.addCommand(CommandIDs.newProject, {
+    label: 'New Studio Project…',
+    caption: 'Create a film project in the workspace',
+    icon: addIcon,
+    execute: async () => {
+      let name = '';
+      let quality: Quality = model.settings.defaultQuality;
+      for (;;) {
+        const result = await showDialog({
+          title: 'New project',
+          body: new NewProjectBody(quality, name),
+          buttons: [
+            Dialog.cancelButton(),
+            Dialog.okButton({ label: 'Create' })
+          ],
+          focusNodeSelector: 'input'
+        });
+        if (!result.button.accept || !result.value) {
+          return;
+        }
+        ({ name, quality } = result.value);
+        if (name) {
+          break;
+        }
+        Notification.warning('A project needs a name');
+      }
+      await model.createProject(name, quality).catch(ignore);
+    }
+  });
+
+  commands.addCommand(CommandIDs.openProject, {
+    label: args =>
+      args.projectId ? `Open Project ${args.projectId}` : 'Open Project',
+    execute: async args => {
+      if (typeof args.projectId === 'string') {
+        await model.openProject(args.projectId).catch(ignore);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.openStudio, {
+    label: args => (args.isLauncher ? 'Generative Studio' : 'Open Studio'),
+    caption: 'Open the Generative Media Studio main view',
+    icon: args => (args.isPalette ? undefined : studioIcon),
+    execute: () => context.openStudio()
+  });
+
+  commands.addCommand(CommandIDs.previewAsset, {
+    label: 'Preview Asset',
+    execute: args => {
+      const path =
+        typeof args.path === 'string'
+          ? args.path
+          : model.selection?.kind === 'asset'
+            ? model.selection.id
+            : null;
+      if (path) {
+        model.select({ kind: 'asset', id: path });
+        context.openStudio();
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.generateTake, {
+    label: 'Generate Take…',
+    caption: 'Generate a take of the selected shot',
+    icon: args => (args.isPalette ? undefined : runIcon),
+    isEnabled: args => hasProject() && targetShot(model, args) !== null,
+    execute: async args => {
+      const shotId = targetShot(model, args);
+      if (!shotId) {
+        Notification.warning('Select a shot to generate a take for');
+        return;
+      }
+      let choice: IGenerateValue | null =
+        typeof args.pipeline === 'string' && args.direct === true
+          ? {
+              pipeline: args.pipeline,
+              parameters: (args.parameters ?? {}) as JSONRecord
+            }
+          : null;
+      if (!choice) {
+        if (model.pipelines.length === 0) {
+          await model.loadPipelines().catch(ignore);
+        }
+        if (model.pipelines.length === 0) {
+          Notification.error(
+            'No pipeline is available: check the server and the worker'
+          );
+          return;
+        }
+        let initial: Partial<IGenerateValue> = {
+          pipeline:
+            typeof args.pipeline === 'string' ? args.pipeline : undefined,
+          parameters: (args.parameters ?? undefined) as JSONRecord | undefined
+        };
+        for (;;) {
+          const body = new GenerateBody(model.pipelines, initial);
+          const result = await showDialog({
+            title: `Generate a take of ${findNode(model.project, shotId)?.name ?? 'the shot'}`,
+            body,
+            buttons: [
+              Dialog.cancelButton(),
+              Dialog.okButton({ label: 'Generate' })
+            ]
+          });
+          if (!result.button.accept) {
+            return;
+          }
+          const error = body.validate();
+          if (!error) {
+            choice = body.getValue();
+            break;
+          }
+          initial = body.getValue();
+          Notification.warning(error);
+        }
+      }
+      await model
+        .generateTake(shotId, choice.pipeline, choice.parameters)
+        .catch(ignore);
+    }
+  });
+
+  const addNode = (kind: CreatableKind, id: string): void => {
+    const label = kind[0].toUpperCase() + kind.slice(1);
+    commands.addCommand(id, {
+      label: `Add ${label}…`,
+      caption: `Add a ${kind} to the project`,
+      icon: args => (args.isPalette ? undefined : addIcon),
+      isEnabled: args =>
+        hasProject() && parentFor(model, kind, args) !== undefined,
+      execute: async args => {
+        const parentId = parentFor(model, kind, args);
+        if (parentId === undefined) {
+          Notification.warning(
+            `Add a ${kind === 'scene' ? 'chapter' : 'scene'} first`
+          );
+          return;
+        }
+        const result = await InputDialog.getText({
+          title: `Add ${kind}`,
+          label: 'Name',
+          text: nextName(model, kind, parentId),
+          okLabel: 'Add'
+        });
+        const name = result.value?.trim();
+        if (!result.button.accept || !name) {
+          return;
+        }
+        await model.addNode(kind, parentId, name).catch(ignore);
+      }
+    });
+  };
+  addNode('chapter', CommandIDs.addChapter);
+  addNode('scene', CommandIDs.addScene);
+  addNode('shot', CommandIDs.addShot);
+
+  commands.addCommand(CommandIDs.rename, {
+    label: 'Rename…',
+    caption: 'Rename the selected project, chapter, scene or shot',
+    icon: args => (args.isPalette ? undefined : editIcon),
+    isEnabled: args => {
+      const id = targetId(model, args);
+      const kind =
+        id === model.projectId
+          ? 'project'
+          : findNode(model.project, id ?? '')?.kind;
+      return hasProject() && kind !== undefined && kind !== 'take';
+    },
+    execute: async args => {
+      const project = model.project;
+      const id = targetId(model, args);
+      if (!project || !id) {
+        return;
+      }
+      const isProject = id === project.id;
+      const node = isProject ? null : findNode(project, id);
+      const current = isProject ? project.name : node?.name;
+      if (current === undefined) {
+        return;
+      }
+      const result = await InputDialog.getText({
+        title: `Rename ${isProject ? 'project' : node?.kind}`,
+        label: 'Name',
+        text: current,
+        okLabel: 'Rename'
+      });
+      const name = result.value?.trim();
+      if (!result.button.accept || !name || name === current) {
+        return;
+      }
+      if (isProject) {
+        await model.saveProject({ name }, project.version).catch(ignore);
+      } else {
+        await model.renameNode(id, name).catch(ignore);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.remove, {
+    label: 'Delete…',
+    caption: 'Delete the selected item and everything under it',
+    icon: args => (args.isPalette ? undefined : deleteIcon),
+    isEnabled: args => hasProject() && targetId(model, args) !== null,
+    execute: async args => {
+      const project = model.project;
+      const id = targetId(model, args);
+      if (!project || !id) {
+        return;
+      }
+      const isProject = id === project.id;
+      const node = isProject ? null : findNode(project, id);
+      if (!isProject && !node) {
+        return;
+      }
+      const what = isProject
+        ? `the project "${project.name}"`
+        : `${node!.kind} "${node!.name}"`;
+      const result = await showDialog({
+        title: 'Delete',
+        body: `Delete ${what} and everything in it? Its files stay in the project's git history.`,
+        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+      });
+      if (!result.button.accept) {
+        return;
+      }
+      if (isProject) {
+        await model.deleteProject(project.id).catch(ignore);
+      } else {
+        await model.deleteNode(id).catch(ignore);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.selectTake, {
+    label: 'Select This Take',
+    caption: "Make the take the shot's chosen take",
+    isEnabled: args => {
+      const node = findNode(model.project, targetId(model, args) ?? '');
+      return node?.kind === 'take' && node.take?.status === 'completed';
+    },
+    execute: async args => {
+      const node = findNode(model.project, targetId(model, args) ?? '');
+      if (node?.kind === 'take' && node.shot) {
+        await model.selectTake(node.shot.id, node.id).catch(ignore);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.commit, {
+    label: 'Commit Project…',
+    caption: "Record the project's changes in git",
+    isEnabled: hasProject,
+    execute: async () => {
+      const result = await InputDialog.getText({
+        title: 'Commit project',
+        label: 'Message',
+        placeholder: 'What changed',
+        okLabel: 'Commit'
+      });
+      const message = result.value?.trim();
+      if (result.button.accept && message) {
+        await model.commit(message).catch(ignore);
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.refresh, {
+    label: 'Refresh Studio',
+    caption: 'Re-read the workspace, the projects and the open project',
+    icon: args => (args.isPalette ? undefined : refreshIcon),
+    execute: async () => {
+      await model.refreshConfig();
+      await Promise.all([
+        model.loadProjects().catch(ignore),
+        model.projectId ? model.resync().catch(ignore) : null
+      ]);
+    }
+  });
+}
+
+/** The context-menu entries of the Project Browser's tree, by the kind of the item clicked. */
+export const TREE_CONTEXT_MENU: {
+  command: string;
+  kinds: string[];
+  rank: number;
+}[] = [
+  { command: CommandIDs.addChapter, kinds: ['project', 'chapter'], rank: 1 },
+  { command: CommandIDs.addScene, kinds: ['chapter', 'scene'], rank: 2 },
+  { command: CommandIDs.addShot, kinds: ['scene', 'shot'], rank: 3 },
+  { command: CommandIDs.generateTake, kinds: ['shot', 'take'], rank: 4 },
+  { command: CommandIDs.selectTake, kinds: ['take'], rank: 5 },
+  {
+    command: CommandIDs.openStudio,
+    kinds: ['chapter', 'scene', 'shot', 'take'],
+    rank: 6
+  },
+  {
+    command: CommandIDs.rename,
+    kinds: ['project', 'chapter', 'scene', 'shot'],
+    rank: 7
+  },
+  {
+    command: CommandIDs.remove,
+    kinds: ['chapter', 'scene', 'shot', 'take'],
+    rank: 8
+  },
+  { command: CommandIDs.commit, kinds: ['project'], rank: 9 }
+];

@@ -1,0 +1,318 @@
+/**
+ * The Generative Media Studio JupyterLab extension: the model and its socket, the side panels,
+ * the Studio main view, commands, launcher card, notifications and state persistence.
+ */
+import {
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import {
+  ICommandPalette,
+  MainAreaWidget,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
+import { ILauncher } from '@jupyterlab/launcher';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { IStateDB } from '@jupyterlab/statedb';
+import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { StudioClient } from './api';
+import {
+  PALETTE_CATEGORY,
+  registerCommands,
+  TREE_CONTEXT_MENU
+} from './commands';
+import { findNode } from './hierarchy';
+import { studioIcon } from './icons';
+import {
+  DEFAULT_SETTINGS,
+  ISelection,
+  IStudioSettings,
+  StudioModel
+} from './model';
+import { AssetBrowser } from './panels/assetBrowser';
+import { Inspector } from './panels/inspector';
+import { StudioView } from './panels/mainView';
+import { ProgressPanel } from './panels/progress';
+import { ProjectBrowser } from './panels/projectBrowser';
+import { socketUrl, StudioSocket } from './socket';
+import {
+  CommandIDs,
+  IStudioModel,
+  PLUGIN_ID,
+  STATE_KEY,
+  WidgetIDs
+} from './tokens';
+
+export * from './tokens';
+export { StudioModel } from './model';
+
+/** What the studio keeps in IStateDB between page loads. */
+interface IStudioState {
+  projectId: string | null;
+  selection: ISelection | null;
+}
+
+/** Read the user's settings into the model, now and whenever they change. */
+function followSettings(model: StudioModel, registry: ISettingRegistry): void {
+  registry
+    .load(PLUGIN_ID)
+    .then(settings => {
+      const apply = (): void => {
+        const composite = settings.composite as Partial<IStudioSettings>;
+        model.settings = { ...DEFAULT_SETTINGS, ...composite };
+      };
+      apply();
+      settings.changed.connect(apply);
+    })
+    .catch(reason => console.warn('gms: cannot load the settings', reason));
+}
+
+/** Show the model's notices with JupyterLab's notifications. */
+function showNotices(model: StudioModel): void {
+  model.notified.connect((_, notice) => {
+    Notification.emit(notice.message, notice.type, {
+      autoClose: notice.type === 'error' ? 10_000 : 5_000,
+      actions: notice.actions?.map(action => ({
+        label: action.label,
+        callback: () => action.callback()
+      }))
+    });
+  });
+}
+
+/**
+ * Reopen the project and selection of the last session, or the most recent project on a first
+ * visit; then save them whenever they change.
+ */
+async function persistState(
+  model: StudioModel,
+  state: IStateDB | null
+): Promise<void> {
+  let saved: IStudioState | null = null;
+  if (state) {
+    saved =
+      ((await state
+        .fetch(STATE_KEY)
+        .catch(() => null)) as IStudioState | null) ?? null;
+  }
+  const projectId =
+    saved?.projectId ??
+    [...model.projects].sort((a, b) => b.modified.localeCompare(a.modified))[0]
+      ?.id ??
+    null;
+  if (projectId && model.projects.some(project => project.id === projectId)) {
+    await model.openProject(projectId).catch(() => undefined);
+    const selection = saved?.selection;
+    if (
+      selection &&
+      (selection.kind === 'asset'
+        ? model.assetByPath(selection.id)
+        : selection.kind === 'project' || findNode(model.project, selection.id))
+    ) {
+      model.select(selection);
+    }
+  }
+  if (!state) {
+    return;
+  }
+  const save = (): void => {
+    const value: IStudioState = {
+      projectId: model.projectId,
+      selection: model.selection
+    };
+    void state
+      .save(STATE_KEY, value as unknown as JSONObject)
+      .catch(() => undefined);
+  };
+  model.projectChanged.connect(save);
+  model.selectionChanged.connect(save);
+}
+
+/**
+ * The model, the REST client and the event socket; settings, notifications and saved state.
+ */
+const modelPlugin: JupyterFrontEndPlugin<IStudioModel> = {
+  id: PLUGIN_ID,
+  description: 'The Generative Media Studio model and its server connection.',
+  autoStart: true,
+  provides: IStudioModel,
+  optional: [ISettingRegistry, IStateDB],
+  activate: (
+    app: JupyterFrontEnd,
+    registry: ISettingRegistry | null,
+    state: IStateDB | null
+  ): IStudioModel => {
+    const api = new StudioClient();
+    const model = new StudioModel({
+      api,
+      createSocket: projectId =>
+        new StudioSocket({ url: () => socketUrl(projectId, api.settings) })
+    });
+    showNotices(model);
+    if (registry) {
+      followSettings(model, registry);
+    }
+    const started = model
+      .start()
+      .catch(reason => console.warn('gms: start failed', reason));
+    void Promise.all([started, app.restored]).then(() =>
+      persistState(model, state)
+    );
+    return model;
+  }
+};
+
+/**
+ * The left panels: Project Browser and Asset Browser.
+ */
+const browsersPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'gms-lab:browsers',
+  description: 'The Project Browser and the Asset Browser.',
+  autoStart: true,
+  requires: [IStudioModel],
+  optional: [ILayoutRestorer, IStateDB],
+  activate: (
+    app: JupyterFrontEnd,
+    model: IStudioModel,
+    restorer: ILayoutRestorer | null,
+    state: IStateDB | null
+  ): void => {
+    const projects = new ProjectBrowser(model, app.commands);
+    const assets = new AssetBrowser(model, app.commands);
+    app.shell.add(projects, 'left', { rank: 150 });
+    app.shell.add(assets, 'left', { rank: 151 });
+    restorer?.add(projects, WidgetIDs.projectBrowser);
+    restorer?.add(assets, WidgetIDs.assetBrowser);
+
+    for (const item of TREE_CONTEXT_MENU) {
+      for (const kind of item.kinds) {
+        app.contextMenu.addItem({
+          command: item.command,
+          selector: `.gms-TreeItem[data-kind="${kind}"]`,
+          rank: item.rank
+        });
+      }
+    }
+
+    // Show the Project Browser on the first visit (of a workspace); later, the restored layout
+    // decides. Doing it inside activate() would be undone by the layout restore, hence after
+    // `app.restored`.
+    const introduced = 'gms-lab:introduced';
+    void app.restored.then(async () => {
+      const seen = state
+        ? await state.fetch(introduced).catch(() => null)
+        : null;
+      if (!seen) {
+        app.shell.activateById(projects.id);
+        await state?.save(introduced, true).catch(() => undefined);
+      }
+    });
+  }
+};
+
+/**
+ * The right panels: Inspector and Progress.
+ */
+const sidebarPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'gms-lab:sidebar',
+  description: 'The Inspector and the Progress panel.',
+  autoStart: true,
+  requires: [IStudioModel],
+  optional: [ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    model: IStudioModel,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const inspector = new Inspector(model, app.commands);
+    const progress = new ProgressPanel(model);
+    app.shell.add(inspector, 'right', { rank: 200 });
+    app.shell.add(progress, 'right', { rank: 210 });
+    restorer?.add(inspector, WidgetIDs.inspector);
+    restorer?.add(progress, WidgetIDs.progress);
+  }
+};
+
+/**
+ * The Studio main view, the commands, the palette entries and the launcher card.
+ */
+const studioPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'gms-lab:studio',
+  description: 'The Studio main view and the studio commands.',
+  autoStart: true,
+  requires: [IStudioModel],
+  optional: [ICommandPalette, ILauncher, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    model: IStudioModel,
+    palette: ICommandPalette | null,
+    launcher: ILauncher | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const tracker = new WidgetTracker<MainAreaWidget<StudioView>>({
+      namespace: 'gms-studio'
+    });
+    const openStudio = (): void => {
+      let widget = tracker.currentWidget;
+      if (!widget || widget.isDisposed) {
+        widget = new MainAreaWidget({
+          content: new StudioView(model, app.commands)
+        });
+        widget.id = WidgetIDs.studio;
+        widget.title.label = 'Studio';
+        widget.title.icon = studioIcon;
+        widget.title.closable = true;
+        void tracker.add(widget);
+      }
+      if (!widget.isAttached) {
+        app.shell.add(widget, 'main');
+      }
+      app.shell.activateById(widget.id);
+    };
+    registerCommands(app, model, { openStudio });
+    if (restorer) {
+      void restorer.restore(tracker, {
+        command: CommandIDs.openStudio,
+        name: () => 'studio'
+      });
+    }
+
+    const paletteCommands: [string, ReadonlyPartialJSONObject?][] = [
+      [CommandIDs.newProject],
+      [CommandIDs.openStudio],
+      [CommandIDs.generateTake],
+      [CommandIDs.addChapter],
+      [CommandIDs.addScene],
+      [CommandIDs.addShot],
+      [CommandIDs.rename],
+      [CommandIDs.remove],
+      [CommandIDs.commit],
+      [CommandIDs.refresh]
+    ];
+    for (const [command, args] of paletteCommands) {
+      palette?.addItem({
+        command,
+        category: PALETTE_CATEGORY,
+        args: { ...args, isPalette: true }
+      });
+    }
+    launcher?.add({
+      command: CommandIDs.openStudio,
+      args: { isLauncher: true },
+      category: 'Other',
+      rank: 0
+    });
+  }
+};
+
+const plugins: JupyterFrontEndPlugin<unknown>[] = [
+  modelPlugin,
+  browsersPlugin,
+  sidebarPlugin,
+  studioPlugin
+];
+
+export default plugins;

@@ -1,0 +1,514 @@
+/**
+ * The Studio main view: a scene's shots as a storyboard, the selected shot's takes as a strip, two
+ * takes side by side to compare and choose; and a preview of the selected asset.
+ */
+import { ReactWidget } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
+import React, { useEffect, useState } from 'react';
+
+import {
+  findNode,
+  firstScene,
+  mediaKindOf,
+  sceneOf,
+  shownTake,
+  takeLabel
+} from '../hierarchy';
+import { studioIcon } from '../icons';
+import type { StudioModel } from '../model';
+import { formatBytes } from '../model';
+import { CommandIDs } from '../tokens';
+import { CATEGORY_LABELS } from '../types';
+import type { IScene, IShot, ITake, MediaKind } from '../types';
+import { useSignals } from './hooks';
+import { StatusBanner } from './statusBanner';
+
+/** The two tabs of the main view. */
+export type StudioTab = 'scene' | 'asset';
+
+/** A media element for a URL: image, video or audio; null for other kinds. */
+export function Media(props: {
+  url: string;
+  kind: MediaKind;
+  label: string;
+  /** Small previews (storyboard, strip) show a still frame without controls. */
+  compact?: boolean;
+}): React.ReactElement | null {
+  const { url, kind, label, compact } = props;
+  switch (kind) {
+    case 'image':
+      return (
+        <img className="gms-Media" src={url} alt={label} draggable={false} />
+      );
+    case 'video':
+      return compact ? (
+        <video
+          className="gms-Media"
+          src={url}
+          muted
+          preload="metadata"
+          aria-label={label}
+        />
+      ) : (
+        <video
+          className="gms-Media"
+          src={url}
+          controls
+          loop
+          preload="metadata"
+          aria-label={label}
+        />
+      );
+    case 'audio':
+      return compact ? null : (
+        <audio
+          className="gms-Media"
+          src={url}
+          controls
+          preload="metadata"
+          aria-label={label}
+        />
+      );
+    default:
+      return null;
+  }
+}
+
+/** The URL of a take's picture: its thumbnail when it has one, else its file. */
+function takeUrl(
+  model: StudioModel,
+  take: ITake,
+  preferThumbnail: boolean
+): string | null {
+  const path = preferThumbnail && take.thumbnail ? take.thumbnail : take.file;
+  if (!path) {
+    return null;
+  }
+  return /^(gms\/|\/|[a-z]+:)/i.test(path)
+    ? model.resolveUrl(path)
+    : model.fileUrl(path);
+}
+
+function TakePicture(props: {
+  model: StudioModel;
+  take: ITake | null;
+  label: string;
+  compact?: boolean;
+}): React.ReactElement {
+  const { model, take, label, compact } = props;
+  if (!take) {
+    return <div className="gms-Placeholder">No take yet</div>;
+  }
+  if (take.status !== 'completed' || !take.file) {
+    const task = take.taskId ? model.tasks.get(take.taskId) : undefined;
+    return (
+      <div className={`gms-Placeholder gms-mod-${take.status}`}>
+        {take.status === 'generating'
+          ? `Generating${task ? ` ${Math.round(task.progress * 100)}%` : '…'}`
+          : (take.error ?? take.status)}
+      </div>
+    );
+  }
+  const usesThumbnail = compact && !!take.thumbnail;
+  const url = takeUrl(model, take, !!compact)!;
+  const kind = usesThumbnail ? 'image' : mediaKindOf(take.file);
+  return <Media url={url} kind={kind} label={label} compact={compact} />;
+}
+
+function ShotCard(props: {
+  model: StudioModel;
+  shot: IShot;
+  selected: boolean;
+  busy: boolean;
+}): React.ReactElement {
+  const { model, shot, selected, busy } = props;
+  const take = shownTake(shot);
+  return (
+    <li
+      className={
+        'gms-ShotCard' +
+        (selected ? ' gms-mod-selected' : '') +
+        (busy ? ' gms-mod-busy' : '')
+      }
+      data-testid="gms-shot-card"
+      data-node-id={shot.id}
+      tabIndex={0}
+      onClick={() => model.select({ kind: 'shot', id: shot.id })}
+      onKeyDown={event => {
+        if (event.key === 'Enter') {
+          model.select({ kind: 'shot', id: shot.id });
+        }
+      }}
+    >
+      <div className="gms-ShotCard-picture">
+        <TakePicture model={model} take={take} label={shot.name} compact />
+      </div>
+      <div className="gms-ShotCard-caption">
+        <span className="gms-ShotCard-name">{shot.name}</span>
+        <span className="gms-ShotCard-meta">
+          {shot.duration}s · {shot.takes.length} take
+          {shot.takes.length === 1 ? '' : 's'}
+        </span>
+      </div>
+    </li>
+  );
+}
+
+function SceneTab(props: {
+  model: StudioModel;
+  commands: CommandRegistry;
+  scene: IScene | null;
+}): React.ReactElement {
+  const { model, commands, scene } = props;
+  const { selection, project, tasks } = useSignals(
+    [model.selectionChanged, model.projectChanged, model.tasksChanged],
+    () => ({
+      selection: model.selection,
+      project: model.project,
+      tasks: model.tasks
+    })
+  );
+  const located = selection ? findNode(project, selection.id) : null;
+  const shot =
+    located?.shot && scene?.shots.some(s => s.id === located.shot!.id)
+      ? located.shot
+      : (scene?.shots[0] ?? null);
+  const [compare, setCompare] = useState<string[]>([]);
+
+  // A new shot starts the comparison from its selected take.
+  useEffect(() => {
+    const start = shot ? shownTake(shot) : null;
+    setCompare(start ? [start.id] : []);
+  }, [shot?.id]);
+
+  // Selecting a take (here, in the tree or from a notification) brings it into the comparison.
+  useEffect(() => {
+    if (selection?.kind === 'take' && located?.shot?.id === shot?.id) {
+      setCompare(current =>
+        current.includes(selection.id)
+          ? current
+          : [...current, selection.id].slice(-2)
+      );
+    }
+  }, [selection?.id]);
+
+  if (!scene) {
+    return (
+      <div className="gms-Empty" data-testid="gms-no-scene">
+        <p>This project has no scene yet.</p>
+        <button
+          className="jp-mod-styled"
+          onClick={() => void commands.execute(CommandIDs.addScene)}
+        >
+          Add a scene
+        </button>
+      </div>
+    );
+  }
+  const busyShots = new Set(
+    [...tasks.values()]
+      .filter(task => task.status === 'pending' || task.status === 'running')
+      .map(task => task.nodeId)
+  );
+  const compared = (shot?.takes ?? []).filter(take =>
+    compare.includes(take.id)
+  );
+  return (
+    <div className="gms-SceneTab">
+      <div className="gms-SceneTab-header">
+        <h2 className="gms-SceneTab-title">{scene.name}</h2>
+        <button
+          className="jp-mod-styled"
+          data-testid="gms-add-shot"
+          onClick={() =>
+            void commands.execute(CommandIDs.addShot, { parentId: scene.id })
+          }
+        >
+          Add shot
+        </button>
+      </div>
+      {scene.shots.length === 0 ? (
+        <div className="gms-Empty">No shots in this scene yet.</div>
+      ) : (
+        <ul
+          className="gms-Storyboard"
+          data-testid="gms-storyboard"
+          aria-label="Storyboard"
+        >
+          {scene.shots.map(candidate => (
+            <ShotCard
+              key={candidate.id}
+              model={model}
+              shot={candidate}
+              selected={candidate.id === shot?.id}
+              busy={busyShots.has(candidate.id)}
+            />
+          ))}
+        </ul>
+      )}
+      {shot ? (
+        <div className="gms-ShotDetail">
+          <div className="gms-ShotDetail-header">
+            <h3>{shot.name}</h3>
+            <button
+              className="jp-mod-styled jp-mod-accept"
+              data-testid="gms-generate-take"
+              disabled={!model.health.reachable}
+              onClick={() =>
+                void commands.execute(CommandIDs.generateTake, {
+                  nodeId: shot.id
+                })
+              }
+            >
+              Generate take
+            </button>
+          </div>
+          {shot.takes.length === 0 ? (
+            <div className="gms-Empty">No takes yet: generate one.</div>
+          ) : (
+            <ul
+              className="gms-TakeStrip"
+              data-testid="gms-take-strip"
+              aria-label="Takes"
+            >
+              {shot.takes.map(take => {
+                const inCompare = compare.includes(take.id);
+                return (
+                  <li
+                    key={take.id}
+                    className={
+                      'gms-TakeThumb' +
+                      (inCompare ? ' gms-mod-compared' : '') +
+                      (shot.selectedTake === take.id ? ' gms-mod-chosen' : '')
+                    }
+                    data-testid="gms-take"
+                    data-take-id={take.id}
+                    data-status={take.status}
+                    tabIndex={0}
+                    title={`${takeLabel(shot, take)} — ${take.pipeline}`}
+                    onClick={() => {
+                      setCompare(current =>
+                        current.includes(take.id)
+                          ? current.filter(id => id !== take.id)
+                          : [...current, take.id].slice(-2)
+                      );
+                      model.select({ kind: 'take', id: take.id });
+                    }}
+                  >
+                    <TakePicture
+                      model={model}
+                      take={take}
+                      label={takeLabel(shot, take)}
+                      compact
+                    />
+                    <span className="gms-TakeThumb-label">
+                      {takeLabel(shot, take)}
+                      {shot.selectedTake === take.id ? ' ★' : ''}
+                    </span>
+                  </li>
+                );
+              })}
+            </ul>
+          )}
+          {compared.length > 0 ? (
+            <div
+              className={
+                'gms-Compare' + (compared.length === 2 ? ' gms-mod-two' : '')
+              }
+              data-testid="gms-compare"
+            >
+              {compared.map(take => (
+                <figure
+                  key={take.id}
+                  className="gms-Compare-item"
+                  data-take-id={take.id}
+                >
+                  <TakePicture
+                    model={model}
+                    take={take}
+                    label={takeLabel(shot, take)}
+                  />
+                  <figcaption>
+                    <span>
+                      {takeLabel(shot, take)} · {take.pipeline}
+                      {take.seed !== null ? ` · seed ${take.seed}` : ''}
+                    </span>
+                    {shot.selectedTake === take.id ? (
+                      <span className="gms-Badge gms-mod-chosen">Selected</span>
+                    ) : (
+                      <button
+                        className="jp-mod-styled jp-mod-accept"
+                        data-testid="gms-select-take"
+                        disabled={take.status !== 'completed'}
+                        onClick={() =>
+                          void model
+                            .selectTake(shot.id, take.id)
+                            .catch(() => undefined)
+                        }
+                      >
+                        Select this take
+                      </button>
+                    )}
+                  </figcaption>
+                </figure>
+              ))}
+            </div>
+          ) : null}
+          {compare.length < 2 && shot.takes.length > 1 ? (
+            <p className="gms-Hint">
+              Click a second take to compare them side by side.
+            </p>
+          ) : null}
+        </div>
+      ) : null}
+    </div>
+  );
+}
+
+function AssetTab(props: { model: StudioModel }): React.ReactElement {
+  const { model } = props;
+  const { selection } = useSignals(
+    [model.selectionChanged, model.assetsChanged],
+    () => ({
+      selection: model.selection
+    })
+  );
+  const asset =
+    selection?.kind === 'asset' ? model.assetByPath(selection.id) : null;
+  if (!asset) {
+    return (
+      <div
+        className="gms-Empty"
+        data-testid="gms-asset-preview"
+        data-empty="true"
+      >
+        Open an asset from the Asset Browser to preview it here.
+      </div>
+    );
+  }
+  const url = model.resolveUrl(asset.url);
+  return (
+    <div
+      className="gms-AssetPreview"
+      data-testid="gms-asset-preview"
+      data-path={asset.path}
+    >
+      <div className="gms-AssetPreview-media">
+        <Media url={url} kind={asset.kind} label={asset.name} />
+        {asset.kind !== 'image' &&
+        asset.kind !== 'video' &&
+        asset.kind !== 'audio' ? (
+          <a href={url} target="_blank" rel="noreferrer">
+            Download {asset.name}
+          </a>
+        ) : null}
+      </div>
+      <dl className="gms-Info">
+        <dt>Name</dt>
+        <dd>{asset.name}</dd>
+        <dt>Category</dt>
+        <dd>{asset.category ? CATEGORY_LABELS[asset.category] : '—'}</dd>
+        <dt>Kind</dt>
+        <dd>{asset.kind}</dd>
+        <dt>Size</dt>
+        <dd>{formatBytes(asset.size)}</dd>
+        <dt>Path</dt>
+        <dd>{asset.path}</dd>
+      </dl>
+    </div>
+  );
+}
+
+function StudioViewComponent(props: {
+  model: StudioModel;
+  commands: CommandRegistry;
+}): React.ReactElement {
+  const { model, commands } = props;
+  const { project, selection } = useSignals(
+    [model.projectChanged, model.selectionChanged],
+    () => ({ project: model.project, selection: model.selection })
+  );
+  const [tab, setTab] = useState<StudioTab>(
+    selection?.kind === 'asset' ? 'asset' : 'scene'
+  );
+  const [sceneId, setSceneId] = useState<string | null>(null);
+
+  useEffect(() => {
+    if (selection?.kind === 'asset') {
+      setTab('asset');
+    } else if (selection && selection.kind !== 'project') {
+      setTab('scene');
+      const scene = sceneOf(project, selection.id);
+      if (scene) {
+        setSceneId(scene.id);
+      }
+    }
+  }, [selection?.kind, selection?.id]);
+
+  const scene =
+    (sceneId ? findNode(project, sceneId)?.scene : null) ??
+    sceneOf(project, selection?.id ?? null) ??
+    firstScene(project);
+
+  return (
+    <div className="gms-Studio">
+      <StatusBanner model={model} />
+      <div className="gms-Tabs" role="tablist">
+        <button
+          role="tab"
+          aria-selected={tab === 'scene'}
+          className={'gms-Tab' + (tab === 'scene' ? ' gms-mod-active' : '')}
+          data-testid="gms-tab-scene"
+          onClick={() => setTab('scene')}
+        >
+          Scene
+        </button>
+        <button
+          role="tab"
+          aria-selected={tab === 'asset'}
+          className={'gms-Tab' + (tab === 'asset' ? ' gms-mod-active' : '')}
+          data-testid="gms-tab-asset"
+          onClick={() => setTab('asset')}
+        >
+          Asset
+        </button>
+        <span className="gms-Tabs-context">{project?.name ?? ''}</span>
+      </div>
+      <div className="gms-TabPanel" role="tabpanel">
+        {!project ? (
+          <div className="gms-Empty">
+            Open a project in the Project Browser.
+          </div>
+        ) : tab === 'scene' ? (
+          <SceneTab model={model} commands={commands} scene={scene} />
+        ) : (
+          <AssetTab model={model} />
+        )}
+      </div>
+    </div>
+  );
+}
+
+/**
+ * The content of the Studio main-area widget.
+ */
+export class StudioView extends ReactWidget {
+  /**
+   * @param model - the studio model
+   * @param commands - the application's commands (generate, add shot)
+   */
+  constructor(
+    private readonly model: StudioModel,
+    private readonly commands: CommandRegistry
+  ) {
+    super();
+    this.addClass('gms-StudioView');
+    this.node.dataset.testid = 'gms-studio';
+    this.title.icon = studioIcon;
+    this.title.label = 'Studio';
+  }
+
+  protected render(): React.ReactElement {
+    return <StudioViewComponent model={this.model} commands={this.commands} />;
+  }
+}

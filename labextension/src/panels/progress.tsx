@@ -1,0 +1,269 @@
+/**
+ * The Progress panel: running and recent generation tasks (progress, step, duration, cancel,
+ * retry) and uploads, in collapsible sections.
+ */
+import {
+  ReactWidget,
+  caretDownIcon,
+  caretRightIcon,
+  runningIcon
+} from '@jupyterlab/ui-components';
+import React, { useState } from 'react';
+
+import { findNode } from '../hierarchy';
+import type { StudioModel } from '../model';
+import { WidgetIDs } from '../tokens';
+import { ITaskRecord, isFinished } from '../types';
+import { UploadRow } from './assetBrowser';
+import { useSignals, useTicker } from './hooks';
+import { StatusBanner } from './statusBanner';
+
+/** How many finished tasks the panel keeps showing. */
+export const RECENT_LIMIT = 20;
+
+/** Running tasks first (oldest first), then finished ones (newest first), at most `limit` of those. */
+export function orderTasks(
+  tasks: Iterable<ITaskRecord>,
+  limit = RECENT_LIMIT
+): { active: ITaskRecord[]; recent: ITaskRecord[] } {
+  const all = [...tasks];
+  const active = all
+    .filter(task => !isFinished(task.status))
+    .sort((a, b) => a.created.localeCompare(b.created));
+  const recent = all
+    .filter(task => isFinished(task.status))
+    .sort((a, b) =>
+      (b.finished ?? b.created).localeCompare(a.finished ?? a.created)
+    )
+    .slice(0, limit);
+  return { active, recent };
+}
+
+/** A duration in ms as `1:05` or `12s`. */
+export function formatDuration(ms: number): string {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 60) {
+    return `${seconds}s`;
+  }
+  const minutes = Math.floor(seconds / 60);
+  const rest = String(seconds % 60).padStart(2, '0');
+  return minutes < 60
+    ? `${minutes}:${rest}`
+    : `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}`;
+}
+
+function TaskRow(props: {
+  model: StudioModel;
+  task: ITaskRecord;
+}): React.ReactElement {
+  const { model, task } = props;
+  const running = !isFinished(task.status);
+  useTicker(running);
+  const node = findNode(model.project, task.nodeId);
+  const start = Date.parse(task.started ?? task.created);
+  const end = task.finished ? Date.parse(task.finished) : Date.now();
+  const duration = Number.isFinite(start) ? formatDuration(end - start) : '';
+  const percent = Math.round(task.progress * 100);
+  return (
+    <li
+      className={`gms-Task gms-mod-${task.status}`}
+      data-testid="gms-task"
+      data-task-id={task.taskId}
+      data-status={task.status}
+      data-node-id={task.nodeId}
+    >
+      <div className="gms-Task-head">
+        <button
+          className="gms-Task-title"
+          title="Show the shot"
+          onClick={() => node && model.select({ kind: node.kind, id: node.id })}
+        >
+          {node?.name ?? task.nodeId} · {task.pipeline}
+        </button>
+        <span className="gms-Task-duration">{duration}</span>
+      </div>
+      <div className="gms-Task-bar">
+        <progress
+          className="gms-ProgressBar"
+          max={1}
+          value={task.status === 'completed' ? 1 : task.progress}
+          aria-label={`Progress of ${node?.name ?? task.nodeId}`}
+          aria-valuenow={percent}
+        />
+        <span className="gms-Task-percent">{percent}%</span>
+      </div>
+      <div className="gms-Task-foot">
+        <span
+          className="gms-Task-step"
+          data-testid="gms-task-step"
+          title={task.error ?? task.step}
+        >
+          {task.status === 'error'
+            ? (task.error ?? 'failed')
+            : task.step || task.status}
+        </span>
+        {running ? (
+          <button
+            className="jp-Button jp-mod-minimal gms-TextButton"
+            data-testid="gms-task-cancel"
+            onClick={() =>
+              void model.cancelTask(task.taskId).catch(() => undefined)
+            }
+          >
+            Cancel
+          </button>
+        ) : null}
+        {task.status === 'error' || task.status === 'cancelled' ? (
+          <button
+            className="jp-Button jp-mod-minimal gms-TextButton"
+            data-testid="gms-task-retry"
+            onClick={() =>
+              void model.retryTask(task.taskId).catch(() => undefined)
+            }
+          >
+            Retry
+          </button>
+        ) : null}
+      </div>
+    </li>
+  );
+}
+
+function Section(props: {
+  title: string;
+  count: number;
+  testId: string;
+  children: React.ReactNode;
+  actions?: React.ReactNode;
+}): React.ReactElement {
+  const [open, setOpen] = useState(true);
+  return (
+    <section className="gms-Section" data-testid={props.testId}>
+      <header className="gms-Section-header">
+        <button
+          className="gms-Section-toggle"
+          aria-expanded={open}
+          onClick={() => setOpen(!open)}
+        >
+          {open ? (
+            <caretDownIcon.react tag="span" />
+          ) : (
+            <caretRightIcon.react tag="span" />
+          )}
+          {props.title}
+          <span className="gms-Section-count">{props.count}</span>
+        </button>
+        {props.actions}
+      </header>
+      {open ? props.children : null}
+    </section>
+  );
+}
+
+function ProgressView(props: { model: StudioModel }): React.ReactElement {
+  const { model } = props;
+  const { tasks, uploads, connection } = useSignals(
+    [
+      model.tasksChanged,
+      model.uploadsChanged,
+      model.connectionChanged,
+      model.projectChanged
+    ],
+    () => ({
+      tasks: model.tasks,
+      uploads: model.uploads,
+      connection: model.connection
+    })
+  );
+  const { active, recent } = orderTasks(tasks.values());
+  const finishedUploads = uploads.some(
+    u => u.status !== 'uploading' && u.status !== 'queued'
+  );
+  return (
+    <div className="gms-Panel">
+      <div className="gms-Panel-header">
+        <runningIcon.react tag="span" className="gms-Panel-headerIcon" />
+        <span className="gms-Panel-title">Progress</span>
+        <span
+          className={`gms-Connection gms-mod-${connection}`}
+          data-testid="gms-connection"
+          data-state={connection}
+          title={`Live updates: ${connection}`}
+        />
+      </div>
+      <StatusBanner model={model} showMinor />
+      <div className="gms-Panel-body">
+        <Section
+          title="Running"
+          count={active.length}
+          testId="gms-tasks-running"
+        >
+          {active.length === 0 ? (
+            <div className="gms-Empty">No generation running.</div>
+          ) : (
+            <ul className="gms-TaskList">
+              {active.map(task => (
+                <TaskRow key={task.taskId} model={model} task={task} />
+              ))}
+            </ul>
+          )}
+        </Section>
+        <Section title="Recent" count={recent.length} testId="gms-tasks-recent">
+          {recent.length === 0 ? (
+            <div className="gms-Empty">Nothing finished yet.</div>
+          ) : (
+            <ul className="gms-TaskList">
+              {recent.map(task => (
+                <TaskRow key={task.taskId} model={model} task={task} />
+              ))}
+            </ul>
+          )}
+        </Section>
+        <Section
+          title="Uploads"
+          count={uploads.length}
+          testId="gms-uploads"
+          actions={
+            finishedUploads ? (
+              <button
+                className="jp-Button jp-mod-minimal gms-TextButton"
+                onClick={() => model.clearFinishedUploads()}
+              >
+                Clear
+              </button>
+            ) : null
+          }
+        >
+          {uploads.length === 0 ? (
+            <div className="gms-Empty">No uploads.</div>
+          ) : (
+            uploads.map(upload => (
+              <UploadRow key={upload.id} model={model} upload={upload} />
+            ))
+          )}
+        </Section>
+      </div>
+    </div>
+  );
+}
+
+/**
+ * The Progress side panel.
+ */
+export class ProgressPanel extends ReactWidget {
+  /**
+   * @param model - the studio model
+   */
+  constructor(private readonly model: StudioModel) {
+    super();
+    this.id = WidgetIDs.progress;
+    this.addClass('gms-ProgressPanel');
+    this.node.dataset.testid = 'gms-progress';
+    this.title.icon = runningIcon;
+    this.title.caption = 'Studio Progress';
+  }
+
+  protected render(): React.ReactElement {
+    return <ProgressView model={this.model} />;
+  }
+}

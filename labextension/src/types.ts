@@ -1,0 +1,324 @@
+/**
+ * REST bodies of the gms server extension, written from gms_lab/models.py (camelCase on the wire).
+ *
+ * Event types are not here: they are generated from the Python JSON Schema into
+ * `events.generated.ts`. The asset and task-result shapes are shared with the events, so they are
+ * re-exported from the generated file rather than written twice.
+ */
+import type {
+  Asset,
+  AssetCategory,
+  TaskResult,
+  TaskStatus
+} from './events.generated';
+
+export type { Asset, AssetCategory, TaskResult, TaskStatus };
+
+/** A JSON object of free-form values (node properties, task parameters, metadata). */
+export type JSONRecord = { [key: string]: unknown };
+
+/** The project's quality tier; the dispatcher maps it to a pipeline tier. */
+export type Quality = 'low' | 'standard' | 'high';
+
+/** All quality tiers, in ascending order. */
+export const QUALITIES: readonly Quality[] = ['low', 'standard', 'high'];
+
+/** Where a take is in its life. */
+export type TakeStatus = 'generating' | 'completed' | 'error';
+
+/** The kinds of node in a project's hierarchy. */
+export type HierarchyKind = 'chapter' | 'scene' | 'shot' | 'take';
+
+/** The kinds of node that the nodes endpoint creates. */
+export type CreatableKind = 'chapter' | 'scene' | 'shot';
+
+/** Everything the studio can select: a node of the hierarchy, the project itself or an asset. */
+export type SelectionKind = 'project' | HierarchyKind | 'asset';
+
+/** The media kind of a file, as classified by the server. */
+export type MediaKind = Asset['kind'];
+
+/** The asset library's categories as used in URLs, list keys and assets (lower case). */
+export type CategoryKey = AssetCategory;
+
+/** The four categories, in display order. */
+export const CATEGORY_KEYS: readonly CategoryKey[] = [
+  'locations',
+  'characters',
+  'music',
+  'styles'
+];
+
+/** Display names of the categories. */
+export const CATEGORY_LABELS: { readonly [K in CategoryKey]: string } = {
+  locations: 'Locations',
+  characters: 'Characters',
+  music: 'Music',
+  styles: 'Styles'
+};
+
+/** Frame size in pixels. */
+export interface IResolution {
+  width: number;
+  height: number;
+}
+
+/** Per-project render settings. */
+export interface IProjectSettings {
+  fps: number;
+  resolution: IResolution;
+}
+
+/** The node canvas saved with the project. */
+export interface ICanvas {
+  nodes: JSONRecord[];
+  edges: JSONRecord[];
+  viewport: JSONRecord;
+}
+
+/** One generated result of a shot; `file` is relative to the project root. */
+export interface ITake {
+  id: string;
+  file: string | null;
+  pipeline: string;
+  parameters: JSONRecord;
+  seed: number | null;
+  status: TakeStatus;
+  created: string;
+  taskId?: string | null;
+  tier?: string | null;
+  thumbnail?: string | null;
+  error?: string | null;
+}
+
+/** A shot: the unit that takes are generated for. */
+export interface IShot {
+  id: string;
+  name: string;
+  duration: number;
+  properties: JSONRecord;
+  takes: ITake[];
+  selectedTake: string | null;
+}
+
+/** A scene: an ordered list of shots. */
+export interface IScene {
+  id: string;
+  name: string;
+  shots: IShot[];
+}
+
+/** A chapter: an ordered list of scenes. */
+export interface IChapter {
+  id: string;
+  name: string;
+  scenes: IScene[];
+}
+
+/** The manifest, `project.json`. */
+export interface IProject {
+  id: string;
+  name: string;
+  created: string;
+  quality: Quality;
+  version: number;
+  settings: IProjectSettings;
+  canvas: ICanvas;
+  chapters: IChapter[];
+}
+
+/** Body of `POST projects`. */
+export interface IProjectCreate {
+  name: string;
+  quality: Quality;
+  settings?: IProjectSettings;
+}
+
+/** Body of `PATCH projects/{id}`: only the fields given change. */
+export interface IProjectPatch {
+  name?: string;
+  quality?: Quality;
+  settings?: IProjectSettings;
+  canvas?: ICanvas;
+}
+
+/** One row of the project list. */
+export interface IProjectSummary {
+  id: string;
+  name: string;
+  quality: Quality;
+  version: number;
+  created: string;
+  modified: string;
+  shotCount: number;
+  takeCount: number;
+}
+
+/** Body of `GET projects`. */
+export interface IProjectList {
+  projects: IProjectSummary[];
+}
+
+/** Body of `POST projects/{id}/nodes`. */
+export interface INodeCreate {
+  kind: CreatableKind;
+  parentId: string | null;
+  name: string;
+  properties?: JSONRecord;
+  duration?: number;
+  index?: number;
+}
+
+/** Body of `PATCH projects/{id}/nodes/{nodeId}`. */
+export interface INodePatch {
+  name?: string;
+  properties?: JSONRecord;
+  duration?: number;
+  selectedTake?: string | null;
+  parentId?: string | null;
+  index?: number;
+}
+
+/** A node of the hierarchy as answered by the nodes endpoints. */
+export interface INodeInfo {
+  id: string;
+  kind: HierarchyKind;
+  name: string;
+  parentId: string | null;
+  index: number;
+  version: number;
+  node: JSONRecord;
+}
+
+/** Body of `GET projects/{id}/assets`: every category, even when empty. */
+export interface IAssetList {
+  categories: { [category: string]: Asset[] };
+}
+
+/** Body of a successful upload: the files now in place. */
+export interface IUploadResult {
+  assets: Asset[];
+}
+
+/** Whether an external tool is usable, with its version or what is wrong. */
+export interface IToolHealth {
+  ok: boolean;
+  version?: string | null;
+  message?: string | null;
+}
+
+/** Body of `GET workspace/config`. */
+export interface IWorkspaceConfig {
+  workspace: string;
+  projectsDir: string;
+  libraryDir: string;
+  qualities: Quality[];
+  categories: string[];
+  maxUploadBytes: number;
+  runner: string;
+  autoCommit: boolean;
+  user: JSONRecord;
+  health: { [tool: string]: IToolHealth };
+}
+
+/** A changed path in the working tree. */
+export interface IGitFileStatus {
+  path: string;
+  status: 'added' | 'modified' | 'deleted' | 'untracked' | 'renamed';
+  staged: boolean;
+}
+
+/** Body of `GET projects/{id}/git/status`. */
+export interface IGitStatus {
+  branch: string | null;
+  head: string | null;
+  clean: boolean;
+  files: IGitFileStatus[];
+  lfs: boolean;
+}
+
+/** The answer to a commit request. */
+export interface IGitCommit {
+  sha: string;
+  message: string;
+  author: string;
+  email: string;
+  date: string;
+  files: string[];
+}
+
+/** Body of `POST tasks/submit`. */
+export interface ITaskSubmit {
+  projectId: string;
+  nodeId: string;
+  pipeline: string;
+  parameters: JSONRecord;
+}
+
+/** Body of a 202 from submit. */
+export interface ITaskAccepted {
+  taskId: string;
+}
+
+/** A task's record: the status endpoint's body. */
+export interface ITaskRecord {
+  taskId: string;
+  projectId: string;
+  nodeId: string;
+  pipeline: string;
+  parameters: JSONRecord;
+  status: TaskStatus;
+  progress: number;
+  step: string;
+  seq: number;
+  result: TaskResult | null;
+  error: string | null;
+  tier?: string | null;
+  takeId?: string | null;
+  runner?: string | null;
+  attempts?: number;
+  created: string;
+  started?: string | null;
+  finished?: string | null;
+}
+
+/** Body of `GET tasks?projectId=`. */
+export interface ITaskList {
+  tasks: ITaskRecord[];
+}
+
+/** One parameter of a pipeline, as declared in its `pipeline.toml`. */
+export interface IPipelineParameter {
+  type: 'string' | 'integer' | 'number' | 'boolean' | string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  enum?: unknown[];
+  description?: string;
+}
+
+/** A pipeline of the registry. */
+export interface IPipeline {
+  id: string;
+  name: string;
+  version: string;
+  media: string;
+  description: string;
+  parameters: { [name: string]: IPipelineParameter };
+  tiers: JSONRecord;
+}
+
+/** Body of `GET pipelines`. */
+export interface IPipelineList {
+  pipelines: IPipeline[];
+}
+
+/** Body of the error answers: `{"error": {"code", "message", "details"}}`. */
+export interface IErrorBody {
+  error: { code: string; message: string; details?: unknown };
+}
+
+/** True when a task can change no more. */
+export function isFinished(status: TaskStatus): boolean {
+  return status === 'completed' || status === 'error' || status === 'cancelled';
+}

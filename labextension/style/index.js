@@ -1,0 +1,2 @@
+// Style entry point for the federated build.
+import './base.css';

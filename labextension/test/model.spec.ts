@@ -1,0 +1,454 @@
+/**
+ * The studio model: task seq ordering, resync after reconnect, selection, uploads, conflicts and
+ * recovery from an outage. The REST API and the socket are in-memory doubles.
+ */
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+import { StudioAPIError } from '../src/api';
+import type { INotice, IUploadState } from '../src/model';
+import { StudioModel } from '../src/model';
+import {
+  conflict,
+  fakeAPI,
+  FakeSocket,
+  ManualClock,
+  sampleProject,
+  settle,
+  taskRecord,
+  workspaceConfig
+} from './fakes';
+
+function setup() {
+  const api = fakeAPI();
+  const clock = new ManualClock();
+  const sockets: FakeSocket[] = [];
+  const model = new StudioModel({
+    api,
+    timers: clock,
+    createSocket: () => {
+      const socket = new FakeSocket();
+      sockets.push(socket);
+      return socket;
+    },
+    healthIntervalMs: { healthy: 30_000, unhealthy: 5_000 }
+  });
+  const notices: INotice[] = [];
+  model.notified.connect((_, notice) => notices.push(notice));
+  return { api, clock, sockets, model, notices };
+}
+
+const progress = (seq: number, value: number, step = `step ${seq}`) => ({
+  type: 'task_progress' as const,
+  taskId: 'task-1',
+  nodeId: 'sh1',
+  progress: value,
+  step,
+  status: 'running' as const,
+  seq
+});
+
+describe('StudioModel: opening a project', () => {
+  it('reads the manifest, tasks and assets, selects the project and connects', async () => {
+    const { api, model, sockets } = setup();
+    api.state.tasks = [taskRecord()];
+    await model.openProject('film');
+
+    expect(model.project?.name).toBe('Film');
+    expect(model.selection).toEqual({ kind: 'project', id: 'film' });
+    expect(model.tasks.get('task-1')?.step).toBe('loading');
+    expect(Object.keys(model.assets!.categories).sort()).toEqual([
+      'characters',
+      'locations',
+      'music',
+      'styles'
+    ]);
+    expect(sockets).toHaveLength(1);
+    expect(sockets[0].connected).toBe(true);
+  });
+
+  it('closes the old socket when another project is opened', async () => {
+    const { model, sockets } = setup();
+    await model.openProject('film');
+    await model.openProject(null);
+    expect(sockets[0].isDisposed).toBe(true);
+    expect(model.project).toBeNull();
+    expect(model.connection).toBe('closed');
+  });
+
+  it('follows the socket state', async () => {
+    const { model, sockets } = setup();
+    const states: string[] = [];
+    model.connectionChanged.connect((_, state) => states.push(state));
+    await model.openProject('film');
+    sockets[0].hello(1, false);
+    expect(states).toEqual(['connecting', 'open']);
+  });
+});
+
+describe('StudioModel: task events are ordered by seq', () => {
+  let ctx: ReturnType<typeof setup>;
+
+  beforeEach(async () => {
+    ctx = setup();
+    await ctx.model.openProject('film');
+  });
+
+  it('applies newer events and drops older or repeated ones', () => {
+    const { model, sockets } = ctx;
+    const socket = sockets[0];
+    socket.emit(progress(1, 0.1));
+    socket.emit(progress(3, 0.3));
+    socket.emit(progress(2, 0.2)); // late: older than 3
+    socket.emit(progress(3, 0.99)); // repeated seq
+
+    const task = model.tasks.get('task-1')!;
+    expect(task.seq).toBe(3);
+    expect(task.progress).toBe(0.3);
+    expect(task.step).toBe('step 3');
+  });
+
+  it('ends a task on success and ignores progress that arrives after it', async () => {
+    const { model, sockets, notices } = ctx;
+    const socket = sockets[0];
+    socket.emit(progress(1, 0.5));
+    socket.emit({
+      type: 'task_success',
+      taskId: 'task-1',
+      nodeId: 'sh1',
+      seq: 5,
+      result: { outputPath: 'x.png', takeId: 't1' }
+    });
+    socket.emit(progress(4, 0.8));
+    await settle();
+
+    const task = model.tasks.get('task-1')!;
+    expect(task.status).toBe('completed');
+    expect(task.progress).toBe(1);
+    expect(task.seq).toBe(5);
+    expect(notices.some(n => n.type === 'success')).toBe(true);
+  });
+
+  it('records a failure, offers a retry, and tells a cancel apart', async () => {
+    const { model, sockets, notices, api } = ctx;
+    const socket = sockets[0];
+    socket.emit(progress(1, 0.5));
+    socket.emit({
+      type: 'task_failed',
+      taskId: 'task-1',
+      nodeId: 'sh1',
+      seq: 2,
+      error: 'CUDA out of memory'
+    });
+    expect(model.tasks.get('task-1')).toMatchObject({
+      status: 'error',
+      error: 'CUDA out of memory'
+    });
+    const failure = notices.find(n => n.type === 'error')!;
+    expect(failure.message).toContain('Shot 1');
+    expect(failure.message).toContain('CUDA out of memory');
+
+    failure.actions![0].callback();
+    await settle();
+    expect(api.submitTask).toHaveBeenCalledWith(
+      expect.objectContaining({ nodeId: 'sh1', pipeline: 'still' })
+    );
+
+    socket.emit({
+      type: 'task_failed',
+      taskId: 'task-3',
+      nodeId: 'sh2',
+      seq: 1,
+      error: 'cancelled',
+      cancelled: true
+    });
+    expect(model.tasks.get('task-3')?.status).toBe('cancelled');
+  });
+
+  it('keeps live events newer than a snapshot read later', () => {
+    const { model, sockets } = ctx;
+    sockets[0].emit(progress(5, 0.5));
+    model.applyTaskSnapshot([
+      taskRecord({ seq: 3, progress: 0.3 }),
+      taskRecord({ taskId: 'task-9', seq: 1 })
+    ]);
+    expect(model.tasks.get('task-1')?.progress).toBe(0.5);
+    expect(model.tasks.get('task-9')).toBeDefined();
+
+    model.applyTaskSnapshot([taskRecord({ seq: 6, progress: 0.6 })]);
+    expect(model.tasks.get('task-1')?.progress).toBe(0.6);
+  });
+
+  it('re-reads the snapshot after a reconnect and then applies only newer deltas', async () => {
+    const { model, sockets, api } = ctx;
+    const socket = sockets[0];
+    socket.hello(1, false);
+    socket.emit(progress(1, 0.1));
+
+    // While disconnected the task moved on to seq 4 on the server.
+    socket.setState('closed');
+    api.state.tasks = [
+      taskRecord({ seq: 4, progress: 0.4, step: 'from snapshot' })
+    ];
+    api.state.project = sampleProject(2);
+    api.getProject.mockClear();
+    socket.hello(2, true);
+    await settle();
+
+    expect(api.getProject).toHaveBeenCalledTimes(1);
+    expect(model.project?.version).toBe(2);
+    expect(model.tasks.get('task-1')?.step).toBe('from snapshot');
+
+    // The server replays an event the snapshot already covers, then a new one.
+    socket.emit(progress(3, 0.3, 'replayed'));
+    socket.emit(progress(5, 0.5, 'new'));
+    expect(model.tasks.get('task-1')?.step).toBe('new');
+  });
+
+  it('on a first hello with the same version, re-reads tasks but not the manifest', async () => {
+    const { sockets, api } = ctx;
+    api.getProject.mockClear();
+    api.listTasks.mockClear();
+    sockets[0].hello(1, false);
+    await settle();
+    expect(api.listTasks).toHaveBeenCalledTimes(1);
+    expect(api.getProject).not.toHaveBeenCalled();
+  });
+
+  it('re-reads the manifest only for a newer project version', async () => {
+    const { sockets, api } = ctx;
+    api.getProject.mockClear();
+    sockets[0].emit({
+      type: 'project_update',
+      projectId: 'film',
+      changes: {},
+      version: 1
+    });
+    await settle();
+    expect(api.getProject).not.toHaveBeenCalled();
+    sockets[0].emit({
+      type: 'project_update',
+      projectId: 'film',
+      changes: {},
+      version: 2
+    });
+    await settle();
+    expect(api.getProject).toHaveBeenCalledTimes(1);
+  });
+
+  it('adds a pending task as soon as a generation is accepted', async () => {
+    const { model, api } = ctx;
+    const taskId = await model.generateTake('sh2', 'still', { steps: 4 });
+    expect(taskId).toBe('task-new');
+    expect(api.submitTask).toHaveBeenCalledWith({
+      projectId: 'film',
+      nodeId: 'sh2',
+      pipeline: 'still',
+      parameters: { steps: 4 }
+    });
+    expect(model.tasks.get('task-new')).toMatchObject({
+      status: 'pending',
+      seq: 0
+    });
+  });
+});
+
+describe('StudioModel: selection', () => {
+  it('emits once per change and tells other clients about node selections', async () => {
+    const { model, sockets } = setup();
+    await model.openProject('film');
+    const seen: (string | null)[] = [];
+    model.selectionChanged.connect((_, selection) =>
+      seen.push(selection?.id ?? null)
+    );
+
+    model.select({ kind: 'shot', id: 'sh1' });
+    model.select({ kind: 'shot', id: 'sh1' });
+    model.select({ kind: 'asset', id: '01_Assets/Characters/hero.png' });
+
+    expect(seen).toEqual(['sh1', '01_Assets/Characters/hero.png']);
+    expect(sockets[0].sent).toEqual([
+      { type: 'selection_change', nodeId: 'sh1', selection: ['sh1'] }
+    ]);
+  });
+
+  it('falls back to the project when the selected node disappears', async () => {
+    const { model, api, sockets } = setup();
+    await model.openProject('film');
+    model.select({ kind: 'shot', id: 'sh2' });
+
+    const without = sampleProject(2);
+    without.chapters[0].scenes[0].shots.pop();
+    api.state.project = without;
+    sockets[0].emit({
+      type: 'project_update',
+      projectId: 'film',
+      changes: {},
+      version: 2
+    });
+    await settle();
+
+    expect(model.selection).toEqual({ kind: 'project', id: 'film' });
+  });
+
+  it('selects the parent after deleting the selected node', async () => {
+    const { model, api } = setup();
+    await model.openProject('film');
+    model.select({ kind: 'shot', id: 'sh2' });
+    await model.deleteNode('sh2');
+    expect(api.deleteNode).toHaveBeenCalledWith('film', 'sh2');
+    expect(model.selection).toEqual({ kind: 'scene', id: 'sc1' });
+  });
+});
+
+describe('StudioModel: uploads', () => {
+  const file = (name: string, size: number) =>
+    new File([new Uint8Array(size)], name, { type: 'image/png' });
+
+  it('tracks each file from queued to done and adds the assets', async () => {
+    const { model } = setup();
+    await model.refreshConfig();
+    await model.openProject('film');
+    const history: IUploadState[][] = [];
+    model.uploadsChanged.connect((_, uploads) => history.push([...uploads]));
+
+    await model.upload('characters', [
+      file('hero.png', 100),
+      file('villain.png', 200)
+    ]);
+
+    const last = history[history.length - 1];
+    expect(last.map(u => [u.name, u.status, u.loaded])).toEqual([
+      ['hero.png', 'done', 100],
+      ['villain.png', 'done', 200]
+    ]);
+    // Progress was reported part-way.
+    expect(
+      history.some(s =>
+        s.some(u => u.status === 'uploading' && u.loaded === 50)
+      )
+    ).toBe(true);
+    expect(model.assets!.categories.characters.map(a => a.name)).toEqual([
+      'hero.png',
+      'villain.png'
+    ]);
+  });
+
+  it('refuses files over the size limit and reports failed uploads', async () => {
+    const { model, api, notices } = setup();
+    await model.refreshConfig(); // maxUploadBytes: 1000
+    await model.openProject('film');
+    api.uploadFile.mockRejectedValueOnce(
+      new StudioAPIError('unsupported_media', 'not an image', 415)
+    );
+
+    await model.upload('styles', [file('a.png', 10), file('huge.png', 5000)]);
+
+    const byName = Object.fromEntries(model.uploads.map(u => [u.name, u]));
+    expect(byName['a.png'].status).toBe('error');
+    expect(byName['a.png'].error).toBe('not an image');
+    expect(byName['huge.png'].status).toBe('error');
+    expect(api.uploadFile).toHaveBeenCalledTimes(1);
+    expect(notices.filter(n => n.type === 'error')).toHaveLength(2);
+
+    model.clearFinishedUploads();
+    expect(model.uploads).toEqual([]);
+  });
+
+  it('keeps the asset list current from asset events', async () => {
+    const { model, sockets } = setup();
+    await model.openProject('film');
+    const asset = {
+      path: '01_Assets/Music/theme.mp3',
+      name: 'theme.mp3',
+      category: 'music' as const,
+      kind: 'audio' as const,
+      size: 1,
+      modified: '2026-01-01T00:00:00Z',
+      url: 'gms/api/projects/film/files/01_Assets/Music/theme.mp3'
+    };
+    sockets[0].emit({ type: 'asset_added', category: 'Music', asset });
+    expect(model.assets!.categories.music).toHaveLength(1);
+    expect(model.assetByPath(asset.path)?.name).toBe('theme.mp3');
+    sockets[0].emit({
+      type: 'asset_removed',
+      category: 'Music',
+      path: asset.path
+    });
+    expect(model.assets!.categories.music).toHaveLength(0);
+  });
+});
+
+describe('StudioModel: saving', () => {
+  it('sends If-Match and leaves a conflict to the caller without a toast', async () => {
+    const { model, api, notices } = setup();
+    await model.openProject('film');
+    api.patchProject.mockRejectedValueOnce(conflict());
+
+    const error = await model.saveProject({ name: 'New' }, 1).catch(e => e);
+
+    expect(api.patchProject).toHaveBeenCalledWith('film', { name: 'New' }, 1);
+    expect(error).toBeInstanceOf(StudioAPIError);
+    expect((error as StudioAPIError).isConflict).toBe(true);
+    expect(notices).toEqual([]);
+  });
+
+  it("reports other errors with the server's message", async () => {
+    const { model, api, notices } = setup();
+    await model.openProject('film');
+    api.patchNode.mockRejectedValueOnce(
+      new StudioAPIError('invalid', 'duration must be positive', 422)
+    );
+    await model.patchNode('sh1', { duration: -1 }, 1).catch(() => undefined);
+    expect(notices[0].message).toContain('duration must be positive');
+  });
+
+  it('commits after changes when autoCommit is on (debounced)', async () => {
+    const { model, api, clock } = setup();
+    await model.refreshConfig();
+    await model.openProject('film');
+    model.settings = { ...model.settings, autoCommit: true };
+    await model.renameNode('sh1', 'Opening');
+    await model.renameNode('sh2', 'Closing');
+    expect(api.commit).not.toHaveBeenCalled();
+    clock.advance(1000);
+    expect(api.commit).toHaveBeenCalledTimes(1);
+    expect(api.commit.mock.calls[0][1]).toMatch(/^studio: update .*; update /);
+  });
+});
+
+describe('StudioModel: health', () => {
+  it('reports an unreachable server and recovers by itself', async () => {
+    const { model, api, clock } = setup();
+    api.getWorkspaceConfig.mockRejectedValueOnce(
+      new StudioAPIError('network_error', 'offline')
+    );
+    await model.refreshConfig();
+    expect(model.health.reachable).toBe(false);
+    expect(clock.pendingDelays()).toEqual([5000]);
+
+    api.listProjects.mockClear();
+    clock.advance(5000);
+    await settle();
+    expect(model.health.reachable).toBe(true);
+    expect(api.listProjects).toHaveBeenCalled();
+    expect(clock.pendingDelays()).toEqual([30_000]);
+  });
+
+  it('lists tools that are down, Redis among them', async () => {
+    const { model, api } = setup();
+    api.getWorkspaceConfig.mockResolvedValueOnce(
+      workspaceConfig({
+        redis: { ok: false, message: 'connection refused' },
+        git: { ok: true }
+      })
+    );
+    const changes = vi.fn();
+    model.healthChanged.connect(changes);
+    await model.refreshConfig();
+    expect(model.health).toEqual({
+      reachable: true,
+      problems: [{ tool: 'redis', message: 'connection refused' }]
+    });
+    expect(changes).toHaveBeenCalledTimes(1);
+  });
+});
