@@ -12,7 +12,7 @@ import pytest
 
 from tests.services import REPO, TEST_PIPELINES, Worker, redis_server, studio_config
 
-pytest_plugins = ["pytest_jupyter.jupyter_server"]
+pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.docker_support"]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 

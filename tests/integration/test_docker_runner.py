@@ -37,7 +37,6 @@ from tests.services import REPO, TEST_PIPELINES
 if TYPE_CHECKING:  # imported by pytest as a plugin, so that its asserts are rewritten
     from tests.docker_support import DockerEngine, PipelineImages
 
-pytest_plugins = ["tests.docker_support"]
 # Building the images happens in session fixtures, outside each test's own time limit.
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(120, func_only=True)]
 

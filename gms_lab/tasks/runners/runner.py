@@ -106,6 +106,9 @@ class Runner:
                 self.pool.discard(process)
                 if attempt == 2:
                     raise self._crashed(process, spec) from None
+            except BaseException:
+                self.pool.discard(process)  # never leak a process or container
+                raise
         raise AssertionError("unreachable")
 
     def _parse(self, process: PipelineProcess, spec: PipelineSpec, line: str) -> dict[str, Any]:
