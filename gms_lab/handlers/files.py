@@ -5,6 +5,7 @@ from __future__ import annotations
 import mimetypes
 import os
 import re
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from pathlib import Path
 from urllib.parse import quote
@@ -13,7 +14,6 @@ from tornado import web
 
 from ..core import assets
 from ..core.errors import InvalidInput, NotFound, StudioError, TooLarge
-from ..core.files import mtime
 from ..core.paths import resolve_inside
 from ..core.uploads import Upload
 from ..models import AssetList, FileList, UploadResult
@@ -49,7 +49,7 @@ class FilesHandler(StudioHandler):
         query={"under": "A folder relative to the project"},
     )
     async def get(self, project_id: str) -> None:
-        root = self.core.projects.path(project_id)
+        root = await self.run(self.core.projects.path, project_id)
         under = self.get_query_argument("under", None)
         files = await self.run(assets.list_files, root, under)
         self.send(FileList(files=files))
@@ -71,7 +71,7 @@ class FilesHandler(StudioHandler):
         # the body may carry multipart framing on top of the files
         self.request.connection.set_max_body_size(limit + 1024 * 1024)  # type: ignore[union-attr]
         project_id = self.path_kwargs["project_id"]
-        root = self.core.projects.path(project_id)
+        root = await self.run(self.core.projects.path, project_id)
         category = self.get_query_argument("category", None)
         name = self.get_query_argument("name", None)
         path = self.get_query_argument("path", None)
@@ -128,9 +128,11 @@ class FilesHandler(StudioHandler):
         except BaseException:
             await self.run(upload.abort)
             raise
-        root = self.core.projects.path(project_id)
+        root = await self.run(self.core.projects.path, project_id)
         size = self.core.config.thumbnail_size
-        described = [assets.describe(project_id, root, p, size) for p in paths]
+        described = await self.run(
+            lambda: [assets.describe(project_id, root, p, size) for p in paths]
+        )
         self.send(UploadResult(assets=described), 201)
         await self._request_thumbnails(project_id, [a.path for a in described])
 
@@ -175,7 +177,7 @@ class FileHandler(StudioHandler):
         await self._serve(project_id, path, body=False)
 
     async def _serve(self, project_id: str, relpath: str, body: bool) -> None:
-        root = self.core.projects.path(project_id)
+        root = await self.run(self.core.projects.path, project_id)
         target = resolve_inside(root, relpath)
         stat = await self.run(_stat_file, target, relpath)
         total = stat.st_size
@@ -194,7 +196,8 @@ class FileHandler(StudioHandler):
         self.set_header("Content-Type", mime)
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Length", str(max(0, end - start + 1)))
-        self.set_header("Last-Modified", format_datetime(mtime(target), usegmt=True))
+        modified = datetime.fromtimestamp(stat.st_mtime, UTC)
+        self.set_header("Last-Modified", format_datetime(modified, usegmt=True))
         self.set_header("ETag", f'"{stat.st_size:x}-{stat.st_mtime_ns:x}"')
         self.set_header("Content-Security-Policy", _SANDBOX)
         self.set_header("X-Content-Type-Options", "nosniff")
@@ -260,7 +263,7 @@ class AssetsHandler(StudioHandler):
         "List the asset library by category, with preview and thumbnail URLs", response=AssetList
     )
     async def get(self, project_id: str) -> None:
-        root = self.core.projects.path(project_id)
+        root = await self.run(self.core.projects.path, project_id)
         categories = await self.run(
             assets.list_assets, project_id, root, self.core.config.thumbnail_size
         )

@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
+from gms_lab.embedded import EmbeddedServices
+from gms_lab.models import TaskRecord
+from gms_lab.tasks.records import TaskRecords
 from tests.conftest import Api
 from tests.services import wait_until_async
 
@@ -57,9 +61,24 @@ async def test_embedded_redis_and_worker_life_cycle(
     assert alive(new_pid)
     assert json.loads(runtime_file.read_text())["workerRestarts"] == 1
 
+    # a task record written now outlives a restart of the services (AOF under .gms/redis)
+    client = redis.Redis.from_url(runtime["brokerUrl"])
+    TaskRecords(client).create(
+        TaskRecord(task_id="kept", project_id="p", node_id="n", pipeline="still")
+    )
+    client.close()
+
     # stopping the extension stops both and removes runtime.json
     app = jp_serverapp.extension_manager.extension_apps["gms_lab"]
     (ext,) = app
     await ext.stop_extension()
     assert not alive(new_pid) and not alive(redis_pid)
     assert not runtime_file.exists()
+
+    again = EmbeddedServices(ext.studio_config().model_copy(update={"start_worker": False}))
+    url = await again.start()
+    try:
+        record = TaskRecords(redis.Redis.from_url(url)).get("kept")
+        assert record.pipeline == "still"
+    finally:
+        await again.stop()
