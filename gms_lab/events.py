@@ -18,7 +18,7 @@ import redis.asyncio as aioredis
 from pydantic import ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
 
-from .models import Asset, CamelModel, TaskResult, TaskStatus
+from .models import Asset, CamelModel, TaskRecord, TaskResult, TaskStatus
 
 log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "gms:events:"
@@ -64,6 +64,19 @@ class TaskProgress(Event):
     status: TaskStatus
     seq: int
     pipeline: str = ""
+
+
+def progress_of(record: TaskRecord) -> TaskProgress:
+    """The `task_progress` event telling where a task's record stands now."""
+    return TaskProgress(
+        task_id=record.task_id,
+        node_id=record.node_id,
+        progress=record.progress,
+        step=record.step or record.status.value,
+        status=record.status,
+        seq=record.seq,
+        pipeline=record.pipeline,
+    )
 
 
 class TaskSuccess(Event):

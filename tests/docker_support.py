@@ -31,11 +31,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NoReturn
 
+import docker
 import pytest
 from docker.errors import DockerException, ImageNotFound
 from docker.models.containers import Container
 
-import docker
 from tests.services import REPO
 
 PIPELINES = REPO / "pipelines"

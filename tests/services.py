@@ -15,8 +15,15 @@ from pathlib import Path
 import redis
 
 from gms_lab.config import StudioConfig
+from gms_lab.core import hierarchy
+from gms_lab.core.services import StudioCore
+from gms_lab.core.vcs import STUDIO_AUTHOR
 from gms_lab.embedded import free_port, worker_command
+from gms_lab.models import NodeCreate, Project, ProjectCreate
+from gms_lab.tasks.celery_app import make_celery
+from gms_lab.tasks.context import TaskContext
 from gms_lab.tasks.records import TaskRecords
+from gms_lab.tasks.service import TaskService
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_PIPELINES = REPO / "tests" / "fixtures" / "pipelines"
@@ -140,3 +147,23 @@ def studio_config(workspace: Path, **overrides: object) -> StudioConfig:
         **overrides,
     }
     return StudioConfig.from_env(values, env={})
+
+
+def task_service(config: StudioConfig, url: str) -> TaskService:
+    """The task service as the server builds it: records in Redis, tasks sent through Celery."""
+    ctx = TaskContext(config, url=url)
+    celery = make_celery(config, url)
+    return TaskService(ctx, lambda name, tid, kw: celery.send_task(name, kwargs=kw, task_id=tid))
+
+
+def project_with_shot(core: StudioCore, name: str) -> tuple[str, str]:
+    """A new project with one chapter, scene and shot: (project id, shot id)."""
+    project = core.projects.create(ProjectCreate(name=name), STUDIO_AUTHOR)
+
+    def build(p: Project) -> str:
+        ch = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
+        sc = hierarchy.add(p, NodeCreate(kind="scene", parent_id=ch, name="B")).node.id
+        return hierarchy.add(p, NodeCreate(kind="shot", parent_id=sc, name="C")).node.id
+
+    _, shot = core.manifests.update(project.id, build)
+    return project.id, shot

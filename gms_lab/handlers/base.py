@@ -18,7 +18,7 @@ from tornado import web
 from ..core.errors import InvalidInput, StudioError
 from ..core.services import StudioCore
 from ..core.vcs import Author
-from ..models import ErrorBody, ErrorDetail
+from ..models import ErrorBody, ErrorDetail, Project
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
@@ -116,6 +116,14 @@ class StudioHandler(ExtensionHandlerMixin, APIHandler):
         if not value.isdigit():
             raise InvalidInput("If-Match must be the project version (a number).", {"got": raw})
         return int(value)
+
+    async def change(self, project_id: str, change: Callable[[Project], T]) -> tuple[Project, T]:
+        """Change the project's manifest (checked against `If-Match`); sets the new `ETag`."""
+        project, outcome = await self.run(
+            self.core.manifests.update, project_id, change, self.if_match()
+        )
+        self.set_header("ETag", str(project.version))
+        return project, outcome
 
     def send(self, model: BaseModel, status: int = 200) -> None:
         """Answer with a model as camelCase JSON."""

@@ -103,13 +103,7 @@ class NodesHandler(StudioHandler):
     )
     async def post(self, project_id: str) -> None:
         request = self.parse(NodeCreate)
-        project, located = await self.run(
-            self.core.manifests.update,
-            project_id,
-            lambda p: hierarchy.add(p, request),
-            self.if_match(),
-        )
-        self.set_header("ETag", str(project.version))
+        project, located = await self.change(project_id, lambda p: hierarchy.add(p, request))
         self.send(_info(project, hierarchy.find(project, located.node.id)), 201)
 
 
@@ -132,13 +126,7 @@ class NodeHandler(StudioHandler):
     )
     async def patch(self, project_id: str, node_id: str) -> None:
         request = self.parse(NodePatch)
-        project, _ = await self.run(
-            self.core.manifests.update,
-            project_id,
-            lambda p: hierarchy.patch(p, node_id, request),
-            self.if_match(),
-        )
-        self.set_header("ETag", str(project.version))
+        project, _ = await self.change(project_id, lambda p: hierarchy.patch(p, node_id, request))
         self.send(_info(project, hierarchy.find(project, node_id)))
 
     @web.authenticated
@@ -149,11 +137,5 @@ class NodeHandler(StudioHandler):
         errors=(400, 403, 404, 409),
     )
     async def delete(self, project_id: str, node_id: str) -> None:
-        project, _ = await self.run(
-            self.core.manifests.update,
-            project_id,
-            lambda p: hierarchy.remove(p, node_id),
-            self.if_match(),
-        )
-        self.set_header("ETag", str(project.version))
+        await self.change(project_id, lambda p: hierarchy.remove(p, node_id))
         self.send(Deleted(deleted=node_id))

@@ -21,7 +21,7 @@ from typing import Any
 from ..core import assets, takes
 from ..core.errors import StudioError
 from ..core.files import atomic_write, fsync_dir
-from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskProgress, TaskSuccess
+from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskSuccess, progress_of
 from ..models import TaskRecord, TaskResult, TaskStatus, utcnow
 from .context import TaskContext
 from .records import finish
@@ -91,7 +91,7 @@ def execute_generation(
 
     with Heartbeat(ctx, task_id, worker):
         record = records.update(task_id, lambda r: started_now(r))
-        _progress_event(ctx, record)
+        ctx.publisher.publish(record.project_id, progress_of(record))
         root = ctx.core.projects.path(record.project_id)
         out = job_dir(root, task_id)
         shutil.rmtree(out, ignore_errors=True)  # a redelivered task starts clean
@@ -155,22 +155,7 @@ class _ProgressRelay:
             r.progress, r.step = progress, step
 
         record = self.ctx.records.update(self.task_id, change)
-        _progress_event(self.ctx, record)
-
-
-def _progress_event(ctx: TaskContext, record: TaskRecord) -> None:
-    ctx.publisher.publish(
-        record.project_id,
-        TaskProgress(
-            task_id=record.task_id,
-            node_id=record.node_id,
-            progress=record.progress,
-            step=record.step,
-            status=record.status,
-            seq=record.seq,
-            pipeline=record.pipeline,
-        ),
-    )
+        self.ctx.publisher.publish(record.project_id, progress_of(record))
 
 
 def _complete(

@@ -13,7 +13,7 @@ from ..core import assets, hierarchy, takes
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
 from ..core.paths import resolve_inside, slug_for
-from ..events import TaskFailed, TaskProgress
+from ..events import TaskFailed, progress_of
 from ..models import Project, Scene, TaskRecord, TaskStatus, TaskSubmit, utcnow
 from .context import TaskContext
 from .records import finish
@@ -74,7 +74,7 @@ class TaskService:
             target=target,
         )
         ctx.records.create(record)
-        self._announce(record)
+        ctx.publisher.publish(record.project_id, progress_of(record))
         self.send(
             EXECUTE,
             task_id,
@@ -87,20 +87,6 @@ class TaskService:
             },
         )
         return record
-
-    def _announce(self, record: TaskRecord) -> None:
-        self.ctx.publisher.publish(
-            record.project_id,
-            TaskProgress(
-                task_id=record.task_id,
-                node_id=record.node_id,
-                progress=record.progress,
-                step=record.step or "queued",
-                status=record.status,
-                seq=record.seq,
-                pipeline=record.pipeline,
-            ),
-        )
 
     def _timeline(self, project: Project, node_id: str) -> dict[str, Any]:
         """The animatic's clips: each shot's selected (else newest completed) take."""

@@ -21,7 +21,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import redis
 import requests
@@ -33,8 +32,16 @@ from gms_lab.embedded import free_port
 from gms_lab.models import NodeCreate, ProjectCreate, TaskSubmit
 from gms_lab.tasks.celery_app import make_celery
 from gms_lab.tasks.context import TaskContext
-from gms_lab.tasks.service import TaskService
-from tests.services import REPO, TEST_PIPELINES, Worker, redis_server, studio_config, wait_until
+from tests.services import (
+    REPO,
+    TEST_PIPELINES,
+    Worker,
+    project_with_shot,
+    redis_server,
+    studio_config,
+    task_service,
+    wait_until,
+)
 
 TOKEN = "bench-token"
 MiB = 1024 * 1024
@@ -195,19 +202,10 @@ def bench_tasks(url: str, tmp: Path) -> None:
     )
     worker = Worker(config, url, tmp / "bench-worker.log").start()
     try:
-        ctx = TaskContext(config, url=url)
+        service = task_service(config, url)
+        ctx = service.ctx
         celery = make_celery(config, url)
-        service = TaskService(
-            ctx, lambda name, tid, kw: celery.send_task(name, kwargs=kw, task_id=tid)
-        )
-        ctx.core.projects.create(ProjectCreate(name="Bench"), STUDIO_AUTHOR)
-
-        def build(p: Any) -> str:
-            ch = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
-            sc = hierarchy.add(p, NodeCreate(kind="scene", parent_id=ch, name="B")).node.id
-            return hierarchy.add(p, NodeCreate(kind="shot", parent_id=sc, name="C")).node.id
-
-        _, shot = ctx.core.manifests.update("bench", build)
+        _, shot = project_with_shot(ctx.core, "Bench")
         request = TaskSubmit(project_id="bench", node_id=shot, pipeline="slow")
         service.submit(request)  # warm the process
         latencies = []

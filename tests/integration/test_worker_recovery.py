@@ -6,19 +6,21 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
-from gms_lab.core import hierarchy
-from gms_lab.core.vcs import STUDIO_AUTHOR
 from gms_lab.events import channel
-from gms_lab.models import NodeCreate, ProjectCreate, TaskStatus, TaskSubmit
-from gms_lab.tasks.celery_app import make_celery, visibility_timeout
-from gms_lab.tasks.context import TaskContext
-from gms_lab.tasks.service import TaskService
-from tests.services import Worker, redis_server, studio_config, wait_until
+from gms_lab.models import TaskStatus, TaskSubmit
+from gms_lab.tasks.celery_app import visibility_timeout
+from tests.services import (
+    Worker,
+    project_with_shot,
+    redis_server,
+    studio_config,
+    task_service,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -32,20 +34,11 @@ def test_killed_worker_task_is_redelivered_and_completes_once(
     own_redis: str, tmp_path: Path
 ) -> None:
     config = studio_config(tmp_path / "ws")
-    ctx = TaskContext(config, url=own_redis)
-    celery = make_celery(config, own_redis)
-    service = TaskService(ctx, lambda name, tid, kw: celery.send_task(name, kwargs=kw, task_id=tid))
+    service = task_service(config, own_redis)
+    ctx = service.ctx
     # the visibility timeout stays long (longer than any pipeline): recovery must not wait for it
     assert visibility_timeout(config) >= 3600
-
-    ctx.core.projects.create(ProjectCreate(name="Harbour"), STUDIO_AUTHOR)
-
-    def build(p: Any) -> str:
-        ch = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
-        sc = hierarchy.add(p, NodeCreate(kind="scene", parent_id=ch, name="B")).node.id
-        return hierarchy.add(p, NodeCreate(kind="shot", parent_id=sc, name="C")).node.id
-
-    _, shot = ctx.core.manifests.update("harbour", build)
+    _, shot = project_with_shot(ctx.core, "Harbour")
     events = redis.Redis.from_url(own_redis).pubsub()
     events.subscribe(channel("harbour"))
 

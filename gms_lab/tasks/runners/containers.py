@@ -12,10 +12,9 @@ import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+import docker
 from docker.errors import DockerException, ImageNotFound, NotFound
 from docker.types import DeviceRequest, Mount
-
-import docker
 
 from ...core.projects import EXPORTS, RENDERS
 from ..registry import PipelineSpec, TierSpec
