@@ -17,7 +17,8 @@ const progress: TaskProgress = {
   progress: 0.5,
   step: 'denoising',
   status: 'running',
-  seq: 3
+  seq: 3,
+  pipeline: 'still'
 };
 
 describe('EventDispatcher', () => {
@@ -47,9 +48,9 @@ describe('EventDispatcher', () => {
     const dispatcher = new EventDispatcher();
     const handler = vi.fn();
     const subscription = dispatcher.on('pong', handler);
-    dispatcher.dispatch({ type: 'pong' });
+    dispatcher.dispatch({ type: 'pong', time: null });
     subscription.dispose();
-    dispatcher.dispatch({ type: 'pong' });
+    dispatcher.dispatch({ type: 'pong', time: null });
     expect(handler).toHaveBeenCalledTimes(1);
   });
 
@@ -58,7 +59,7 @@ describe('EventDispatcher', () => {
     const seen: string[] = [];
     dispatcher.onAny(event => seen.push(event.type));
     dispatcher.dispatch(progress);
-    dispatcher.dispatch({ type: 'pong' });
+    dispatcher.dispatch({ type: 'pong', time: null });
     expect(seen).toEqual(['task_progress', 'pong']);
   });
 
@@ -72,7 +73,7 @@ describe('EventDispatcher', () => {
       throw new Error('boom');
     });
     dispatcher.on('pong', after);
-    dispatcher.dispatch({ type: 'pong' });
+    dispatcher.dispatch({ type: 'pong', time: null });
     expect(after).toHaveBeenCalled();
     expect(error).toHaveBeenCalled();
   });
@@ -82,7 +83,7 @@ describe('EventDispatcher', () => {
     const handler = vi.fn();
     dispatcher.onAny(handler);
     dispatcher.dispose();
-    dispatcher.dispatch({ type: 'pong' });
+    dispatcher.dispatch({ type: 'pong', time: null });
     expect(handler).not.toHaveBeenCalled();
     expect(dispatcher.isDisposed).toBe(true);
   });

@@ -44,7 +44,8 @@ const progress = (seq: number, value: number, step = `step ${seq}`) => ({
   progress: value,
   step,
   status: 'running' as const,
-  seq
+  seq,
+  pipeline: 'still'
 });
 
 describe('StudioModel: opening a project', () => {
@@ -137,7 +138,8 @@ describe('StudioModel: task events are ordered by seq', () => {
       taskId: 'task-1',
       nodeId: 'sh1',
       seq: 2,
-      error: 'CUDA out of memory'
+      error: 'CUDA out of memory',
+      cancelled: false
     });
     expect(model.tasks.get('task-1')).toMatchObject({
       status: 'error',
