@@ -18,7 +18,12 @@ import {
 } from '@jupyterlab/ui-components';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import { GenerateBody, IGenerateValue, NewProjectBody } from './dialogs';
+import {
+  GenerateBody,
+  IGenerateValue,
+  NewProjectBody,
+  takePipelines
+} from './dialogs';
 import { findNode } from './hierarchy';
 import { studioIcon } from './icons';
 import type { StudioModel } from './model';
@@ -108,6 +113,10 @@ export function registerCommands(
   const { commands } = app;
   const hasProject = (): boolean => model.project !== null;
   const ignore = (): undefined => undefined;
+  // Toolbar buttons and menus read `isEnabled` when told that a command changed.
+  const refreshState = (): void => commands.notifyCommandChanged();
+  model.projectChanged.connect(refreshState);
+  model.selectionChanged.connect(refreshState);
 
   commands.addCommand(CommandIDs.newProject, {
     label: 'New Studio Project…',
@@ -135,7 +144,10 @@ export function registerCommands(
         }
         Notification.warning('A project needs a name');
       }
-      await model.createProject(name, quality).catch(ignore);
+      const created = await model.createProject(name, quality).catch(ignore);
+      if (created) {
+        context.openStudio();
+      }
     }
   });
 
@@ -191,10 +203,10 @@ export function registerCommands(
             }
           : null;
       if (!choice) {
-        if (model.pipelines.length === 0) {
+        if (takePipelines(model.pipelines).length === 0) {
           await model.loadPipelines().catch(ignore);
         }
-        if (model.pipelines.length === 0) {
+        if (takePipelines(model.pipelines).length === 0) {
           Notification.error(
             'No pipeline is available: check the server and the worker'
           );
@@ -206,7 +218,10 @@ export function registerCommands(
           parameters: (args.parameters ?? undefined) as JSONRecord | undefined
         };
         for (;;) {
-          const body = new GenerateBody(model.pipelines, initial);
+          const body = new GenerateBody(model.pipelines, {
+            initial,
+            quality: model.project?.quality
+          });
           const result = await showDialog({
             title: `Generate a take of ${findNode(model.project, shotId)?.name ?? 'the shot'}`,
             body,

@@ -11,7 +11,7 @@ import type {
   JSONRecord,
   Quality
 } from './types';
-import { QUALITIES } from './types';
+import { QUALITIES, QUALITY_LABELS } from './types';
 
 /** What the New project dialog returns. */
 export interface INewProjectValue {
@@ -29,7 +29,7 @@ function labelled(
   const caption = document.createElement('span');
   caption.textContent = text;
   label.append(caption, control);
-  if (hint) {
+  if (hint !== undefined) {
     const small = document.createElement('small');
     small.textContent = hint;
     label.append(small);
@@ -62,7 +62,7 @@ export class NewProjectBody
     for (const option of QUALITIES) {
       const element = document.createElement('option');
       element.value = option;
-      element.textContent = option;
+      element.textContent = QUALITY_LABELS[option];
       this._quality.append(element);
     }
     this._quality.value = quality;
@@ -98,7 +98,7 @@ export interface IGenerateValue {
   parameters: JSONRecord;
 }
 
-/** Why a parameter value is not valid, or null. */
+/** Why a parameter value is not valid, or null. Bounds the pipeline left unset are null. */
 export function validateParameter(
   name: string,
   spec: IPipelineParameter,
@@ -107,91 +107,145 @@ export function validateParameter(
   if (value === undefined) {
     return null;
   }
+  const label = parameterLabel(name);
   if (spec.type === 'integer' || spec.type === 'number') {
     if (typeof value !== 'number' || !Number.isFinite(value)) {
-      return `${name} must be a number`;
+      return `${label} must be a number`;
     }
     if (spec.type === 'integer' && !Number.isInteger(value)) {
-      return `${name} must be a whole number`;
+      return `${label} must be a whole number`;
     }
-    if (spec.minimum !== undefined && value < spec.minimum) {
-      return `${name} must be at least ${spec.minimum}`;
+    if (typeof spec.minimum === 'number' && value < spec.minimum) {
+      return `${label} must be at least ${spec.minimum}`;
     }
-    if (spec.maximum !== undefined && value > spec.maximum) {
-      return `${name} must be at most ${spec.maximum}`;
+    if (typeof spec.maximum === 'number' && value > spec.maximum) {
+      return `${label} must be at most ${spec.maximum}`;
     }
   }
-  if (spec.enum && !spec.enum.includes(value)) {
-    return `${name} must be one of ${spec.enum.join(', ')}`;
+  if (Array.isArray(spec.enum) && !spec.enum.includes(value)) {
+    return `${label} must be one of ${spec.enum.join(', ')}`;
   }
   return null;
 }
 
+/** A parameter's name as a label: `negative_prompt` → `Negative prompt`. */
+export function parameterLabel(name: string): string {
+  const words = name.replace(/[_-]+/g, ' ').trim();
+  return words ? words[0].toUpperCase() + words.slice(1) : name;
+}
+
+/** The pipelines a take can be generated with (not thumbnails or exports). */
+export function takePipelines(pipelines: readonly IPipeline[]): IPipeline[] {
+  return pipelines.filter(p => (p.produces ?? 'take') === 'take');
+}
+
+/**
+ * The value a parameter takes when the user leaves it blank: the tier's (for the project's
+ * quality), else the pipeline's default.
+ */
+export function effectiveDefault(
+  pipeline: IPipeline,
+  name: string,
+  quality?: Quality
+): unknown {
+  const tier = quality ? pipeline.tiers?.[quality] : undefined;
+  const fromTier =
+    tier && typeof tier === 'object'
+      ? (tier as { parameters?: JSONRecord }).parameters?.[name]
+      : undefined;
+  return fromTier !== undefined ? fromTier : pipeline.parameters[name]?.default;
+}
+
+/** Text parameters that take a sentence get a wide field of their own. */
+function isLongText(name: string, spec: IPipelineParameter): boolean {
+  return (
+    spec.type === 'string' && !spec.enum && /prompt|text|caption/.test(name)
+  );
+}
+
+function asText(value: unknown): string {
+  return value === undefined || value === null
+    ? ''
+    : typeof value === 'string'
+      ? value
+      : JSON.stringify(value);
+}
+
+/** Options of the Generate dialog body. */
+export interface IGenerateBodyOptions {
+  /** The pipeline and parameters to start from (Generate again, Retry). */
+  initial?: Partial<IGenerateValue>;
+  /** The project's quality, for the tier's values shown as placeholders. */
+  quality?: Quality;
+}
+
 /**
  * The body of the Generate take dialog: a pipeline picker and a form for its parameters.
+ *
+ * Fields start blank, showing the value the project's tier would use: only what the user types
+ * is sent, so that the quality tier keeps deciding the rest. Each field is checked as it is
+ * typed; an invalid one says why under it and keeps the Generate button disabled.
  */
 export class GenerateBody
   extends Widget
   implements Dialog.IBodyWidget<IGenerateValue>
 {
   /**
-   * @param pipelines - the registry
-   * @param initial - the pipeline and parameters to start from (Generate again, Retry)
+   * @param pipelines - the registry (only take pipelines are offered)
+   * @param options - where to start from and the project's quality
    */
   constructor(
-    private readonly pipelines: readonly IPipeline[],
-    initial: Partial<IGenerateValue> = {}
+    pipelines: readonly IPipeline[],
+    options: IGenerateBodyOptions = {}
   ) {
     super();
+    this.pipelines = takePipelines(pipelines);
+    this._quality = options.quality;
+    const initial = options.initial ?? {};
     this.addClass('gms-Dialog');
+    this.addClass('gms-GenerateDialog');
     this.node.dataset.testid = 'gms-generate-dialog';
     this._pipeline.className = 'jp-mod-styled';
     this._pipeline.dataset.testid = 'gms-generate-pipeline';
-    for (const pipeline of pipelines) {
+    for (const pipeline of this.pipelines) {
       const option = document.createElement('option');
       option.value = pipeline.id;
       option.textContent = `${pipeline.name} (${pipeline.media})`;
       this._pipeline.append(option);
     }
     const start =
-      pipelines.find(p => p.id === initial.pipeline) ??
-      pipelines.find(p => p.id === 'still') ??
-      pipelines[0];
+      this.pipelines.find(p => p.id === initial.pipeline) ??
+      this.pipelines.find(p => p.id === 'still') ??
+      this.pipelines[0];
     if (start) {
       this._pipeline.value = start.id;
     }
     this._initial = initial.parameters ?? {};
-    this._pipeline.addEventListener('change', () => this._renderParameters());
+    this._pipeline.addEventListener('change', () => {
+      this._initial = {};
+      this._renderParameters();
+    });
+    this._description.className = 'gms-Dialog-description';
+    this._fields.className = 'gms-Dialog-fields';
     this.node.append(
       labelled('Pipeline', this._pipeline),
       this._description,
       this._fields
     );
-    this._description.className = 'gms-Dialog-description';
     this._renderParameters();
   }
 
-  /** The pipeline chosen and the parameters entered (blank fields are left to the defaults). */
+  /** The pipelines offered. */
+  readonly pipelines: readonly IPipeline[];
+
+  /** The pipeline chosen and the parameters entered (blank fields are left to the tier). */
   getValue(): IGenerateValue {
     const parameters: JSONRecord = {};
     const pipeline = this._current();
     for (const [name, input] of this._inputs) {
-      const spec = pipeline?.parameters[name];
-      if (!spec) {
-        continue;
-      }
-      if (input instanceof HTMLInputElement && input.type === 'checkbox') {
-        parameters[name] = input.checked;
-      } else if (input.value === '') {
-        continue;
-      } else if (spec.type === 'integer' || spec.type === 'number') {
-        parameters[name] = Number(input.value);
-      } else if (spec.enum) {
-        parameters[name] = spec.enum.find(
-          option => String(option) === input.value
-        );
-      } else {
-        parameters[name] = input.value;
+      const value = pipeline ? this._read(pipeline, name, input) : undefined;
+      if (value !== undefined) {
+        parameters[name] = value;
       }
     }
     return { pipeline: this._pipeline.value, parameters };
@@ -213,56 +267,128 @@ export class GenerateBody
     return null;
   }
 
+  protected onAfterAttach(): void {
+    this._inputs.values().next().value?.focus();
+  }
+
   private _current(): IPipeline | undefined {
     return this.pipelines.find(p => p.id === this._pipeline.value);
+  }
+
+  /** The value of one field as sent, or undefined when it is left to the tier. */
+  private _read(
+    pipeline: IPipeline,
+    name: string,
+    input: HTMLInputElement | HTMLSelectElement
+  ): unknown {
+    const spec = pipeline.parameters[name];
+    if (!spec) {
+      return undefined;
+    }
+    if (input instanceof HTMLInputElement && input.type === 'checkbox') {
+      const standard = effectiveDefault(pipeline, name, this._quality) === true;
+      return input.checked === standard && this._initial[name] === undefined
+        ? undefined
+        : input.checked;
+    }
+    if (input.value === '') {
+      return undefined;
+    }
+    if (spec.type === 'integer' || spec.type === 'number') {
+      return Number(input.value);
+    }
+    if (spec.enum) {
+      return spec.enum.find(option => String(option) === input.value);
+    }
+    return input.value;
+  }
+
+  /** Check one field as typed: the browser's validity drives the dialog's Generate button. */
+  private _check(
+    name: string,
+    input: HTMLInputElement | HTMLSelectElement,
+    message: HTMLElement
+  ): void {
+    const pipeline = this._current();
+    const spec = pipeline?.parameters[name];
+    if (!pipeline || !spec) {
+      return;
+    }
+    const raw = this._read(pipeline, name, input);
+    const error =
+      input instanceof HTMLInputElement &&
+      input.type === 'number' &&
+      input.validity.badInput
+        ? `${parameterLabel(name)} must be a number`
+        : validateParameter(name, spec, raw);
+    input.setCustomValidity(error ?? '');
+    message.textContent = error ?? spec.description ?? '';
+    message.classList.toggle('gms-mod-error', error !== null);
   }
 
   private _renderParameters(): void {
     const pipeline = this._current();
     this._description.textContent = pipeline?.description ?? '';
+    this._description.title = pipeline?.description ?? '';
     this._fields.replaceChildren();
     this._inputs.clear();
-    for (const [name, spec] of Object.entries(pipeline?.parameters ?? {})) {
-      const value = this._initial[name] ?? spec.default;
+    if (!pipeline) {
+      return;
+    }
+    for (const [name, spec] of Object.entries(pipeline.parameters)) {
+      const given = this._initial[name];
+      const standard = effectiveDefault(pipeline, name, this._quality);
       let input: HTMLInputElement | HTMLSelectElement;
       if (spec.enum) {
         input = document.createElement('select');
+        const blank = document.createElement('option');
+        blank.value = '';
+        blank.textContent = `${asText(standard) || '—'} (default)`;
+        input.append(blank);
         for (const option of spec.enum) {
           const element = document.createElement('option');
           element.value = String(option);
           element.textContent = String(option);
           input.append(element);
         }
-        input.value = value === undefined ? '' : String(value);
+        input.value = asText(given);
       } else if (spec.type === 'boolean') {
         input = document.createElement('input');
         input.type = 'checkbox';
-        input.checked = value === true;
+        input.checked = (given ?? standard) === true;
       } else {
         input = document.createElement('input');
         if (spec.type === 'integer' || spec.type === 'number') {
           input.type = 'number';
           input.step = spec.type === 'integer' ? '1' : 'any';
-          if (spec.minimum !== undefined) {
+          if (typeof spec.minimum === 'number') {
             input.min = String(spec.minimum);
           }
-          if (spec.maximum !== undefined) {
+          if (typeof spec.maximum === 'number') {
             input.max = String(spec.maximum);
           }
         } else {
           input.type = 'text';
         }
-        input.value =
-          value === undefined || value === null
-            ? ''
-            : typeof value === 'string'
-              ? value
-              : JSON.stringify(value);
+        input.placeholder = asText(standard);
+        input.value = asText(given);
       }
       input.className = 'jp-mod-styled';
       input.dataset.parameter = name;
       this._inputs.set(name, input);
-      this._fields.append(labelled(name, input, spec.description));
+      const field = labelled(
+        parameterLabel(name),
+        input,
+        spec.description ?? ''
+      );
+      if (isLongText(name, spec)) {
+        field.classList.add('gms-mod-wide');
+      }
+      const message = field.querySelector('small')!;
+      const check = (): void => this._check(name, input, message);
+      input.addEventListener('input', check);
+      input.addEventListener('change', check);
+      this._fields.append(field);
     }
   }
 
@@ -271,4 +397,5 @@ export class GenerateBody
   private _fields = document.createElement('div');
   private _inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
   private _initial: JSONRecord;
+  private _quality: Quality | undefined;
 }

@@ -14,6 +14,8 @@ import {
   WidgetTracker
 } from '@jupyterlab/apputils';
 import { ILauncher } from '@jupyterlab/launcher';
+import { CommandToolbarButton, Toolbar } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
@@ -48,6 +50,29 @@ import {
 
 export * from './tokens';
 export { StudioModel } from './model';
+
+/** The Studio view's toolbar: the commands a director reaches for while looking at a scene. */
+function addStudioToolbar(
+  widget: MainAreaWidget<StudioView>,
+  commands: CommandRegistry
+): void {
+  const items: [string, string, string][] = [
+    ['generate-take', CommandIDs.generateTake, 'Generate Take'],
+    ['add-shot', CommandIDs.addShot, 'Add Shot'],
+    ['commit', CommandIDs.commit, 'Commit']
+  ];
+  for (const [name, id, label] of items) {
+    widget.toolbar.addItem(
+      name,
+      new CommandToolbarButton({ commands, id, label })
+    );
+  }
+  widget.toolbar.addItem('spacer', Toolbar.createSpacerItem());
+  widget.toolbar.addItem(
+    'refresh',
+    new CommandToolbarButton({ commands, id: CommandIDs.refresh, label: '' })
+  );
+}
 
 /** What the studio keeps in IStateDB between page loads. */
 interface IStudioState {
@@ -265,6 +290,7 @@ const studioPlugin: JupyterFrontEndPlugin<void> = {
         widget.title.label = 'Studio';
         widget.title.icon = studioIcon;
         widget.title.closable = true;
+        addStudioToolbar(widget, app.commands);
         void tracker.add(widget);
       }
       if (!widget.isAttached) {

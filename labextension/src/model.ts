@@ -103,6 +103,18 @@ export interface IStudioModelOptions {
   uploadConcurrency?: number;
 }
 
+/**
+ * Whether a task works on a file of the project rather than on a node of its hierarchy: the
+ * server makes asset thumbnails with tasks whose `nodeId` is the file's relative path. They are
+ * housekeeping, not generations: no notice, no row in the Progress panel.
+ */
+export function isFileTask(task: {
+  nodeId: string;
+  pipeline?: string;
+}): boolean {
+  return task.pipeline === 'thumbnail' || task.nodeId.includes('/');
+}
+
 /** Tools whose failure stops generation; the others only degrade it. */
 export const CRITICAL_TOOLS = new Set(['redis', 'worker']);
 
@@ -943,7 +955,7 @@ export class StudioModel implements IDisposable {
       takeId: event.result.takeId ?? null,
       finished: new Date().toISOString()
     });
-    if (!applied) {
+    if (!applied || isFileTask(this._tasks.get(event.taskId) ?? event)) {
       return;
     }
     // The take is registered in project.json: show it.
@@ -984,6 +996,10 @@ export class StudioModel implements IDisposable {
       finished: new Date().toISOString()
     });
     if (!applied) {
+      return;
+    }
+    if (isFileTask(this._tasks.get(event.taskId) ?? event)) {
+      console.warn(`gms: no thumbnail for ${event.nodeId}: ${event.error}`);
       return;
     }
     void this.refreshProject().catch(() => undefined);

@@ -23,6 +23,13 @@ export type Quality = 'low' | 'standard' | 'high';
 /** All quality tiers, in ascending order. */
 export const QUALITIES: readonly Quality[] = ['low', 'standard', 'high'];
 
+/** How the quality tiers read in menus. */
+export const QUALITY_LABELS: { readonly [Q in Quality]: string } = {
+  low: 'Low — fast drafts',
+  standard: 'Standard',
+  high: 'High — final frames'
+};
+
 /** Where a take is in its life. */
 export type TakeStatus = 'generating' | 'completed' | 'error';
 
@@ -291,10 +298,11 @@ export interface ITaskList {
 export interface IPipelineParameter {
   type: 'string' | 'integer' | 'number' | 'boolean' | string;
   default?: unknown;
-  minimum?: number;
-  maximum?: number;
-  enum?: unknown[];
-  description?: string;
+  /** Unset bounds arrive as null (pydantic's `None`). */
+  minimum?: number | null;
+  maximum?: number | null;
+  enum?: unknown[] | null;
+  description?: string | null;
 }
 
 /** A pipeline of the registry. */
@@ -304,6 +312,8 @@ export interface IPipeline {
   version: string;
   media: string;
   description: string;
+  /** What a run makes: a take of a shot, an export, or a file's thumbnail. */
+  produces?: 'take' | 'export' | 'thumbnail';
   parameters: { [name: string]: IPipelineParameter };
   tiers: JSONRecord;
 }

@@ -129,6 +129,31 @@ describe('StudioModel: task events are ordered by seq', () => {
     expect(notices.some(n => n.type === 'success')).toBe(true);
   });
 
+  it("says nothing about a file's thumbnail being made", async () => {
+    const { model, sockets, notices } = ctx;
+    const socket = sockets[0];
+    const path = '01_Assets/Characters/mara.png';
+    socket.emit({ ...progress(1, 0.5), taskId: 'thumb', nodeId: path });
+    socket.emit({
+      type: 'task_success',
+      taskId: 'thumb',
+      nodeId: path,
+      seq: 2,
+      result: { outputPath: '05_Cache/thumbnails/mara.png' }
+    });
+    socket.emit({
+      type: 'task_failed',
+      taskId: 'thumb-2',
+      nodeId: '01_Assets/Music/theme.xyz',
+      seq: 1,
+      error: 'unknown format',
+      cancelled: false
+    });
+    await settle();
+    expect(model.tasks.get('thumb')?.status).toBe('completed');
+    expect(notices).toEqual([]);
+  });
+
   it('records a failure, offers a retry, and tells a cancel apart', async () => {
     const { model, sockets, notices, api } = ctx;
     const socket = sockets[0];

@@ -188,8 +188,27 @@ describe('Progress panel', () => {
     );
     expect(active.map(t => t.taskId)).toEqual(['run1', 'run2']);
     expect(recent.map(t => t.taskId)).toEqual(['new', 'old']);
+    expect(formatDuration(300)).toBe('<1s');
     expect(formatDuration(4_200)).toBe('4s');
     expect(formatDuration(65_000)).toBe('1:05');
+  });
+
+  it("leaves out the server's thumbnail tasks, which are no generations", () => {
+    const { active, recent } = orderTasks([
+      taskRecord({ taskId: 'take' }),
+      taskRecord({
+        taskId: 'preview',
+        nodeId: '01_Assets/Characters/mara.png',
+        pipeline: 'thumbnail'
+      }),
+      taskRecord({
+        taskId: 'preview-done',
+        nodeId: '01_Assets/Characters/tom.png',
+        status: 'completed'
+      })
+    ]);
+    expect(active.map(t => t.taskId)).toEqual(['take']);
+    expect(recent).toEqual([]);
   });
 
   it('groups assets by folder, the root first', () => {

@@ -146,7 +146,9 @@ export function UploadRow(props: IUploadRowProps): React.ReactElement {
           ? `${Math.round(fraction * 100)}%`
           : upload.status === 'error'
             ? (upload.error ?? 'failed')
-            : upload.status}
+            : upload.status === 'done'
+              ? `✓ ${formatBytes(upload.total)}`
+              : upload.status}
       </span>
       {active ? (
         <button
@@ -183,7 +185,11 @@ function CategorySection(props: ICategoryProps): React.ReactElement {
       void model.upload(category, Array.from(files)).catch(() => undefined);
     }
   };
-  const active = uploads.filter(u => u.category === category);
+  // Finished uploads leave the category (the Progress panel keeps them); failures stay.
+  const active = uploads.filter(
+    u =>
+      u.category === category && u.status !== 'done' && u.status !== 'cancelled'
+  );
   return (
     <section
       className={'gms-AssetCategory' + (dropping ? ' gms-mod-dropTarget' : '')}
@@ -249,11 +255,18 @@ function CategorySection(props: ICategoryProps): React.ReactElement {
       {active.map(u => (
         <UploadRow key={u.id} model={model} upload={u} />
       ))}
+      {dropping ? (
+        <div className="gms-AssetCategory-empty gms-mod-drop">
+          Release to upload into {CATEGORY_LABELS[category]}
+        </div>
+      ) : null}
       {open ? (
         assets.length === 0 ? (
-          <div className="gms-AssetCategory-empty">
-            Drop files here or use the upload button.
-          </div>
+          dropping ? null : (
+            <div className="gms-AssetCategory-empty">
+              Drop files here or use the upload button.
+            </div>
+          )
         ) : (
           groupByFolder(assets).map(([folder, items]) => {
             const folderOpen = !closedFolders.has(folder);

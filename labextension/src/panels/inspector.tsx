@@ -3,7 +3,7 @@
  * with `If-Match`, and a stale version ends in a conflict notice (Reload / Overwrite), never in a
  * silent overwrite.
  */
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { HTMLSelect, ReactWidget } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 import React, { useEffect, useState } from 'react';
@@ -21,9 +21,12 @@ import {
   IProjectPatch,
   JSONRecord,
   QUALITIES,
+  QUALITY_LABELS,
+  Quality,
   SelectionKind
 } from '../types';
 import { useSignals } from './hooks';
+import { TakePicture } from './mainView';
 import { StatusBanner } from './statusBanner';
 
 /** One editable field of a form. */
@@ -272,6 +275,7 @@ function EditForm(props: IFormProps): React.ReactElement | null {
   const [saving, setSaving] = useState(false);
   const [conflict, setConflict] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  const [saved, setSaved] = useState(false);
   const edits = origin && draft ? patchOf(selection.kind, origin, draft) : null;
   const dirty = edits !== null;
 
@@ -320,6 +324,7 @@ function EditForm(props: IFormProps): React.ReactElement | null {
         await model.patchNode(selection.id, edits as INodePatch, ifMatch);
       }
       restart();
+      setSaved(true);
     } catch (caught) {
       if (caught instanceof StudioAPIError && caught.isConflict) {
         setConflict(true);
@@ -342,8 +347,10 @@ function EditForm(props: IFormProps): React.ReactElement | null {
     await save(model.project?.version ?? version);
   };
 
-  const setField = (key: string, value: string): void =>
+  const setField = (key: string, value: string): void => {
+    setSaved(false);
     setDraft({ ...draft, fields: { ...draft.fields, [key]: value } });
+  };
   const setRow = (index: number, row: IPropertyRow): void =>
     setDraft({
       ...draft,
@@ -402,9 +409,9 @@ function EditForm(props: IFormProps): React.ReactElement | null {
           >
             <label htmlFor={id}>{spec.label}</label>
             {spec.type === 'select' ? (
-              <select
+              <HTMLSelect
                 id={id}
-                className="jp-mod-styled"
+                className="gms-Select"
                 data-testid={`gms-field-${spec.key}`}
                 value={value}
                 onChange={event =>
@@ -413,10 +420,10 @@ function EditForm(props: IFormProps): React.ReactElement | null {
               >
                 {spec.options?.map(option => (
                   <option key={option} value={option}>
-                    {option}
+                    {QUALITY_LABELS[option as Quality] ?? option}
                   </option>
                 ))}
-              </select>
+              </HTMLSelect>
             ) : (
               <input
                 id={id}
@@ -440,6 +447,11 @@ function EditForm(props: IFormProps): React.ReactElement | null {
       {selection.kind === 'shot' ? (
         <fieldset className="gms-Properties" data-testid="gms-properties">
           <legend>Properties</legend>
+          {draft.properties.length === 0 ? (
+            <div className="gms-Properties-empty">
+              Free-form notes for the pipelines: lens, mood, camera move…
+            </div>
+          ) : null}
           {draft.properties.map((row, index) => (
             <div key={index} className="gms-Properties-row">
               <input
@@ -477,7 +489,7 @@ function EditForm(props: IFormProps): React.ReactElement | null {
           ))}
           <button
             type="button"
-            className="jp-mod-styled"
+            className="jp-Button jp-mod-minimal gms-TextButton gms-Properties-add"
             data-testid="gms-add-property"
             onClick={() =>
               setDraft({
@@ -486,7 +498,7 @@ function EditForm(props: IFormProps): React.ReactElement | null {
               })
             }
           >
-            Add property
+            + Add property
           </button>
           {propertiesError ? (
             <div className="gms-Field-error">{propertiesError}</div>
@@ -499,6 +511,22 @@ function EditForm(props: IFormProps): React.ReactElement | null {
         </div>
       ) : null}
       <div className="gms-Form-actions">
+        <span
+          className="gms-Form-status"
+          role="status"
+          data-testid="gms-inspector-status"
+          data-state={
+            saving ? 'saving' : dirty ? 'edited' : saved ? 'saved' : ''
+          }
+        >
+          {saving
+            ? 'Saving…'
+            : dirty
+              ? 'Unsaved changes'
+              : saved
+                ? '✓ Saved'
+                : ''}
+        </span>
         <button
           type="button"
           className="jp-mod-styled"
@@ -537,6 +565,22 @@ function TakeDetails(props: {
   const chosen = shot.selectedTake === take.id;
   return (
     <div className="gms-Details" data-testid="gms-take-details">
+      <div className="gms-Details-picture">
+        <TakePicture
+          model={model}
+          take={take}
+          label={takeLabel(shot, take)}
+          compact
+        />
+      </div>
+      {chosen ? (
+        <span
+          className="gms-Badge gms-mod-chosen"
+          data-testid="gms-inspector-chosen"
+        >
+          ★ The shot's selected take
+        </span>
+      ) : null}
       <dl className="gms-Info">
         <dt>Take</dt>
         <dd>{takeLabel(shot, take)}</dd>
@@ -559,7 +603,7 @@ function TakeDetails(props: {
         {take.file ? (
           <>
             <dt>File</dt>
-            <dd>{take.file}</dd>
+            <dd className="gms-Info-path">{take.file}</dd>
           </>
         ) : null}
         {take.error ? (
@@ -578,7 +622,19 @@ function TakeDetails(props: {
           </React.Fragment>
         ))}
       </dl>
-      <div className="gms-Form-actions">
+      <div className="gms-Form-actions gms-mod-stacked">
+        {chosen ? null : (
+          <button
+            className="jp-mod-styled jp-mod-accept"
+            data-testid="gms-inspector-select-take"
+            disabled={take.status !== 'completed'}
+            onClick={() =>
+              void model.selectTake(shot.id, take.id).catch(() => undefined)
+            }
+          >
+            Select this take
+          </button>
+        )}
         <button
           className="jp-mod-styled"
           onClick={() =>
@@ -590,16 +646,6 @@ function TakeDetails(props: {
           }
         >
           Generate again
-        </button>
-        <button
-          className="jp-mod-styled jp-mod-accept"
-          data-testid="gms-inspector-select-take"
-          disabled={chosen || take.status !== 'completed'}
-          onClick={() =>
-            void model.selectTake(shot.id, take.id).catch(() => undefined)
-          }
-        >
-          {chosen ? 'Selected' : 'Select this take'}
         </button>
       </div>
     </div>
@@ -633,7 +679,7 @@ function AssetDetails(props: {
       <dt>Modified</dt>
       <dd>{new Date(asset.modified).toLocaleString()}</dd>
       <dt>Path</dt>
-      <dd>{asset.path}</dd>
+      <dd className="gms-Info-path">{asset.path}</dd>
     </dl>
   );
 }
@@ -648,7 +694,8 @@ function InspectorView(props: {
     () => ({ project: model.project, selection: model.selection })
   );
   let body: React.ReactElement;
-  let title = 'Nothing selected';
+  let kind = '';
+  let name = '';
   if (!project || !selection) {
     body = (
       <div className="gms-Empty">
@@ -656,10 +703,16 @@ function InspectorView(props: {
       </div>
     );
   } else if (selection.kind === 'asset') {
-    title = 'Asset';
+    kind = 'Asset';
+    name = model.assetByPath(selection.id)?.name ?? selection.id;
     body = <AssetDetails model={model} path={selection.id} />;
   } else if (selection.kind === 'take') {
-    title = 'Take';
+    kind = 'Take';
+    const node = findNode(project, selection.id);
+    name =
+      node?.shot && node.take
+        ? `${takeLabel(node.shot, node.take)} of ${node.shot.name}`
+        : '';
     body = (
       <TakeDetails
         model={model}
@@ -671,7 +724,8 @@ function InspectorView(props: {
   } else {
     const node =
       selection.kind === 'project' ? null : findNode(project, selection.id);
-    title = selection.kind[0].toUpperCase() + selection.kind.slice(1);
+    kind = selection.kind[0].toUpperCase() + selection.kind.slice(1);
+    name = selection.kind === 'project' ? project.name : (node?.name ?? '');
     body =
       selection.kind === 'project' || node ? (
         // A new key resets the form when another item is selected.
@@ -685,18 +739,30 @@ function InspectorView(props: {
         <div className="gms-Empty">This item no longer exists.</div>
       );
   }
-  const Icon = selection ? iconForKind(selection.kind) : null;
+  const Icon = selection && kind ? iconForKind(selection.kind) : null;
   return (
     <div className="gms-Panel">
       <div className="gms-Panel-header">
-        {Icon ? (
-          <Icon.react tag="span" className="gms-Panel-headerIcon" />
-        ) : null}
-        <span className="gms-Panel-title" data-testid="gms-inspector-title">
-          {title}
-        </span>
+        <inspectorPanelIcon.react tag="span" className="gms-Panel-headerIcon" />
+        <span className="gms-Panel-title">Inspector</span>
       </div>
       <StatusBanner model={model} showConnection={false} />
+      {Icon ? (
+        <div className="gms-Subject">
+          <Icon.react tag="span" className="gms-Subject-icon" />
+          <div className="gms-Subject-text">
+            <span
+              className="gms-Subject-kind"
+              data-testid="gms-inspector-title"
+            >
+              {kind}
+            </span>
+            <span className="gms-Subject-name" title={name}>
+              {name}
+            </span>
+          </div>
+        </div>
+      ) : null}
       <div className="gms-Panel-body">{body}</div>
     </div>
   );

@@ -2,7 +2,7 @@
  * The Studio main view: a scene's shots as a storyboard, the selected shot's takes as a strip, two
  * takes side by side to compare and choose; and a preview of the selected asset.
  */
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { addIcon, ReactWidget, runIcon } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import React, { useEffect, useState } from 'react';
 
@@ -19,9 +19,18 @@ import type { StudioModel } from '../model';
 import { formatBytes } from '../model';
 import { CommandIDs } from '../tokens';
 import { CATEGORY_LABELS } from '../types';
-import type { IScene, IShot, ITake, MediaKind } from '../types';
+import type { IScene, IShot, ITake, ITaskRecord, MediaKind } from '../types';
 import { useSignals } from './hooks';
 import { StatusBanner } from './statusBanner';
+
+/** A length of film in seconds, e.g. `4.5s` or `1:05`. */
+export function formatSeconds(seconds: number): string {
+  if (seconds < 60) {
+    return `${Math.round(seconds * 10) / 10}s`;
+  }
+  const whole = Math.round(seconds);
+  return `${Math.floor(whole / 60)}:${String(whole % 60).padStart(2, '0')}`;
+}
 
 /** The two tabs of the main view. */
 export type StudioTab = 'scene' | 'asset';
@@ -89,23 +98,49 @@ function takeUrl(
     : model.fileUrl(path);
 }
 
-function TakePicture(props: {
+/** A take on its way: the pipeline's progress and step. */
+function Generating(props: { task: ITaskRecord | null }): React.ReactElement {
+  const { task } = props;
+  const percent = task ? Math.round(task.progress * 100) : 0;
+  return (
+    <div className="gms-Placeholder gms-mod-generating">
+      <span className="gms-Placeholder-label">
+        Generating{task ? ` ${percent}%` : '…'}
+      </span>
+      <progress
+        className="gms-ProgressBar"
+        max={1}
+        value={task?.progress ?? 0}
+        aria-label="Generation progress"
+      />
+    </div>
+  );
+}
+
+/** A take's picture: its image or video, or where it stands while it has none. */
+export function TakePicture(props: {
   model: StudioModel;
   take: ITake | null;
   label: string;
   compact?: boolean;
+  /** The task generating the shot's first take, shown while there is no take yet. */
+  busy?: ITaskRecord | null;
 }): React.ReactElement {
-  const { model, take, label, compact } = props;
+  const { model, take, label, compact, busy } = props;
   if (!take) {
-    return <div className="gms-Placeholder">No take yet</div>;
+    return busy ? (
+      <Generating task={busy} />
+    ) : (
+      <div className="gms-Placeholder">No take yet</div>
+    );
   }
   if (take.status !== 'completed' || !take.file) {
     const task = take.taskId ? model.tasks.get(take.taskId) : undefined;
-    return (
+    return take.status === 'generating' ? (
+      <Generating task={task ?? null} />
+    ) : (
       <div className={`gms-Placeholder gms-mod-${take.status}`}>
-        {take.status === 'generating'
-          ? `Generating${task ? ` ${Math.round(task.progress * 100)}%` : '…'}`
-          : (take.error ?? take.status)}
+        {take.error ?? take.status}
       </div>
     );
   }
@@ -119,7 +154,7 @@ function ShotCard(props: {
   model: StudioModel;
   shot: IShot;
   selected: boolean;
-  busy: boolean;
+  busy: ITaskRecord | null;
 }): React.ReactElement {
   const { model, shot, selected, busy } = props;
   const take = shownTake(shot);
@@ -141,12 +176,18 @@ function ShotCard(props: {
       }}
     >
       <div className="gms-ShotCard-picture">
-        <TakePicture model={model} take={take} label={shot.name} compact />
+        <TakePicture
+          model={model}
+          take={take}
+          label={shot.name}
+          compact
+          busy={busy}
+        />
       </div>
       <div className="gms-ShotCard-caption">
         <span className="gms-ShotCard-name">{shot.name}</span>
         <span className="gms-ShotCard-meta">
-          {shot.duration}s · {shot.takes.length} take
+          {formatSeconds(shot.duration)} · {shot.takes.length} take
           {shot.takes.length === 1 ? '' : 's'}
         </span>
       </div>
@@ -193,65 +234,97 @@ function SceneTab(props: {
   }, [selection?.id]);
 
   if (!scene) {
+    const noChapter = (project?.chapters.length ?? 0) === 0;
     return (
-      <div className="gms-Empty" data-testid="gms-no-scene">
-        <p>This project has no scene yet.</p>
+      <div className="gms-Empty gms-mod-large" data-testid="gms-no-scene">
+        <studioIcon.react tag="span" className="gms-Empty-icon" />
+        <p className="gms-Empty-title">
+          {noChapter ? 'An empty film' : 'No scene yet'}
+        </p>
+        <p>
+          {noChapter
+            ? 'Start with a chapter, then add its scenes and shots: they show here as a storyboard.'
+            : 'Add a scene to this chapter; its shots show here as a storyboard.'}
+        </p>
         <button
-          className="jp-mod-styled"
-          onClick={() => void commands.execute(CommandIDs.addScene)}
+          className="jp-mod-styled jp-mod-accept"
+          onClick={() =>
+            void commands.execute(
+              noChapter ? CommandIDs.addChapter : CommandIDs.addScene
+            )
+          }
         >
-          Add a scene
+          {noChapter ? 'Add a chapter' : 'Add a scene'}
         </button>
       </div>
     );
   }
-  const busyShots = new Set(
-    [...tasks.values()]
-      .filter(task => task.status === 'pending' || task.status === 'running')
-      .map(task => task.nodeId)
-  );
-  const compared = (shot?.takes ?? []).filter(take =>
-    compare.includes(take.id)
-  );
+  const busyShots = new Map<string, ITaskRecord>();
+  for (const task of tasks.values()) {
+    if (task.status === 'pending' || task.status === 'running') {
+      busyShots.set(task.nodeId, task);
+    }
+  }
+  // With nothing picked to compare, the shot's own take is shown large.
+  const shown = shot ? shownTake(shot) : null;
+  const picked = (shot?.takes ?? []).filter(take => compare.includes(take.id));
+  const compared = picked.length > 0 ? picked : shown ? [shown] : [];
   return (
     <div className="gms-SceneTab">
       <div className="gms-SceneTab-header">
-        <h2 className="gms-SceneTab-title">{scene.name}</h2>
-        <button
-          className="jp-mod-styled"
-          data-testid="gms-add-shot"
-          onClick={() =>
-            void commands.execute(CommandIDs.addShot, { parentId: scene.id })
-          }
-        >
-          Add shot
-        </button>
+        <div>
+          <div className="gms-SceneTab-context">
+            {findNode(project, scene.id)?.chapter.name ?? ''}
+          </div>
+          <h2 className="gms-SceneTab-title">{scene.name}</h2>
+        </div>
+        <span className="gms-SceneTab-meta">
+          {scene.shots.length} shot{scene.shots.length === 1 ? '' : 's'} ·{' '}
+          {formatSeconds(
+            scene.shots.reduce((total, s) => total + (s.duration || 0), 0)
+          )}
+        </span>
       </div>
-      {scene.shots.length === 0 ? (
-        <div className="gms-Empty">No shots in this scene yet.</div>
-      ) : (
-        <ul
-          className="gms-Storyboard"
-          data-testid="gms-storyboard"
-          aria-label="Storyboard"
-        >
-          {scene.shots.map(candidate => (
-            <ShotCard
-              key={candidate.id}
-              model={model}
-              shot={candidate}
-              selected={candidate.id === shot?.id}
-              busy={busyShots.has(candidate.id)}
-            />
-          ))}
-        </ul>
-      )}
+      <ul
+        className="gms-Storyboard"
+        data-testid="gms-storyboard"
+        aria-label="Storyboard"
+      >
+        {scene.shots.map(candidate => (
+          <ShotCard
+            key={candidate.id}
+            model={model}
+            shot={candidate}
+            selected={candidate.id === shot?.id}
+            busy={busyShots.get(candidate.id) ?? null}
+          />
+        ))}
+        <li className="gms-ShotCard gms-mod-add">
+          <button
+            className="gms-ShotCard-addButton"
+            data-testid="gms-add-shot"
+            title="Add a shot to this scene"
+            onClick={() =>
+              void commands.execute(CommandIDs.addShot, { parentId: scene.id })
+            }
+          >
+            <addIcon.react tag="span" />
+            Add shot
+          </button>
+        </li>
+      </ul>
       {shot ? (
         <div className="gms-ShotDetail">
           <div className="gms-ShotDetail-header">
-            <h3>{shot.name}</h3>
+            <h3>
+              {shot.name}
+              <span className="gms-ShotDetail-meta">
+                {formatSeconds(shot.duration)} · {shot.takes.length} take
+                {shot.takes.length === 1 ? '' : 's'}
+              </span>
+            </h3>
             <button
-              className="jp-mod-styled jp-mod-accept"
+              className="jp-mod-styled jp-mod-accept gms-mod-withIcon"
               data-testid="gms-generate-take"
               disabled={!model.health.reachable}
               onClick={() =>
@@ -260,6 +333,7 @@ function SceneTab(props: {
                 })
               }
             >
+              <runIcon.react tag="span" />
               Generate take
             </button>
           </div>

@@ -10,7 +10,8 @@ import {
 } from '@jupyterlab/ui-components';
 import React, { useState } from 'react';
 
-import { findNode } from '../hierarchy';
+import { findNode, takeLabel } from '../hierarchy';
+import { isFileTask } from '../model';
 import type { StudioModel } from '../model';
 import { WidgetIDs } from '../tokens';
 import { ITaskRecord, isFinished } from '../types';
@@ -26,7 +27,7 @@ export function orderTasks(
   tasks: Iterable<ITaskRecord>,
   limit = RECENT_LIMIT
 ): { active: ITaskRecord[]; recent: ITaskRecord[] } {
-  const all = [...tasks];
+  const all = [...tasks].filter(task => !isFileTask(task));
   const active = all
     .filter(task => !isFinished(task.status))
     .sort((a, b) => a.created.localeCompare(b.created));
@@ -41,7 +42,10 @@ export function orderTasks(
 
 /** A duration in ms as `1:05` or `12s`. */
 export function formatDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (ms < 1000) {
+    return '<1s';
+  }
+  const seconds = Math.round(ms / 1000);
   if (seconds < 60) {
     return `${seconds}s`;
   }
@@ -64,6 +68,14 @@ function TaskRow(props: {
   const end = task.finished ? Date.parse(task.finished) : Date.now();
   const duration = Number.isFinite(start) ? formatDuration(end - start) : '';
   const percent = Math.round(task.progress * 100);
+  const take =
+    task.takeId && node?.shot
+      ? node.shot.takes.find(candidate => candidate.id === task.takeId)
+      : undefined;
+  const meta = [
+    take && node?.shot ? takeLabel(node.shot, take) : null,
+    task.pipeline || null
+  ].filter(Boolean);
   return (
     <li
       className={`gms-Task gms-mod-${task.status}`}
@@ -78,10 +90,13 @@ function TaskRow(props: {
           title="Show the shot"
           onClick={() => node && model.select({ kind: node.kind, id: node.id })}
         >
-          {node?.name ?? task.nodeId} · {task.pipeline}
+          {node?.name ?? task.nodeId}
         </button>
         <span className="gms-Task-duration">{duration}</span>
       </div>
+      {meta.length > 0 ? (
+        <div className="gms-Task-meta">{meta.join(' · ')}</div>
+      ) : null}
       <div className="gms-Task-bar">
         <progress
           className="gms-ProgressBar"

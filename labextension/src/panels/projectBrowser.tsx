@@ -3,6 +3,7 @@
  * keyboard navigation, inline rename, drag to reorder and live take status.
  */
 import {
+  HTMLSelect,
   ReactWidget,
   caretDownIcon,
   caretRightIcon,
@@ -12,7 +13,7 @@ import {
 import { CommandRegistry } from '@lumino/commands';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
 
-import { findNode, PARENT_KIND, takeLabel } from '../hierarchy';
+import { findNode, ILocatedNode, PARENT_KIND, takeLabel } from '../hierarchy';
 import { iconForKind, studioIcon } from '../icons';
 import type { StudioModel } from '../model';
 import { CommandIDs, NODE_MIME, WidgetIDs } from '../tokens';
@@ -118,7 +119,8 @@ export function buildRows(
           hasChildren: shot.takes.length > 0,
           expanded: shotOpen,
           status: busy ? busy.status : undefined,
-          progress: busy ? busy.progress : undefined
+          // An open shot shows the progress on its generating take instead.
+          progress: busy && !shotOpen ? busy.progress : undefined
         });
         if (!shotOpen) {
           return;
@@ -282,6 +284,42 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
       return next;
     });
   }, [selection?.id, project]);
+
+  // A shot that starts generating opens (once per task, so that the user may close it again),
+  // so that its new take shows up under it.
+  const revealed = useRef(new Set<string>());
+  useEffect(() => {
+    if (!project) {
+      return;
+    }
+    const shots: ILocatedNode[] = [];
+    for (const task of tasks.values()) {
+      if (
+        revealed.current.has(task.taskId) ||
+        (task.status !== 'pending' && task.status !== 'running')
+      ) {
+        continue;
+      }
+      revealed.current.add(task.taskId);
+      const node = findNode(project, task.nodeId);
+      if (node?.kind === 'shot' && node.scene) {
+        shots.push(node);
+      }
+    }
+    if (shots.length === 0) {
+      return;
+    }
+    setExpanded(previous => {
+      const next = new Set(previous);
+      for (const node of shots) {
+        next.add(project.id);
+        next.add(node.chapter.id);
+        next.add(node.scene!.id);
+        next.add(node.id);
+      }
+      return next;
+    });
+  }, [tasks, project]);
 
   const rows = useMemo(
     () => (project ? buildRows(project, expanded, tasks) : []),
@@ -570,7 +608,10 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
             {Math.round(row.progress * 100)}%
           </span>
         ) : null}
-        {row.kind === 'take' && row.status && row.status !== 'completed' ? (
+        {row.kind === 'take' &&
+        row.status &&
+        row.status !== 'completed' &&
+        row.progress === undefined ? (
           <span className={`gms-TreeItem-badge gms-mod-${row.status}`}>
             {row.status}
           </span>
@@ -596,26 +637,7 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
     <div className="gms-Panel">
       <div className="gms-Panel-header">
         <studioIcon.react tag="span" className="gms-Panel-headerIcon" />
-        <select
-          className="gms-ProjectPicker jp-mod-styled"
-          data-testid="gms-project-picker"
-          aria-label="Project"
-          value={projectId ?? ''}
-          onChange={event =>
-            void model
-              .openProject(event.currentTarget.value || null)
-              .catch(() => undefined)
-          }
-        >
-          <option value="">
-            {projects.length ? 'Choose a project…' : 'No projects yet'}
-          </option>
-          {projects.map(summary => (
-            <option key={summary.id} value={summary.id}>
-              {summary.name}
-            </option>
-          ))}
-        </select>
+        <span className="gms-Panel-title">Project Browser</span>
         <button
           className="jp-Button jp-mod-minimal gms-IconButton"
           title="New project"
@@ -633,46 +655,72 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
           <refreshIcon.react tag="span" />
         </button>
       </div>
-      <StatusBanner model={model} />
-      {project ? (
-        <ul
-          ref={treeRef}
-          className="gms-Tree"
-          role="tree"
-          aria-label={`Project ${project.name}`}
-          data-testid="gms-tree"
-          onKeyDown={onKeyDown}
+      <div className="gms-Panel-toolbar">
+        <HTMLSelect
+          className="gms-Select gms-ProjectPicker"
+          data-testid="gms-project-picker"
+          aria-label="Project"
+          title="The project shown in the studio"
+          value={projectId ?? ''}
+          onChange={event =>
+            void model
+              .openProject(event.currentTarget.value || null)
+              .catch(() => undefined)
+          }
         >
-          {rows.map(renderRow)}
-        </ul>
-      ) : (
-        <div className="gms-Empty" data-testid="gms-no-project">
-          {projectId ? (
-            <p>Opening {projectId}…</p>
-          ) : (
-            <>
-              <p>No project is open.</p>
-              <button
-                className="jp-mod-styled jp-mod-accept"
-                onClick={() => void commands.execute(CommandIDs.newProject)}
-              >
-                New project
-              </button>
-            </>
-          )}
-        </div>
-      )}
-      {project && project.chapters.length === 0 ? (
-        <div className="gms-Empty">
-          <button
-            className="jp-mod-styled"
-            data-testid="gms-add-first-chapter"
-            onClick={() => void commands.execute(CommandIDs.addChapter)}
+          <option value="">
+            {projects.length ? 'Choose a project…' : 'No projects yet'}
+          </option>
+          {projects.map(summary => (
+            <option key={summary.id} value={summary.id}>
+              {summary.name}
+            </option>
+          ))}
+        </HTMLSelect>
+      </div>
+      <StatusBanner model={model} />
+      <div className="gms-Panel-body">
+        {project ? (
+          <ul
+            ref={treeRef}
+            className="gms-Tree"
+            role="tree"
+            aria-label={`Project ${project.name}`}
+            data-testid="gms-tree"
+            onKeyDown={onKeyDown}
           >
-            Add a chapter
-          </button>
-        </div>
-      ) : null}
+            {rows.map(renderRow)}
+          </ul>
+        ) : (
+          <div className="gms-Empty" data-testid="gms-no-project">
+            {projectId ? (
+              <p>Opening {projectId}…</p>
+            ) : (
+              <>
+                <p>No project is open.</p>
+                <button
+                  className="jp-mod-styled jp-mod-accept"
+                  onClick={() => void commands.execute(CommandIDs.newProject)}
+                >
+                  New project
+                </button>
+              </>
+            )}
+          </div>
+        )}
+        {project && project.chapters.length === 0 ? (
+          <div className="gms-Empty gms-mod-inline">
+            <p>A film is made of chapters, scenes and shots.</p>
+            <button
+              className="jp-mod-styled jp-mod-accept"
+              data-testid="gms-add-first-chapter"
+              onClick={() => void commands.execute(CommandIDs.addChapter)}
+            >
+              Add a chapter
+            </button>
+          </div>
+        ) : null}
+      </div>
     </div>
   );
 }

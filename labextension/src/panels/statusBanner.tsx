@@ -59,8 +59,13 @@ export function StatusBanner(
   const critical = health.problems.filter(problem =>
     CRITICAL_TOOLS.has(problem.tool)
   );
+  // Without Docker, pipelines run as local processes: only worth a word when the server was
+  // told to use Docker.
+  const runner = model.config?.runner;
   const minor = health.problems.filter(
-    problem => !CRITICAL_TOOLS.has(problem.tool)
+    problem =>
+      !CRITICAL_TOOLS.has(problem.tool) &&
+      (problem.tool !== 'docker' || runner === 'docker')
   );
   const lines: React.ReactElement[] = [];
   for (const problem of critical) {
