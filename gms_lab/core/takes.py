@@ -72,6 +72,16 @@ def complete(project: Project, take_id: str, file: str, thumbnail: str | None = 
     return take
 
 
+def set_thumbnail(project: Project, file: str, thumbnail: str) -> Take | None:
+    """Record the thumbnail of the take whose file is `file` (None if no take has it now)."""
+    for located in hierarchy.walk(project):
+        node = located.node
+        if isinstance(node, Take) and node.file == file:
+            node.thumbnail = thumbnail
+            return node
+    return None
+
+
 def fail(project: Project, take_id: str, error: str) -> Take:
     """Mark a take failed, with the reason."""
     _, take = find_take(project, take_id)

@@ -21,6 +21,7 @@ from typing import Any
 from ..core import assets, takes
 from ..core.errors import StudioError
 from ..core.files import atomic_write, fsync_dir
+from ..core.projects import RENDERS
 from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskSuccess, progress_of
 from ..models import TaskRecord, TaskResult, TaskStatus, utcnow
 from .context import TaskContext
@@ -69,6 +70,7 @@ def execute_generation(
     task_id: str,
     worker: str,
     schedule_commit: Callable[[str, str], None],
+    request_thumbnail: Callable[[str, str], None] = lambda project, path: None,
 ) -> TaskRecord | None:
     """Run one task to its end; the final record (None for an unknown task)."""
     records = ctx.records
@@ -118,7 +120,10 @@ def execute_generation(
                 on_start=note_runner,
             )
             relay.flush()
-            return _complete(ctx, spec, record, root, outcome, parameters, schedule_commit)
+            final = _complete(ctx, spec, record, root, outcome, parameters, schedule_commit)
+            if spec.produces == "take" and final.result is not None:
+                request_thumbnail(final.project_id, final.result.output_path)
+            return final
         except JobCancelled:
             relay.flush()
             return _fail(ctx, records.get(task_id), "Cancelled.", cancelled=True)
@@ -231,7 +236,19 @@ def _complete(
     elif spec.produces == "thumbnail":
         source = str(parameters["source"])
         category = assets.category_of(source)
-        if category is not None and (root / source).is_file():
+        if source.startswith(f"{RENDERS}/"):
+            _, take = ctx.core.manifests.update(
+                final.project_id, lambda p: takes.set_thumbnail(p, source, result.output_path)
+            )
+            if take is not None:
+                ctx.publisher.publish(
+                    final.project_id,
+                    NodeStateUpdated(
+                        node_id=take.id,
+                        state={"status": take.status.value, "thumbnail": result.output_path},
+                    ),
+                )
+        elif category is not None and (root / source).is_file():
             asset = assets.describe(final.project_id, root, root / source, int(parameters["size"]))
             ctx.publisher.publish(final.project_id, AssetAdded(category=category, asset=asset))
     return final

@@ -27,7 +27,7 @@ from .recovery import Recovery
 from .runners.choose import launcher_chooser
 from .runners.pool import ProcessPool
 from .runners.runner import Runner
-from .service import EXECUTE
+from .service import EXECUTE, TaskService
 
 log = logging.getLogger(__name__)
 COMMIT = "gms.commit_takes"
@@ -49,6 +49,19 @@ def state() -> tuple[TaskContext, Runner]:
         _state["ctx"] = ctx
         _state["runner"] = Runner(pool, launcher_chooser(config.runner, config.docker_host))
     return _state["ctx"], _state["runner"]
+
+
+def thumbnails() -> TaskService:
+    """This process's task service, for the thumbnail tasks a new take asks for."""
+    if "service" not in _state:
+        ctx, _ = state()
+
+        def send(name: str, task_id: str, kwargs: dict[str, Any]) -> None:
+            app.send_task(name, kwargs=kwargs, task_id=task_id)
+
+        _state["service"] = TaskService(ctx, send)
+    service: TaskService = _state["service"]
+    return service
 
 
 def schedule_commit(project_id: str, line: str, author: dict[str, str] | None) -> None:
@@ -80,8 +93,14 @@ def execute_generation_task(
         record = ctx.records.find(task_id)
         schedule_commit(project, line, record.author if record else None)
 
+    def thumbnail(project: str, relpath: str) -> None:
+        try:
+            thumbnails().request_thumbnail(project, relpath)
+        except Exception as exc:  # a preview is a nicety: never fail the take for it
+            log.warning("no thumbnail for %s: %s", relpath, exc)
+
     record: TaskRecord | None = execute_generation(
-        ctx, runner, task_id, str(self.request.hostname or "worker"), commit
+        ctx, runner, task_id, str(self.request.hostname or "worker"), commit, thumbnail
     )
     return record.status.value if record else None
 

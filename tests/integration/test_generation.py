@@ -401,5 +401,22 @@ async def test_uploaded_assets_get_thumbnails(api: Api, jp_ws_fetch: Any, worksp
     assert status == 200 and max(Image.open(io.BytesIO(data)).size) == 256
 
 
+async def test_a_generated_take_gets_a_thumbnail(api: Api, workspace: Path) -> None:
+    pid, _, [shot] = await make_shot(api)
+    record = await wait_finished(api, await submit(api, pid, shot, "still", prompt="a quay"))
+    take_id = record["result"]["takeId"]
+    deadline = time.monotonic() + 30
+    while True:
+        _, project = await api.call("GET", f"projects/{pid}")
+        take = project["chapters"][0]["scenes"][0]["shots"][0]["takes"][0]
+        if take["thumbnail"]:
+            break
+        assert time.monotonic() < deadline, take
+        await asyncio.sleep(0.1)
+    assert take["id"] == take_id and take["thumbnail"].startswith("05_Cache/thumbnails/")
+    thumb = Image.open(workspace / "Projects" / pid / take["thumbnail"])
+    assert max(thumb.size) == 256  # a preview, not the 1280x720 render
+
+
 def test_worker_fixture_is_a_real_celery_worker(worker: Worker) -> None:
     assert worker.proc is not None and worker.proc.poll() is None

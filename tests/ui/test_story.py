@@ -24,7 +24,6 @@ import requests
 from PIL import Image, ImageDraw, ImageFilter
 from playwright.sync_api import Locator, Page, expect
 
-from tests.services import wait_until
 from tests.ui.conftest import TOKEN, Lab, Screenshots, open_lab, set_theme
 from tests.ui.uplink import SlowUplink
 
@@ -606,29 +605,3 @@ def test_story_from_empty_studio_to_chosen_take(
     set_theme(page, "JupyterLab Light")
     assert failures == []
     assert time.monotonic() - started < 120
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="server: a take never gets a thumbnail; tasks/execute.py `_complete` registers the "
-    "take with `takes.complete(p, take_id, relpath)` and requests no thumbnail, so the main view "
-    "shows every take from its full-size render",
-)
-def test_a_generated_take_gets_a_thumbnail(lab: Lab) -> None:
-    project = "take-thumbnails"
-    if any(p["id"] == project for p in lab.api("GET", "projects")["projects"]):
-        lab.api("DELETE", f"projects/{project}")
-    lab.api("POST", "projects", json={"name": "Take thumbnails", "quality": "low"})
-    nodes = f"projects/{project}/nodes"
-    chapter = lab.api("POST", nodes, json={"kind": "chapter", "parentId": None, "name": "One"})
-    scene = lab.api("POST", nodes, json={"kind": "scene", "parentId": chapter["id"], "name": "A"})
-    shot = lab.api("POST", nodes, json={"kind": "shot", "parentId": scene["id"], "name": "Wide"})
-    task = lab.api(
-        "POST",
-        "tasks/submit",
-        json={"projectId": project, "nodeId": shot["id"], "pipeline": "still"},
-    )["taskId"]
-    wait_until(lambda: lab.api("GET", f"tasks/{task}/status")["status"] == "completed", 60)
-    take = lab.api("GET", f"projects/{project}")["chapters"][0]["scenes"][0]["shots"][0]["takes"][0]
-    assert take["status"] == "completed"
-    assert take["thumbnail"], take  # GET projects/take-thumbnails → "thumbnail": null
