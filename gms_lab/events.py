@@ -326,6 +326,11 @@ class EventHub:
             except Exception as exc:
                 log.warning("event listener failed: %s", exc)
 
+    def broadcast(self, raw: str) -> None:
+        """Hand one event to every listener of every project (workspace-wide news)."""
+        for project_id in list(self.listeners):
+            self.dispatch(project_id, raw)
+
     def _broadcast_state(self, ok: bool) -> None:
         for project_id in list(self.listeners):
             if ok:

@@ -145,6 +145,15 @@ class StudioServer:
         asyncio.get_running_loop().create_task(self._announce_files(project_id, changes))
 
     async def _announce_files(self, project_id: str, changes: list[tuple[str, str]]) -> None:
+        for kind, relpath in changes:
+            if relpath == "" and kind in ("added", "deleted") and self.hub is not None:
+                # a project was made or removed (by anyone): every client refreshes its list
+                change = "created" if kind == "added" else "deleted"
+                news = ProjectUpdate(project_id=project_id, changes={change: True})
+                self.hub.broadcast(encode(news))
+        changes = [(kind, relpath) for kind, relpath in changes if relpath]
+        if not changes or (self.watcher is not None and project_id not in self.watcher.projects):
+            return
         with contextlib.suppress(StudioError):
             events = await asyncio.to_thread(self._file_events, project_id, changes)
             for event in events:

@@ -14,7 +14,7 @@ from .projects import CACHE
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
-#: (project id, [(added|modified|deleted, path relative to the project)])
+#: (project id, [(added|modified|deleted, path relative to the project; "" for the project)])
 OnChange = Callable[[str, list[tuple[str, str]]], None]
 _KIND = {Change.added: "added", Change.modified: "modified", Change.deleted: "deleted"}
 
@@ -63,8 +63,10 @@ class ProjectWatcher:
         except ValueError:
             return False
         parts = rel.parts
-        if len(parts) < 2 or any(p.startswith(".") for p in parts):
+        if not parts or any(p.startswith(".") for p in parts):
             return False
+        if len(parts) == 1:
+            return True  # a project folder appeared or went: every client's project list changes
         return parts[1] != CACHE and parts[0] in self.projects
 
     async def _run(self) -> None:

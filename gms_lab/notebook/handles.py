@@ -252,12 +252,13 @@ class ShotHandle(_Node):
         def fill() -> None:
             shot = self.shot
             rows = []
-            for take in shot.takes:
+            for number, take in enumerate(shot.takes, start=1):
                 handle = Take(self.film, self.id, take.id)
                 preview = handle.preview()
                 rows.append(
                     {
                         "id": take.id,
+                        "label": f"Take {number}",
                         "status": take.status.value,
                         "caption": str(take.parameters.get("prompt", "")),
                         "src": "data:image/png;base64," + base64.b64encode(preview).decode()

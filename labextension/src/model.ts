@@ -1086,7 +1086,12 @@ export class StudioModel implements IDisposable {
   }
 
   private _applyProjectUpdate(event: ProjectUpdate): void {
-    if (event.projectId !== this._projectId) {
+    const changes = (event.changes ?? {}) as Record<string, unknown>;
+    if (changes.created || changes.deleted) {
+      // a project was made or removed elsewhere (a notebook, another browser, a terminal)
+      void this.loadProjects().catch(() => undefined);
+    }
+    if (event.projectId !== this._projectId || changes.created) {
       return;
     }
     const known = this._project?.version ?? -1;

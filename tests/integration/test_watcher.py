@@ -28,6 +28,20 @@ def studio_settings() -> dict[str, Any]:
     return {"watch": True}
 
 
+async def test_every_client_hears_of_projects_made_or_removed_elsewhere(
+    api: Api, jp_ws_fetch: Any, workspace: Path
+) -> None:
+    pid, _, _ = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    other, _, _ = await make_shot(api)  # made by "someone else": a notebook, another browser
+    made = await socket.until("project_update", timeout=10, projectId=other)
+    assert made["changes"] == {"created": True}
+    status, _ = await api.call("DELETE", f"projects/{other}")
+    assert status == 200
+    gone = await socket.until("project_update", timeout=10, projectId=other)
+    assert gone["changes"] == {"deleted": True}
+
+
 async def test_files_from_a_terminal_appear_live(
     api: Api, jp_ws_fetch: Any, workspace: Path, tmp_path: Path
 ) -> None:

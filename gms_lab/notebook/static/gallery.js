@@ -32,7 +32,8 @@ function render({ model, el }) {
       }
       const caption = document.createElement("span");
       caption.className = "gms-take__caption";
-      caption.textContent = `${take.id === selected ? "★ " : ""}${take.id} · ${take.status}`;
+      caption.textContent =
+        `${take.id === selected ? "★ " : ""}${take.label || take.id} · ${take.status}`;
       card.append(caption);
       card.disabled = take.status !== "completed";
       card.addEventListener("click", () => {

@@ -662,6 +662,7 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
           aria-label="Project"
           title="The project shown in the studio"
           value={projectId ?? ''}
+          onFocus={() => void model.loadProjects().catch(() => undefined)}
           onChange={event =>
             void model
               .openProject(event.currentTarget.value || null)
