@@ -28,7 +28,7 @@ import { findNode } from './hierarchy';
 import { studioIcon } from './icons';
 import type { StudioModel } from './model';
 import { CommandIDs } from './tokens';
-import type { CreatableKind, JSONRecord, Quality } from './types';
+import type { CreatableKind, IProject, JSONRecord, Quality } from './types';
 
 /** The palette category of the studio's commands. */
 export const PALETTE_CATEGORY = 'Generative Studio';
@@ -47,6 +47,29 @@ function targetId(
   return typeof args.nodeId === 'string'
     ? args.nodeId
     : (model.selection?.id ?? null);
+}
+
+/** What rename and delete act on: the project itself, or one of its nodes. */
+interface ITarget {
+  project: IProject;
+  id: string;
+  isProject: boolean;
+  node: ReturnType<typeof findNode>;
+}
+
+/** The project or node a command acts on (the given or selected one), if it exists. */
+function target(
+  model: StudioModel,
+  args: ReadonlyPartialJSONObject
+): ITarget | null {
+  const project = model.project;
+  const id = targetId(model, args);
+  if (!project || !id) {
+    return null;
+  }
+  const isProject = id === project.id;
+  const node = isProject ? null : findNode(project, id);
+  return isProject || node ? { project, id, isProject, node } : null;
 }
 
 /** The shot a command acts on: the given or selected shot, or the shot of a selected take. */
@@ -295,17 +318,12 @@ export function registerCommands(
       return hasProject() && kind !== undefined && kind !== 'take';
     },
     execute: async args => {
-      const project = model.project;
-      const id = targetId(model, args);
-      if (!project || !id) {
+      const found = target(model, args);
+      if (!found) {
         return;
       }
-      const isProject = id === project.id;
-      const node = isProject ? null : findNode(project, id);
-      const current = isProject ? project.name : node?.name;
-      if (current === undefined) {
-        return;
-      }
+      const { project, id, isProject, node } = found;
+      const current = isProject ? project.name : node!.name;
       const result = await InputDialog.getText({
         title: `Rename ${isProject ? 'project' : node?.kind}`,
         label: 'Name',
@@ -330,16 +348,11 @@ export function registerCommands(
     icon: args => (args.isPalette ? undefined : deleteIcon),
     isEnabled: args => hasProject() && targetId(model, args) !== null,
     execute: async args => {
-      const project = model.project;
-      const id = targetId(model, args);
-      if (!project || !id) {
+      const found = target(model, args);
+      if (!found) {
         return;
       }
-      const isProject = id === project.id;
-      const node = isProject ? null : findNode(project, id);
-      if (!isProject && !node) {
-        return;
-      }
+      const { project, id, isProject, node } = found;
       const what = isProject
         ? `the project "${project.name}"`
         : `${node!.kind} "${node!.name}"`;

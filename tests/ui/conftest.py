@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -202,6 +203,22 @@ def accept_kernel(page: Page) -> None:
     except PlaywrightTimeout:
         return
     dialog.click()
+
+
+def run_notebook(page: Page, lab: Lab, filename: str, cells: list[str]) -> None:
+    """Write a notebook of `cells` into the lab's root, open it, and run all its cells."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    notebook.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(notebook, lab.root / filename)
+    open_lab(page, lab, f"lab/tree/{filename}")
+    page.wait_for_selector(".jp-Notebook", timeout=60_000)
+    accept_kernel(page)
+    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
 
 
 def set_theme(page: Page, theme: str) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import secrets
 import time
 
-import nbformat
 from playwright.sync_api import Page, expect
 
-from tests.ui.conftest import Lab, Screenshots, accept_kernel, open_lab
+from tests.ui.conftest import Lab, Screenshots, run_notebook
 from tests.ui.test_story import show_panel, tree_item, tree_items
 
 
@@ -16,29 +15,20 @@ def test_notebook_takes_appear_in_the_panels_and_panel_takes_in_the_notebook(
     page: Page, lab: Lab, screenshots: Screenshots
 ) -> None:
     name = f"Both ways {secrets.token_hex(3)}"
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell(
+    run_notebook(
+        page,
+        lab,
+        "both-ways.ipynb",
+        [
             "from gms_lab import Studio\n"
             f"studio = Studio({str(lab.workspace)!r})\n"
             f"film = studio.create_project({name!r}, quality='low')\n"
             "shot = film.chapter('Act 1').scene('Pier').shot('Gulls')\n"
-            "film.id, shot.id"
-        ),
-        nbformat.v4.new_code_cell("task = shot.generate('slow', seconds=4)"),
-        nbformat.v4.new_code_cell("shot.gallery()"),
-    ]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, lab.root / "both-ways.ipynb")
-
-    open_lab(page, lab, "lab/tree/both-ways.ipynb")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    accept_kernel(page)
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
+            "film.id, shot.id",
+            "task = shot.generate('slow', seconds=4)",
+            "shot.gallery()",
+        ],
+    )
 
     # the notebook made the project: open it in the Project Browser
     deadline = time.monotonic() + 60

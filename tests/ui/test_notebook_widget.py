@@ -6,44 +6,27 @@ import json
 import re
 import time
 
-import nbformat
 from playwright.sync_api import Page
 
-from tests.ui.conftest import Lab, Screenshots, accept_kernel, open_lab
+from tests.ui.conftest import Lab, Screenshots, run_notebook
 
 
 def test_progress_widget_moves_live_in_jupyterlab(
     page: Page, lab: Lab, screenshots: Screenshots
 ) -> None:
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = [
-        nbformat.v4.new_code_cell(
+    run_notebook(
+        page,
+        lab,
+        "widget.ipynb",
+        [
             "from gms_lab import Studio\n"
             f"studio = Studio({str(lab.workspace)!r})\n"
             "film = studio.create_project('Widget Film', exist_ok=True)\n"
-            "shot = film.chapter('Act 1').scene('Dawn').shot('Wide')"
-        ),
-        # the cell returns at once: the widget must keep moving from the kernel's loop
-        nbformat.v4.new_code_cell("task = shot.generate('slow', seconds=6)"),
-    ]
-    notebook.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nbformat.write(notebook, lab.root / "widget.ipynb")
-
-    open_lab(page, lab, "lab/tree/widget.ipynb")
-    page.wait_for_selector(".jp-Notebook", timeout=60_000)
-    accept_kernel(page)
-    page.wait_for_function(
-        "() => document.querySelector('.jp-Notebook') && "
-        "!document.querySelector('.jp-Notebook-ExecutionIndicator[data-status=\"busy\"]')",
-        timeout=60_000,
+            "shot = film.chapter('Act 1').scene('Dawn').shot('Wide')",
+            # the cell returns at once: the widget must keep moving from the kernel's loop
+            "task = shot.generate('slow', seconds=6)",
+        ],
     )
-    screenshots.take(page, "notebook-open")
-    page.evaluate("() => { window.jupyterapp.commands.execute('notebook:run-all-cells'); }")
-
     bar = page.locator(".gms-progress .gms-bar").first
     bar.wait_for(timeout=60_000)
     screenshots.take(page, "widget-shown")
