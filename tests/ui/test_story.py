@@ -447,7 +447,11 @@ def test_story_from_empty_studio_to_chosen_take(
     expect(tree_items(page, "take")).to_have_count(1)  # the shot opened on its coming take
     screenshots.take(page, "take-1-generating")
     toast(page, "success", f"Take 1 of {SHOT} is ready", timeout=60_000)
-    states = [s for s in recorded(page) if s["value"] is not None]
+    seen = [s for s in recorded(page) if s["value"] is not None]
+    # the take's own task: the row whose step text is the still pipeline's (other rows, such as a
+    # finished upload's housekeeping, are not this bar)
+    take_task = next(s["id"] for s in seen if PAINTING.match(s["step"] or ""))
+    states = [s for s in seen if s["id"] == take_task]
     values = [s["value"] for s in states]
     painted = {s["step"] for s in states if PAINTING.match(s["step"] or "")}
     assert len(painted) >= 3, states  # the step text changed live
