@@ -65,8 +65,7 @@ install: system $(VENV)/.installed ## Install the studio into .venv (Python pack
 
 .PHONY: build
 build: $(VENV)/.installed ## Build the lab extension (production) and the wheel into dist/
-	cd labextension && ../$(BIN)/jlpm install --immutable 2>/dev/null || (cd labextension && ../$(BIN)/jlpm install)
-	cd labextension && ../$(BIN)/jlpm build:prod
+	cd labextension && (jlpm install --immutable || jlpm install) && jlpm build:prod
 	$(BIN)/pip wheel -q --no-deps -w dist .
 
 .PHONY: dev
