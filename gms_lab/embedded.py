@@ -203,11 +203,6 @@ class EmbeddedServices:
             self._write_runtime()
             pause = min(pause * 2, 30.0) if self.worker_restarts > 3 else 1.0
 
-    def restart_worker(self) -> None:
-        """Stop the worker now; the watch loop starts a fresh one."""
-        if self.worker_proc is not None and self.worker_proc.poll() is None:
-            self._terminate(self.worker_proc, grace=10)
-
     async def stop(self) -> None:
         """Stop the worker (warm shutdown), then Redis; remove runtime.json."""
         self._stopping = True

@@ -89,11 +89,6 @@ def resolve_inside(root: Path, relpath: str) -> Path:
     return target
 
 
-def relative_to(root: Path, path: Path) -> str:
-    """The POSIX path of `path` relative to `root`."""
-    return path.resolve().relative_to(root.resolve()).as_posix()
-
-
 def slug_for(name: str) -> str:
     """A folder name for `name`, safe on Windows, macOS and Linux: ASCII, lowercase, short.
 

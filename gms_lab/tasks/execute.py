@@ -23,10 +23,10 @@ from ..core.errors import StudioError
 from ..core.files import atomic_write, fsync_dir
 from ..core.projects import RENDERS
 from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskSuccess, progress_of
-from ..models import TaskRecord, TaskResult, TaskStatus, utcnow
+from ..models import Quality, TaskRecord, TaskResult, TaskStatus, utcnow
 from .context import TaskContext
 from .records import finish
-from .registry import PipelineSpec
+from .registry import PipelineSpec, TierSpec
 from .runners.base import Job, JobCancelled, JobOutcome, PipelineFailure
 from .runners.runner import Runner
 from .service import job_dir, mark_take_failed, started_now
@@ -84,9 +84,13 @@ def execute_generation(
     if records.cancel_requested(task_id):
         return _fail(ctx, record, "Cancelled.", cancelled=True)
     try:
-        spec = ctx.registry.get(record.pipeline)
-        project = ctx.core.projects.get(record.project_id)
-        quality = project.quality
+        # the tier the take was asked at (its quality is recorded at submit time)
+        quality = (
+            Quality(record.tier)
+            if record.tier
+            else ctx.core.projects.get(record.project_id).quality
+        )
+        spec, tier = ctx.dispatcher.dispatch(record.pipeline, quality)
         parameters = spec.resolve(quality, record.parameters)
     except StudioError as exc:
         return _fail(ctx, record, exc.message)
@@ -102,7 +106,7 @@ def execute_generation(
             job_id=task_id,
             parameters=parameters,
             quality=quality,
-            tier=spec.tier(quality),
+            tier=tier,
             output_dir=out,
             project_dir=root,
         )
@@ -120,7 +124,7 @@ def execute_generation(
                 on_start=note_runner,
             )
             relay.flush()
-            final = _complete(ctx, spec, record, root, outcome, parameters, schedule_commit)
+            final = _complete(ctx, spec, tier, record, root, outcome, parameters, schedule_commit)
             if spec.produces == "take" and final.result is not None:
                 request_thumbnail(final.project_id, final.result.output_path)
             return final
@@ -166,6 +170,7 @@ class _ProgressRelay:
 def _complete(
     ctx: TaskContext,
     spec: PipelineSpec,
+    tier: TierSpec,
     record: TaskRecord,
     root: Path,
     outcome: JobOutcome,
@@ -190,9 +195,7 @@ def _complete(
             "pipeline": spec.id,
             "pipelineVersion": spec.version,
             "tier": record.tier,
-            "tierSpec": spec.tier(ctx.core.projects.get(record.project_id).quality).model_dump(
-                mode="json", by_alias=True
-            ),
+            "tierSpec": tier.model_dump(mode="json", by_alias=True),
             "parameters": parameters,
             "seed": parameters.get("seed"),
             "metadata": outcome.metadata,

@@ -83,4 +83,5 @@ def test_killed_worker_task_is_redelivered_and_completes_once(
             event = json.loads(message["data"])
             if event["type"] == "task_success":
                 successes.append(event)
-    assert [e["taskId"] for e in successes] == [task_id]
+    # exactly one success for the task (its take's thumbnail is a task of its own)
+    assert [e["taskId"] for e in successes].count(task_id) == 1
