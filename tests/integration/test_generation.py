@@ -163,7 +163,7 @@ async def test_generate_a_take_over_the_websocket(
 
     # committed to git by the debounced auto-commit, media through LFS
     deadline = time.monotonic() + 20
-    while result["outputPath"] not in git(folder, "ls-files"):
+    while result["outputPath"] not in git(folder, "ls-tree", "-r", "--name-only", "HEAD"):
         assert time.monotonic() < deadline, "the take was not committed"
         await asyncio.sleep(0.1)
     pointer = git(folder, "cat-file", "-p", f"HEAD:{result['outputPath']}")
