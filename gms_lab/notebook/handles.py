@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 _PREVIEW = 192
 
 
+def _preview(film: Film, take: TakeModel, size: int = _PREVIEW) -> bytes | None:
+    """A small PNG of a take's image (None for other media, or before it has a file)."""
+    return preview_png(film.path / take.file, size) if take.file else None
+
+
 def _img(data: bytes | None, alt: str, width: int = 192) -> str:
     if not data:
         return ""
@@ -253,8 +258,7 @@ class ShotHandle(_Node):
             shot = self.shot
             rows = []
             for number, take in enumerate(shot.takes, start=1):
-                handle = Take(self.film, self.id, take.id)
-                preview = handle.preview()
+                preview = _preview(self.film, take)
                 rows.append(
                     {
                         "id": take.id,
@@ -287,7 +291,7 @@ class ShotHandle(_Node):
         shot = self.shot
         cards = "".join(
             f"<figure style='margin:0 6px 0 0'>"
-            f"{_img(Take(self.film, self.id, t.id).preview(), t.id, 128)}"
+            f"{_img(_preview(self.film, t), t.id, 128)}"
             f"<figcaption>{'★ ' if t.id == shot.selected_take else ''}{t.id} · "
             f"{t.status.value}</figcaption></figure>"
             for t in shot.takes
@@ -337,15 +341,15 @@ class Take:
 
     def preview(self, size: int = _PREVIEW) -> bytes | None:
         """A small PNG of the take (images only)."""
-        file = self.file
-        return preview_png(file, size) if file else None
+        return _preview(self.film, self.take, size)
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
         take = self.take
         prompt = html.escape(str(take.parameters.get("prompt", "")))
         body = (
             f"<div style='display:flex;gap:8px;align-items:center'>"
-            f"{_img(self.preview(), take.id)}<div><b>{take.id}</b> · {take.status.value}<br>"
+            f"{_img(_preview(self.film, take), take.id)}"
+            f"<div><b>{take.id}</b> · {take.status.value}<br>"
             f"{take.pipeline} · seed {take.seed}<br><i>{prompt}</i></div></div>"
         )
         return {"text/html": body, "text/plain": repr(self)}
