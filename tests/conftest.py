@@ -114,3 +114,14 @@ class Api:
 def api(jp_fetch: Any) -> Api:
     """The studio's REST API of the server under test."""
     return Api(jp_fetch)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the reliability figures the tests recorded (see `tests/figures.py`)."""
+    from tests import figures
+
+    lines = figures.report(REPO / "test-results")
+    if lines:
+        terminalreporter.section("reliability figures")
+        for line in lines:
+            terminalreporter.write_line(line)
