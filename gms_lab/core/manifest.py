@@ -10,7 +10,7 @@ from filelock import FileLock
 from pydantic import ValidationError
 
 from ..models import Project
-from .errors import InvalidInput, VersionConflict
+from .errors import InvalidInput, ProjectNotFound, VersionConflict
 from .files import atomic_write
 from .workspace import Workspace
 
@@ -37,11 +37,16 @@ class ManifestStore:
 
     def read(self, project_id: str) -> Project:
         """The project's manifest as it is on disk now."""
-        return self._read(self.workspace.project_dir(project_id) / MANIFEST)
+        return self._read(project_id, self.workspace.project_dir(project_id) / MANIFEST)
 
     @staticmethod
-    def _read(path: Path) -> Project:
-        return Project.model_validate_json(path.read_bytes())
+    def _read(project_id: str, path: Path) -> Project:
+        # the project may have been deleted since its folder was checked: that is a 404
+        try:
+            raw = path.read_bytes()
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise ProjectNotFound(f"No project {project_id!r}.", {"projectId": project_id}) from exc
+        return Project.model_validate_json(raw)
 
     def write_new(self, project_dir: Path, project: Project) -> None:
         """Write the first manifest of a new project."""
@@ -61,7 +66,7 @@ class ManifestStore:
         """
         path = self.workspace.project_dir(project_id) / MANIFEST
         with self.lock(project_id):
-            project = self._read(path)
+            project = self._read(project_id, path)
             if expected_version is not None and expected_version != project.version:
                 raise VersionConflict(
                     f"The project changed meanwhile (version {project.version}, "
