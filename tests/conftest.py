@@ -10,21 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests import reliability
 from tests.services import REPO, TEST_PIPELINES, Worker, redis_server, studio_config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server", "tests.docker_support"]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the figures the fault and fuzz suites tallied (see `tests/reliability.py`)."""
-    lines = reliability.summary()
-    if lines:
-        terminalreporter.section("reliability figures")
-        for line in lines:
-            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+from tests import figures
 from tests.conftest import Api
-from tests.reliability import tally
 
 
 async def test_delete_racing_writes_answers_404_never_500(api: Api, workspace: Path) -> None:
@@ -51,7 +51,7 @@ async def test_delete_racing_writes_answers_404_never_500(api: Api, workspace: P
         status, _ = await api.call("GET", f"projects/{pid}")
         assert status == 404
     fivexx = sum(n for code, n in statuses.items() if code >= 500)
-    tally("delete-vs-write requests", rounds * (writers + 1))
-    tally("5xx seen", fivexx)
+    figures.count("delete-vs-write requests", rounds * (writers + 1))
+    figures.count("5xx seen", fivexx)
     assert fivexx == 0, dict(statuses)
     assert set(statuses) <= {200, 201, 404}, dict(statuses)
