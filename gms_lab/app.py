@@ -56,6 +56,9 @@ class GMSLab(ExtensionApp):
     thumbnail_size = Int(None, allow_none=True, help=_help("thumbnail_size")).tag(config=True)
     watch = Bool(None, allow_none=True, help=_help("watch")).tag(config=True)
     docker_host = Unicode(None, allow_none=True, help=_help("docker_host")).tag(config=True)
+    trash_retention_days = Float(None, allow_none=True, help=_help("trash_retention_days")).tag(
+        config=True
+    )
 
     def studio_config(self) -> StudioConfig:
         """The effective settings: traits, then environment variables, then defaults."""

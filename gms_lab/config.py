@@ -55,6 +55,9 @@ class StudioConfig(BaseModel):
     thumbnail_size: int = Field(256, ge=32, le=2048, description="Longest side of thumbnails.")
     watch: bool = Field(True, description="Watch open projects for changes made outside.")
     docker_host: str = Field("", description="Docker engine URL; empty uses DOCKER_HOST.")
+    trash_retention_days: float = Field(
+        30.0, ge=0, description="Days deleted things stay in the trash; 0 keeps them until emptied."
+    )
 
     #: The environment variable of each field.
     ENV: ClassVar[dict[str, str]] = {
@@ -74,6 +77,7 @@ class StudioConfig(BaseModel):
         "thumbnail_size": "GMS_THUMBNAIL_SIZE",
         "watch": "GMS_WATCH",
         "docker_host": "GMS_DOCKER_HOST",
+        "trash_retention_days": "GMS_TRASH_RETENTION_DAYS",
     }
 
     @classmethod

@@ -347,9 +347,77 @@ class ErrorBody(CamelModel):
 
 
 class Deleted(CamelModel):
-    """Body of a successful delete."""
+    """Body of a successful delete: what went, and its item in the trash (to restore it)."""
 
     deleted: str
+    trash_id: str | None = None
+
+
+# --- trash ----------------------------------------------------------------------------------
+
+TrashKind = Literal["project", "node", "take", "asset"]
+
+
+class TrashItem(CamelModel):
+    """Something deleted, waiting in the workspace trash until it is restored or erased."""
+
+    id: str
+    kind: TrashKind
+    #: the project's, node's or file's name ("Take 3" for a take)
+    name: str
+    project_id: str
+    project_name: str
+    deleted: datetime
+    #: when the retention period erases it (None: kept until emptied)
+    expires: datetime | None = None
+    #: bytes of files held
+    size: int = 0
+    #: project-relative paths of the files held (a project holds its whole folder: [])
+    paths: list[str] = Field(default_factory=list)
+    #: chapter, scene, shot or take, for nodes and takes
+    node_kind: NodeKind | None = None
+    #: where it was: the names of its parents (chapter, scene, shot) or its asset folder
+    where: list[str] = Field(default_factory=list)
+    parent_id: str | None = None
+    index: int | None = None
+    take_count: int = 0
+    #: the project version the deletion wrote (nodes, takes)
+    version: int | None = None
+    deleted_by: str | None = None
+
+
+class TrashRecord(TrashItem):
+    """A trash item as kept on disk (`item.json`): with what restoring it needs."""
+
+    #: the node as it was in project.json (nodes, takes)
+    node: dict[str, Any] | None = None
+    #: the id of the sibling before it (None: it was first)
+    after: str | None = None
+    #: the take was its shot's selected take
+    selected: bool = False
+    #: tasks still generating takes inside it when it was deleted
+    task_ids: list[str] = Field(default_factory=list)
+
+
+class TrashList(CamelModel):
+    """Body of `GET /gms/api/trash`: newest first."""
+
+    items: list[TrashItem]
+    retention_days: float
+
+
+class TrashRestored(CamelModel):
+    """Body of a restore: the item restored and the project's version afterwards."""
+
+    item: TrashItem
+    project_id: str
+    version: int | None = None
+
+
+class TrashEmptied(CamelModel):
+    """Body of emptying the trash: the ids erased."""
+
+    deleted: list[str]
 
 
 # --- tasks ----------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from .tasks.runners.containers import DockerLauncher
 from .tasks.service import TaskService
 
 log = logging.getLogger(__name__)
+#: How often the trash is swept for items past the retention period (seconds).
+TRASH_SWEEP_EVERY = 3600.0
 
 
 class StudioServer:
@@ -40,6 +42,7 @@ class StudioServer:
         self.ready = asyncio.Event()
         self._docker = DockerLauncher(config.docker_host)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._trash_keeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start (or connect to) the broker, then the event hub and the watcher."""
@@ -73,10 +76,28 @@ class StudioServer:
         if self.config.watch:
             self.watcher = ProjectWatcher(self.core.workspace, self._on_files_changed)
             self.watcher.start()
+        self._trash_keeper = asyncio.get_running_loop().create_task(self._keep_trash())
         self.ready.set()
+
+    async def _keep_trash(self) -> None:
+        """Finish deletions a crash cut short; erase what outlived the retention period."""
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(self.core.trash.recover)
+        while True:
+            try:
+                erased = await asyncio.to_thread(self.core.trash.erase_expired)
+                if erased:
+                    log.info("trash: erased %d item(s) past the retention period", len(erased))
+            except Exception as exc:
+                log.warning("trash: could not erase expired items: %s", exc)
+            await asyncio.sleep(TRASH_SWEEP_EVERY)
 
     async def stop(self) -> None:
         """Stop the watcher, the hub and the embedded services."""
+        if self._trash_keeper is not None:
+            self._trash_keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._trash_keeper
         if self.watcher is not None:
             await self.watcher.stop()
         if self.hub is not None:

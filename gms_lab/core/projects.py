@@ -1,10 +1,9 @@
-"""Projects: create (folders, manifest, git + LFS), list, read, change, delete."""
+"""Projects: create (folders, manifest, git + LFS), list, read, change (deleting: `trash`)."""
 
 from __future__ import annotations
 
 import secrets
 import shutil
-import time
 from pathlib import Path
 
 from filelock import FileLock
@@ -161,13 +160,3 @@ class Projects:
 
         project, _ = self.manifests.update(project_id, change, expected)
         return project
-
-    def delete(self, project_id: str) -> None:
-        """Remove a project: moved out of `Projects/` at once, then erased."""
-        path = self.path(project_id)
-        trash = self.workspace.runtime_dir / "trash"
-        trash.mkdir(parents=True, exist_ok=True)
-        target = trash / f"{project_id}-{int(time.time() * 1000)}"
-        with self.manifests.lock(project_id):
-            path.rename(target)
-        shutil.rmtree(target, ignore_errors=True)

@@ -8,12 +8,13 @@ from ..config import StudioConfig
 from ..models import Project, ToolHealth
 from .manifest import ManifestStore
 from .projects import Projects
+from .trash import Trash
 from .vcs import tool_health
 from .workspace import Workspace
 
 
 class StudioCore:
-    """Workspace, manifests and projects for one configuration; no network, no event loop."""
+    """Workspace, manifests, projects and trash for one configuration; no network, no event loop."""
 
     def __init__(
         self,
@@ -27,3 +28,6 @@ class StudioCore:
         self.health = health if health is not None else tool_health()
         self.manifests = ManifestStore(self.workspace, on_write)
         self.projects = Projects(self.workspace, self.manifests, lfs=self.health["gitLfs"].ok)
+        self.trash = Trash(
+            self.workspace, self.manifests, self.projects, config.trash_retention_days
+        )

@@ -14,6 +14,7 @@ from .tasks import (
     TaskListHandler,
     TaskStatusHandler,
 )
+from .trash import TrashHandler, TrashItemHandler, TrashRestoreHandler
 from .vcs import GitCommitHandler, GitLogHandler, GitStatusHandler
 from .workspace import WorkspaceConfigHandler
 from .ws import ProjectSocket
@@ -40,6 +41,9 @@ ROUTES: list[Route] = [
     Route(f"{API}/tasks", TaskListHandler),
     Route(f"{API}/pipelines", PipelinesHandler),
     Route(f"{API}/quality/mappings", QualityMappingsHandler),
+    Route(f"{API}/trash", TrashHandler),
+    Route(f"{API}/trash/{{item_id}}", TrashItemHandler),
+    Route(f"{API}/trash/{{item_id}}/restore", TrashRestoreHandler),
 ]
 #: The WebSocket is not part of the REST document.
 SOCKETS: list[Route] = [Route("/gms/ws/{project_id}", ProjectSocket)]

@@ -70,10 +70,17 @@ class ProjectHandler(StudioHandler):
         self.send(project)
 
     @web.authenticated
-    @operation("Delete a project and its files", response=Deleted)
+    @operation(
+        "Move a project (folder, history, everything) to the trash",
+        response=Deleted,
+        headers=IF_MATCH,
+        errors=(400, 403, 404, 409),
+    )
     async def delete(self, project_id: str) -> None:
-        await self.run(self.core.projects.delete, project_id)
-        self.send(Deleted(deleted=project_id))
+        item = await self.run(
+            self.core.trash.delete_project, project_id, self.if_match(), self.author.name
+        )
+        self.send(Deleted(deleted=project_id, trash_id=item.id))
 
 
 def _info(project: Project, located: hierarchy.Located) -> NodeInfo:
@@ -131,11 +138,14 @@ class NodeHandler(StudioHandler):
 
     @web.authenticated
     @operation(
-        "Remove a node and everything under it",
+        "Move a node (with everything under it and its takes' files) or a take to the trash",
         response=Deleted,
         headers=IF_MATCH,
         errors=(400, 403, 404, 409),
     )
     async def delete(self, project_id: str, node_id: str) -> None:
-        await self.change(project_id, lambda p: hierarchy.remove(p, node_id))
-        self.send(Deleted(deleted=node_id))
+        project, item = await self.run(
+            self.core.trash.delete_node, project_id, node_id, self.if_match(), self.author.name
+        )
+        self.set_header("ETag", str(project.version))
+        self.send(Deleted(deleted=node_id, trash_id=item.id))

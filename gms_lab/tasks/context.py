@@ -35,6 +35,10 @@ class TaskContext:
         self.registry = PipelineRegistry(config.pipelines_path)
         self.dispatcher = Dispatcher(self.registry)
         self.records = TaskRecords(self.redis)
+        from .trashed import TaskTrashKeeper  # the keeper needs this context: imported late
+
+        if not any(isinstance(x, TaskTrashKeeper) for x in self.core.trash.listeners):
+            self.core.trash.listeners.append(TaskTrashKeeper(self))
 
     def announce(self, project: Project) -> None:
         """Tell every client of the project that its manifest has a new version."""

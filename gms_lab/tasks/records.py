@@ -16,6 +16,7 @@ PROJECT_TASKS = "gms:tasks:"
 CANCEL_KEY = "gms:cancel:"
 HEARTBEAT_KEY = "gms:heartbeat:"
 WORKER_KEY = "gms:worker:"
+TRASHED_TASKS = "gms:trash:tasks:"
 #: How many finished tasks a project keeps in its list.
 KEEP_PER_PROJECT = 500
 _RECORD_TTL = 60 * 60 * 24 * 30
@@ -77,6 +78,31 @@ class TaskRecords:
             return []
         raws = cast(list[bytes | None], self.client.mget([TASK_KEY + i.decode() for i in ids]))
         return [TaskRecord.model_validate_json(r) for r in raws if r is not None]
+
+    # a trashed project's records wait beside its trash item
+    def stash_project(self, project_id: str, item_id: str) -> None:
+        """Move the project's task list aside (its project went to the trash as `item_id`)."""
+        self._merge(PROJECT_TASKS + project_id, TRASHED_TASKS + item_id)
+
+    def unstash_project(self, item_id: str, project_id: str) -> None:
+        """Bring a restored project's task list back."""
+        self._merge(TRASHED_TASKS + item_id, PROJECT_TASKS + project_id)
+
+    def drop_stash(self, item_id: str) -> None:
+        """Erase the records of a project erased from the trash."""
+        key = TRASHED_TASKS + item_id
+        ids = cast(list[bytes], self.client.zrange(key, 0, -1))
+        pipe = self.client.pipeline()
+        for task_id in ids:
+            pipe.delete(TASK_KEY + task_id.decode())
+        pipe.delete(key)
+        pipe.execute()
+
+    def _merge(self, source: str, target: str) -> None:
+        pipe = self.client.pipeline()
+        pipe.zunionstore(target, [target, source], aggregate="MAX")
+        pipe.delete(source)
+        pipe.execute()
 
     # cancel flags, heartbeats, live workers
     def request_cancel(self, task_id: str) -> None:

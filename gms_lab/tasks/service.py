@@ -161,39 +161,44 @@ class TaskService:
         return self.ctx.records.get(task_id)
 
     def list(self, project_id: str) -> list[TaskRecord]:
-        """The project's tasks, newest first."""
-        self.ctx.core.projects.path(project_id)
-        return self.ctx.records.for_project(project_id)
+        """The project's tasks, newest first (never those of an older project of that id)."""
+        project = self.ctx.core.projects.get(project_id)
+        return [r for r in self.ctx.records.for_project(project_id) if r.created >= project.created]
 
     def cancel(self, task_id: str) -> TaskRecord:
         """Stop a task: a queued one is cancelled at once; a running one by its worker."""
-        records = self.ctx.records
-        record = records.get(task_id)
-        if record.status.finished:
-            raise Conflict(
-                f"Task {task_id!r} has already ended ({record.status.value}).",
-                {"status": record.status.value},
-            )
-        records.request_cancel(task_id)
+        return cancel_task(self.ctx, task_id)
 
-        def cancel_if_pending(r: TaskRecord) -> None:
-            if r.status == TaskStatus.pending:
-                finish(r, TaskStatus.cancelled, error="Cancelled before it started.", step="")
 
-        record = records.update(task_id, cancel_if_pending)
-        if record.status == TaskStatus.cancelled:
-            mark_take_failed(self.ctx, record, "Cancelled.")
-            self.ctx.publisher.publish(
-                record.project_id,
-                TaskFailed(
-                    task_id=task_id,
-                    node_id=record.node_id,
-                    error="Cancelled.",
-                    seq=record.seq,
-                    cancelled=True,
-                ),
-            )
-        return record
+def cancel_task(ctx: TaskContext, task_id: str) -> TaskRecord:
+    """Stop a task: a queued one is cancelled at once; a running one by its worker."""
+    records = ctx.records
+    record = records.get(task_id)
+    if record.status.finished:
+        raise Conflict(
+            f"Task {task_id!r} has already ended ({record.status.value}).",
+            {"status": record.status.value},
+        )
+    records.request_cancel(task_id)
+
+    def cancel_if_pending(r: TaskRecord) -> None:
+        if r.status == TaskStatus.pending:
+            finish(r, TaskStatus.cancelled, error="Cancelled before it started.", step="")
+
+    record = records.update(task_id, cancel_if_pending)
+    if record.status == TaskStatus.cancelled:
+        mark_take_failed(ctx, record, "Cancelled.")
+        ctx.publisher.publish(
+            record.project_id,
+            TaskFailed(
+                task_id=task_id,
+                node_id=record.node_id,
+                error="Cancelled.",
+                seq=record.seq,
+                cancelled=True,
+            ),
+        )
+    return record
 
 
 def mark_take_failed(ctx: TaskContext, record: TaskRecord, error: str) -> None:

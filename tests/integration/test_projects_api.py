@@ -79,7 +79,7 @@ async def test_create_read_list_update_delete(api: Api, workspace: Path) -> None
     assert status == 200
 
     status, body = await api.call("DELETE", "projects/harbour")
-    assert status == 200 and body == {"deleted": "harbour"}
+    assert status == 200 and body["deleted"] == "harbour" and body["trashId"].startswith("tr_")
     assert not folder.exists()
     status, body = await api.call("GET", "projects/harbour")
     assert status == 404 and body["error"]["code"] == "project_not_found"
