@@ -59,6 +59,7 @@ class GMSLab(ExtensionApp):
     trash_retention_days = Float(None, allow_none=True, help=_help("trash_retention_days")).tag(
         config=True
     )
+    manifest_cache = Int(None, allow_none=True, help=_help("manifest_cache")).tag(config=True)
 
     def studio_config(self) -> StudioConfig:
         """The effective settings: traits, then environment variables, then defaults."""

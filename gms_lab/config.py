@@ -58,6 +58,9 @@ class StudioConfig(BaseModel):
     trash_retention_days: float = Field(
         30.0, ge=0, description="Days deleted things stay in the trash; 0 keeps them until emptied."
     )
+    manifest_cache: int = Field(
+        64, ge=1, description="Parsed project manifests each process keeps in memory."
+    )
 
     #: The environment variable of each field.
     ENV: ClassVar[dict[str, str]] = {
@@ -78,6 +81,7 @@ class StudioConfig(BaseModel):
         "watch": "GMS_WATCH",
         "docker_host": "GMS_DOCKER_HOST",
         "trash_retention_days": "GMS_TRASH_RETENTION_DAYS",
+        "manifest_cache": "GMS_MANIFEST_CACHE",
     }
 
     @classmethod

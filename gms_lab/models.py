@@ -43,23 +43,34 @@ class TakeStatus(StrEnum):
 
 
 # --- project.json ---------------------------------------------------------------------------
+# The manifest's models validate every assignment, so a change is checked as it is made and the
+# manifest writer need not validate the whole tree again (see core/manifest.py). Takes are
+# frozen: versions of a project share them, and a change replaces a take instead of editing it.
 
 
-class Resolution(CamelModel):
+class ManifestModel(CamelModel):
+    """A part of project.json: assignments are validated."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", validate_assignment=True
+    )
+
+
+class Resolution(ManifestModel):
     """Frame size in pixels."""
 
     width: int = Field(1280, ge=16, le=16384)
     height: int = Field(720, ge=16, le=16384)
 
 
-class ProjectSettings(CamelModel):
+class ProjectSettings(ManifestModel):
     """Per-project render settings."""
 
     fps: float = Field(24.0, gt=0, le=240)
     resolution: Resolution = Field(default_factory=Resolution)
 
 
-class Canvas(CamelModel):
+class Canvas(ManifestModel):
     """The node canvas saved with the project (filled by a future canvas view)."""
 
     nodes: list[dict[str, Any]] = Field(default_factory=list)
@@ -68,7 +79,14 @@ class Canvas(CamelModel):
 
 
 class Take(CamelModel):
-    """One generated result of a shot; `file` is relative to the project root."""
+    """One generated result of a shot; `file` is relative to the project root.
+
+    Frozen: change a take with `core.takes` (which replaces it in its shot).
+    """
+
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", frozen=True
+    )
 
     id: str
     file: str | None = None
@@ -83,7 +101,7 @@ class Take(CamelModel):
     error: str | None = None
 
 
-class Shot(CamelModel):
+class Shot(ManifestModel):
     """A shot: the unit that takes are generated for."""
 
     id: str
@@ -94,7 +112,7 @@ class Shot(CamelModel):
     selected_take: str | None = None
 
 
-class Scene(CamelModel):
+class Scene(ManifestModel):
     """A scene: an ordered list of shots."""
 
     id: str
@@ -102,7 +120,7 @@ class Scene(CamelModel):
     shots: list[Shot] = Field(default_factory=list)
 
 
-class Chapter(CamelModel):
+class Chapter(ManifestModel):
     """A chapter: an ordered list of scenes."""
 
     id: str
@@ -110,7 +128,7 @@ class Chapter(CamelModel):
     scenes: list[Scene] = Field(default_factory=list)
 
 
-class Project(CamelModel):
+class Project(ManifestModel):
     """The manifest, `project.json`: the one source of truth of a project's hierarchy."""
 
     id: str

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from pathlib import Path
@@ -16,9 +17,7 @@ from ..models import (
     ProjectSettings,
     ProjectSummary,
 )
-from . import hierarchy
 from .errors import ProjectExists
-from .files import mtime
 from .manifest import ManifestStore
 from .paths import slug_for
 from .vcs import Author, ProjectRepo
@@ -109,30 +108,29 @@ class Projects:
 
     def list(self) -> list[ProjectSummary]:
         """Every readable project, newest change first."""
+        # one scandir and, per project, the manifest store's check of its file (no parse
+        # unless the file changed): fast at a thousand projects
         out = []
-        for project_id in self.workspace.project_ids():
-            try:
-                project = self.manifests.read(project_id)
-            except Exception:
+        folder = self.workspace.projects_dir
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            return []
+        for entry in entries:
+            if entry.name.startswith(".") or not entry.is_dir():
                 continue
-            shots, takes = hierarchy.counts(project)
-            out.append(
-                ProjectSummary(
-                    id=project.id,
-                    name=project.name,
-                    quality=project.quality,
-                    version=project.version,
-                    created=project.created,
-                    modified=mtime(self.path(project_id) / "project.json"),
-                    shot_count=shots,
-                    take_count=takes,
-                )
-            )
+            summary = self.manifests.summary(entry.name)
+            if summary is not None:
+                out.append(summary)
         return sorted(out, key=lambda p: p.modified, reverse=True)
 
     def get(self, project_id: str) -> Project:
-        """The manifest of a project."""
+        """The manifest of a project (a shared snapshot: change it through `update`)."""
         return self.manifests.read(project_id)
+
+    def get_serialised(self, project_id: str) -> tuple[Project, bytes]:
+        """The manifest and its JSON, as the API answers it (serialised once per version)."""
+        return self.manifests.read_serialised(project_id)
 
     def update(
         self, project_id: str, patch: ProjectPatch, expected_version: int | None = None

@@ -26,7 +26,7 @@ class StudioCore:
         self.workspace = Workspace(config.workspace)
         self.workspace.scaffold()
         self.health = health if health is not None else tool_health()
-        self.manifests = ManifestStore(self.workspace, on_write)
+        self.manifests = ManifestStore(self.workspace, on_write, config.manifest_cache)
         self.projects = Projects(self.workspace, self.manifests, lfs=self.health["gitLfs"].ok)
         self.trash = Trash(
             self.workspace, self.manifests, self.projects, config.trash_retention_days

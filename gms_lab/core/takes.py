@@ -59,14 +59,22 @@ def find_take(project: Project, take_id: str) -> tuple[Shot, Take]:
     return located.parent, located.node
 
 
+def replace(shot: Shot, take: Take, **changes: Any) -> Take:
+    """Put a changed copy of `take` in its place in the shot (takes are frozen: older versions
+    of the project share them); the new take."""
+    index = next(i for i, t in enumerate(shot.takes) if t is take)
+    changed = take.model_copy(update=changes)
+    shot.takes[index] = changed
+    return changed
+
+
 def complete(project: Project, take_id: str, file: str, thumbnail: str | None = None) -> Take:
     """Mark a take completed with its file; the shot's first completed take becomes selected."""
     shot, take = find_take(project, take_id)
-    take.status = TakeStatus.completed
-    take.file = file
-    take.error = None
+    changes: dict[str, Any] = {"status": TakeStatus.completed, "file": file, "error": None}
     if thumbnail is not None:
-        take.thumbnail = thumbnail
+        changes["thumbnail"] = thumbnail
+    take = replace(shot, take, **changes)
     if shot.selected_take is None:
         shot.selected_take = take.id
     return take
@@ -77,14 +85,12 @@ def set_thumbnail(project: Project, file: str, thumbnail: str) -> Take | None:
     for located in hierarchy.walk(project):
         node = located.node
         if isinstance(node, Take) and node.file == file:
-            node.thumbnail = thumbnail
-            return node
+            assert isinstance(located.parent, Shot)
+            return replace(located.parent, node, thumbnail=thumbnail)
     return None
 
 
 def fail(project: Project, take_id: str, error: str) -> Take:
     """Mark a take failed, with the reason."""
-    _, take = find_take(project, take_id)
-    take.status = TakeStatus.error
-    take.error = error[:2000]
-    return take
+    shot, take = find_take(project, take_id)
+    return replace(shot, take, status=TakeStatus.error, error=error[:2000])

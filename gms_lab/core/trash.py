@@ -147,6 +147,7 @@ class Trash:
             incoming = self._incoming(record)
             path.rename(incoming / PROJECT)
             fsync_dir(path.parent)
+            self.manifests.forget(project_id)
             self._complete(record)
         self._tell("trashed", record)
         return record
@@ -361,7 +362,7 @@ class Trash:
                     {"ids": clashes},
                 )
             self._check_files_free(root, record)
-            _interrupt_takes(_takes_under(node))
+            restored = _interrupt_takes(node)
             ids = [s.id for s in siblings]
             if record.after is None and record.index == 0:
                 position = 0
@@ -369,11 +370,11 @@ class Trash:
                 position = ids.index(record.after) + 1
             else:
                 position = len(siblings)
-            siblings.insert(position, node)
+            siblings.insert(position, restored)
             if record.selected and kind == "take":
                 shot = hierarchy.find(project, record.parent_id or "", "shot").node
                 assert isinstance(shot, Shot)
-                shot.selected_take = shot.selected_take or node.id
+                shot.selected_take = shot.selected_take or restored.id
             moved.extend(_move_all(self._folder(record.id) / FILES, root, record.paths))
 
         try:
@@ -546,16 +547,39 @@ def _takes_in(project: Project) -> list[Take]:
     return [t for chapter in project.chapters for t in _takes_under(chapter)]
 
 
-def _interrupt_takes(takes: list[Take]) -> None:
-    """Takes deleted while generating come back failed: their task was cancelled."""
-    for take in takes:
-        if take.status == TakeStatus.generating:
-            take.status = TakeStatus.error
-            take.error = "Deleted while it was being generated."
+def _interrupted(take: Take) -> Take:
+    """A take deleted while generating comes back failed: its task was cancelled.
+
+    Takes are frozen (versions of a project share them): a changed copy replaces it.
+    """
+    if take.status != TakeStatus.generating:
+        return take
+    return take.model_copy(
+        update={"status": TakeStatus.error, "error": "Deleted while it was being generated."}
+    )
+
+
+def _interrupt_takes(node: Any) -> Any:
+    """`node` with every take under it that was generating marked failed (a take: a copy)."""
+    if isinstance(node, Take):
+        return _interrupted(node)
+    shots = (
+        [node]
+        if isinstance(node, Shot)
+        else node.shots
+        if isinstance(node, Scene)
+        else [shot for scene in node.scenes for shot in scene.shots]
+        if isinstance(node, Chapter)
+        else []
+    )
+    for shot in shots:
+        shot.takes[:] = [_interrupted(t) for t in shot.takes]
+    return node
 
 
 def _interrupt(project: Project) -> None:
-    _interrupt_takes(_takes_in(project))
+    for chapter in project.chapters:
+        _interrupt_takes(chapter)
 
 
 def _ids_under(node: Any) -> set[str]:

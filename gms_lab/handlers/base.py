@@ -131,6 +131,12 @@ class StudioHandler(ExtensionHandlerMixin, APIHandler):
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(model.model_dump_json(by_alias=True))
 
+    def send_json_bytes(self, body: bytes, status: int = 200) -> None:
+        """Answer with JSON already serialised (a model's camelCase dump)."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(body)
+
     def send_error_body(self, status: int, code: str, message: str, details: Any = None) -> None:
         """Write the studio's error shape with `status`."""
         self.set_status(status)

@@ -51,9 +51,9 @@ class ProjectHandler(StudioHandler):
     @web.authenticated
     @operation("Read a project's manifest", response=Project)
     async def get(self, project_id: str) -> None:
-        project = await self.run(self.core.projects.get, project_id)
+        project, body = await self.run(self.core.projects.get_serialised, project_id)
         self.set_header("ETag", str(project.version))
-        self.send(project)
+        self.send_json_bytes(body)
 
     @web.authenticated
     @operation(

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from gms_lab.config import StudioConfig
-from gms_lab.core import hierarchy
+from gms_lab.core import hierarchy, takes
 from gms_lab.core.errors import InvalidInput, VersionConflict
 from gms_lab.core.services import StudioCore
 from gms_lab.core.vcs import STUDIO_AUTHOR
-from gms_lab.models import NodeCreate, Project, ProjectCreate
+from gms_lab.models import NodeCreate, Project, ProjectCreate, TakeStatus
 
 
 def make_core(root: Path) -> StudioCore:
@@ -104,3 +109,108 @@ def test_hierarchy_add_move_remove_keeps_ids(core: StudioCore) -> None:
         )
     project, _ = core.manifests.update("harbour", lambda p: hierarchy.remove(p, sc))
     assert project.chapters[0].scenes == []
+
+
+# -- fast, and still durable ------------------------------------------------------------------
+
+_WRITER = """
+import sys
+from pathlib import Path
+from gms_lab.config import StudioConfig
+from gms_lab.core import hierarchy, takes
+from gms_lab.core.services import StudioCore
+from gms_lab.models import NodeCreate
+
+core = StudioCore(StudioConfig.from_env({"workspace": Path(sys.argv[1])}, env={}))
+core.manifests.on_write = None
+for i in range(10_000):
+    project, _ = core.manifests.update(
+        "harbour", lambda p, i=i: hierarchy.add(p, NodeCreate(kind="chapter", name=f"c{i}"))
+    )
+    print(project.version, f"c{i}", flush=True)  # the answer: only after the write returned
+"""
+
+
+def test_an_answered_write_survives_kill_9_of_the_writer(core: StudioCore) -> None:
+    """A writer is killed (-9) the moment it has answered: every answered change is on disk."""
+    root = core.workspace.root
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _WRITER, str(root)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert writer.stdout is not None
+    answered: list[tuple[int, str]] = []
+    for _ in range(40):
+        version, name = writer.stdout.readline().split()
+        answered.append((int(version), name.decode()))
+    os.kill(writer.pid, signal.SIGKILL)  # right after an answer, likely in the middle of a write
+    writer.wait(timeout=10)
+    # a fresh reader (another process's view: nothing cached) finds every answered change
+    project = make_core(root).projects.get("harbour")
+    names = {c.name for c in project.chapters}
+    assert {name for _, name in answered} <= names
+    assert project.version >= answered[-1][0]
+    folder = core.workspace.project_dir("harbour")
+    json.loads((folder / "project.json").read_text())
+
+
+def test_a_change_made_elsewhere_is_seen_at_the_next_read(core: StudioCore) -> None:
+    """The in-memory copy is checked against the file: an editor's change shows at once."""
+    assert core.projects.get("harbour").name == "Harbour"  # now held in memory
+    path = core.workspace.project_dir("harbour") / "project.json"
+    data = json.loads(path.read_text())
+    data["name"] = "Harbor"  # same size: only the file's stamp and head tell
+    path.write_text(json.dumps(data, indent=2))
+    assert core.projects.get("harbour").name == "Harbor"
+    # and a second process's write (our own writer, elsewhere) too
+    other = make_core(core.workspace.root)
+    other.manifests.update("harbour", lambda p: setattr(p, "name", "Port"))
+    assert core.projects.get("harbour").name == "Port"
+    assert [p.name for p in core.projects.list()] == ["Port"]
+
+
+def test_a_snapshot_never_changes_under_its_reader(core: StudioCore) -> None:
+    """What `get` handed out stays as it was while later versions are written."""
+    _, shot = core.manifests.update("harbour", _shot_with_take)
+    before = core.projects.get("harbour")
+    frozen_json = before.model_dump_json()
+    take_id = before.chapters[0].scenes[0].shots[0].takes[0].id
+    core.manifests.update("harbour", lambda p: takes.complete(p, take_id, "03_Renders/t.png"))
+    core.manifests.update("harbour", lambda p: hierarchy.remove(p, shot))
+    assert before.model_dump_json() == frozen_json
+    after = core.projects.get("harbour")
+    assert after.chapters[0].scenes[0].shots == []
+    # takes are shared between versions, so they cannot be edited in place
+    with pytest.raises(ValidationError):
+        before.chapters[0].scenes[0].shots[0].takes[0].status = TakeStatus.error  # type: ignore[misc]
+
+
+def _shot_with_take(p: Project) -> str:
+    ch = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
+    sc = hierarchy.add(p, NodeCreate(kind="scene", parent_id=ch, name="B")).node.id
+    shot = hierarchy.add(p, NodeCreate(kind="shot", parent_id=sc, name="C")).node.id
+    takes.add_generating(
+        p, shot, pipeline="still", parameters={}, seed=1, task_id="t", tier="standard"
+    )
+    return shot
+
+
+def test_a_value_of_the_wrong_type_is_refused_and_nothing_written(core: StudioCore) -> None:
+    path = core.workspace.project_dir("harbour") / "project.json"
+    before = path.read_bytes()
+    with pytest.raises(InvalidInput):
+        core.manifests.update("harbour", lambda p: p.chapters.append({"id": "x"}))  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput):
+        core.manifests.update("harbour", lambda p: setattr(p, "quality", "ultra"))
+    assert path.read_bytes() == before
+    assert core.projects.get("harbour").chapters == []
+
+
+def test_the_answer_is_the_manifest_as_written(core: StudioCore) -> None:
+    """The REST answer for a project is the file's JSON, serialised once per version."""
+    core.manifests.update("harbour", _shot_with_take)
+    project, body = core.projects.get_serialised("harbour")
+    path = core.workspace.project_dir("harbour") / "project.json"
+    assert body == path.read_bytes()
+    assert Project.model_validate_json(body) == project
