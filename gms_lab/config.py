@@ -49,6 +49,11 @@ class StudioConfig(BaseModel):
     pool_idle_timeout: float = Field(
         300.0, gt=0, description="Seconds an idle warm pipeline process lives."
     )
+    cancel_grace: float = Field(
+        10.0,
+        ge=0,
+        description="Seconds a pipeline has to answer a cancel before its process is stopped.",
+    )
     visibility_timeout: int = Field(
         7200, ge=60, description="Seconds before an unacknowledged task is redelivered."
     )
@@ -76,6 +81,7 @@ class StudioConfig(BaseModel):
         "worker_concurrency": "GMS_WORKER_CONCURRENCY",
         "pool_size": "GMS_POOL_SIZE",
         "pool_idle_timeout": "GMS_POOL_IDLE_TIMEOUT",
+        "cancel_grace": "GMS_CANCEL_GRACE",
         "visibility_timeout": "GMS_VISIBILITY_TIMEOUT",
         "thumbnail_size": "GMS_THUMBNAIL_SIZE",
         "watch": "GMS_WATCH",

@@ -64,6 +64,8 @@ class TaskProgress(Event):
     status: TaskStatus
     seq: int
     pipeline: str = ""
+    #: The latest preview picture of the work in progress (project-relative), if any.
+    preview: str | None = None
 
 
 def progress_of(record: TaskRecord) -> TaskProgress:
@@ -76,6 +78,7 @@ def progress_of(record: TaskRecord) -> TaskProgress:
         status=record.status,
         seq=record.seq,
         pipeline=record.pipeline,
+        preview=record.preview,
     )
 
 

@@ -493,6 +493,8 @@ class TaskRecord(CamelModel):
     status: TaskStatus = TaskStatus.pending
     progress: float = 0.0
     step: str = ""
+    #: The latest preview of the work in progress (project-relative, under 05_Cache/previews).
+    preview: str | None = None
     seq: int = 0
     result: TaskResult | None = None
     error: str | None = None

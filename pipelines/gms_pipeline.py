@@ -4,14 +4,20 @@ A pipeline's ``main.py`` writes one handler and calls :func:`serve`::
 
     def render(job: Job, progress: Progress) -> Result:
         progress(0.5, "halfway")
+        with job.writing("preview.jpg") as path:
+            small.save(path)  # a small picture of the work so far
+        progress(0.6, "more than halfway", preview="preview.jpg")
         ...
         return Result(outputs=["take.png"], metadata={"width": 640})
 
     if __name__ == "__main__":
         serve(render, manifest=Path(__file__).with_name("pipeline.toml"))
 
-The process stays warm: it answers job after job until stdin closes. Standard library only, so
-the module runs in any container that has a Python.
+The process stays warm: it answers job after job until stdin closes. A ``{"cancel": jobId}``
+line for the running job makes its next ``progress`` call raise :class:`Cancelled` (handlers may
+also poll ``job.cancelled()``); the job is answered with a cancelled error and the process waits
+for the next job, its models still loaded. Standard library only, so the module runs in any
+container that has a Python.
 """
 
 from __future__ import annotations
@@ -19,19 +25,36 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import queue
 import sys
+import threading
 import tomllib
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
-Progress = Callable[[float, str], None]
+
+class Progress(Protocol):
+    """The callback a handler reports through: a fraction, what it does, a preview image.
+
+    ``preview`` is the file name (inside the output dir, written atomically) of a small picture
+    of the work so far. The call raises :class:`Cancelled` once the job was cancelled.
+    """
+
+    def __call__(self, fraction: float, step: str, preview: str | None = None) -> None: ...
 
 
 class PipelineError(Exception):
     """A failure the user can act on; its message becomes the error event word for word."""
+
+
+class Cancelled(PipelineError):
+    """The studio cancelled the running job: raised by ``progress``; ``serve`` answers it."""
+
+    def __init__(self, message: str = "Cancelled.") -> None:
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -51,6 +74,11 @@ class Job:
     tier: dict[str, Any]
     output_dir: Path
     project_dir: Path | None
+    _cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+
+    def cancelled(self) -> bool:
+        """Whether the studio asked to cancel this job (long loops may poll it)."""
+        return self._cancel.is_set()
 
     @property
     def tier_name(self) -> str:
@@ -105,10 +133,9 @@ def serve(handler: Handler, manifest: Path | None = None) -> None:
     only matters when the program is driven by hand) and its declared types are checked.
     """
     declared = _declared_parameters(manifest) if manifest else {}
-    events, jobs = _claim_stdio()
-    for line in iter(jobs.readline, ""):
-        if not line.strip():
-            continue
+    events, stdin = _claim_stdio()
+    inbox = _Inbox(stdin)
+    for line in iter(inbox.next_job, None):
         job_id: Any = None
         try:
             try:
@@ -122,20 +149,93 @@ def serve(handler: Handler, manifest: Path | None = None) -> None:
         except PipelineError as exc:
             _emit(events, {"jobId": _json_safe_id(job_id), "event": "error", "message": str(exc)})
             continue
-        _run(handler, job, events)
+        inbox.running(job)
+        try:
+            _run(handler, job, events)
+        finally:
+            inbox.running(None)
+
+
+class _Inbox:
+    """Reads stdin on a thread: job lines queue up, cancel lines flag their job at once."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._jobs: queue.Queue[str | None] = queue.Queue()
+        self._lock = threading.Lock()
+        self._current: Job | None = None
+        # cancels that came before their job started (kept small: ids are never reused)
+        self._early: dict[str, None] = {}
+        threading.Thread(target=self._read, args=(stream,), daemon=True, name="gms-in").start()
+
+    def _read(self, stream: IO[str]) -> None:
+        try:
+            for line in iter(stream.readline, ""):
+                if not line.strip():
+                    continue
+                target = _cancel_target(line)
+                if target is None:
+                    self._jobs.put(line)
+                else:
+                    self._cancel(target)
+        finally:
+            self._jobs.put(None)
+
+    def _cancel(self, job_id: str) -> None:
+        with self._lock:
+            if self._current is not None and self._current.id == job_id:
+                self._current._cancel.set()
+                return
+            self._early[job_id] = None
+            while len(self._early) > 64:
+                del self._early[next(iter(self._early))]
+
+    def running(self, job: Job | None) -> None:
+        """The job now being run (None between jobs)."""
+        with self._lock:
+            self._current = job
+            if job is not None and job.id in self._early:
+                del self._early[job.id]
+                job._cancel.set()
+
+    def next_job(self) -> str | None:
+        """The next job line; None once stdin closed."""
+        return self._jobs.get()
+
+
+def _cancel_target(line: str) -> str | None:
+    """The job id of a ``{"cancel": jobId}`` line, else None (the line is a job)."""
+    if '"cancel"' not in line:
+        return None
+    try:
+        raw = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if isinstance(raw, dict) and "jobId" not in raw and isinstance(raw.get("cancel"), str):
+        return str(raw["cancel"])
+    return None
 
 
 def _run(handler: Handler, job: Job, events: IO[str]) -> None:
     last = 0.0
 
-    def progress(fraction: float, step: str) -> None:
+    def progress(fraction: float, step: str, preview: str | None = None) -> None:
+        if job.cancelled():
+            raise Cancelled()
         # Progress only moves forward, so a handler's rounding never makes a bar jump back.
         nonlocal last
         last = max(last, min(1.0, max(0.0, float(fraction))))
-        _emit(events, {"jobId": job.id, "event": "progress", "progress": last, "step": step})
+        event: dict[str, Any] = {"jobId": job.id, "event": "progress", "progress": last}
+        event["step"] = step
+        if preview is not None:
+            if not job.output_path(preview).is_file():
+                raise PipelineError(f"the preview {preview} was not written")
+            event["preview"] = preview
+        _emit(events, event)
 
     try:
         result = handler(job, progress)
+        if job.cancelled():
+            raise Cancelled()
         missing = [name for name in result.outputs if not job.output_path(name).is_file()]
         if missing:
             raise PipelineError(f"the pipeline did not write {', '.join(missing)}")
@@ -146,6 +246,8 @@ def _run(handler: Handler, job: Job, events: IO[str]) -> None:
             "metadata": result.metadata,
         }
         _emit(events, event)
+    except Cancelled as exc:
+        _emit(events, {"jobId": job.id, "event": "error", "message": str(exc), "cancelled": True})
     except PipelineError as exc:
         _emit(events, {"jobId": job.id, "event": "error", "message": str(exc)})
     except Exception as exc:

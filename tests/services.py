@@ -27,6 +27,8 @@ from gms_lab.tasks.service import TaskService
 
 REPO = Path(__file__).resolve().parent.parent
 TEST_PIPELINES = REPO / "tests" / "fixtures" / "pipelines"
+#: Seconds the tests' workers give a pipeline to answer a cancel (the default is 10).
+CANCEL_GRACE = 2.0
 
 
 def wait_until(check: object, timeout: float = 20.0, interval: float = 0.05) -> None:
@@ -142,6 +144,7 @@ def studio_config(workspace: Path, **overrides: object) -> StudioConfig:
         "workspace": workspace,
         "pipelines_path": [REPO / "pipelines", TEST_PIPELINES],
         "auto_commit_delay": 0.5,
+        "cancel_grace": CANCEL_GRACE,
         "runner": "local",
         "watch": False,
         **overrides,

@@ -7,10 +7,17 @@ from typing import Any
 from ..models import Project, Shot, Take, TakeStatus
 from . import hierarchy
 from .errors import InvalidInput
-from .projects import RENDERS
+from .projects import CACHE, RENDERS
 
 #: Where pipelines write while a job runs (hidden and git-ignored), one folder per task.
 JOBS_DIR = f"{RENDERS}/.jobs"
+#: Where the previews of takes in the making are kept (git-ignored), one folder per task.
+PREVIEWS_DIR = f"{CACHE}/previews"
+
+
+def preview_relpath(task_id: str, number: int, suffix: str) -> str:
+    """The project-relative path of a task's `number`-th preview (a new name each time)."""
+    return f"{PREVIEWS_DIR}/{task_id}/{number:05d}{suffix.lower()}"
 
 
 def renders_dir(project: Project, shot_id: str) -> str:

@@ -34,8 +34,11 @@ from .service import job_dir, mark_take_failed, started_now
 log = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 2.0
 HEARTBEAT_TTL = 6.0
-#: Progress events closer together than this are merged (the last one always goes out).
+#: Progress events of one step closer together than this are merged (the last one always goes
+#: out); a new step or a new preview is always sent.
 PROGRESS_EVERY = 0.05
+#: How many previews of a running task stay on disk (a client may still be fetching the last).
+PREVIEWS_KEPT = 3
 
 
 class Heartbeat:
@@ -110,7 +113,7 @@ def execute_generation(
             output_dir=out,
             project_dir=root,
         )
-        relay = _ProgressRelay(ctx, task_id)
+        relay = _ProgressRelay(ctx, task_id, root)
 
         def note_runner(kind: str) -> None:
             records.update(task_id, lambda r: setattr(r, "runner", kind), bump=False)
@@ -123,48 +126,85 @@ def execute_generation(
                 cancelled=lambda: records.cancel_requested(task_id),
                 on_start=note_runner,
             )
-            relay.flush()
+            relay.end()
             final = _complete(ctx, spec, tier, record, root, outcome, parameters, schedule_commit)
             if spec.produces == "take" and final.result is not None:
                 request_thumbnail(final.project_id, final.result.output_path)
             return final
         except JobCancelled:
-            relay.flush()
+            relay.end()
             return _fail(ctx, records.get(task_id), "Cancelled.", cancelled=True)
         except PipelineFailure as exc:
-            relay.flush()
+            relay.end()
             return _fail(ctx, records.get(task_id), exc.message)
         except StudioError as exc:
             return _fail(ctx, records.get(task_id), exc.message)
         finally:
             shutil.rmtree(out, ignore_errors=True)
+            relay.drop_previews()
 
 
 class _ProgressRelay:
-    """Record and publish pipeline progress, merging bursts (the last value always goes out)."""
+    """Record and publish pipeline progress, merging bursts within a step.
 
-    def __init__(self, ctx: TaskContext, task_id: str) -> None:
-        self.ctx, self.task_id = ctx, task_id
+    A preview is moved out of the job's folder at once (the pipeline may write the next one
+    under the same name) into `05_Cache/previews/<task>/`, where the last few are kept.
+    """
+
+    def __init__(self, ctx: TaskContext, task_id: str, root: Path) -> None:
+        self.ctx, self.task_id, self.root = ctx, task_id, root
         self.last_sent = 0.0
+        self.last_step = ""
         self.pending: tuple[float, str] | None = None
+        self.preview: str | None = None
+        self.previews: list[Path] = []
 
-    def __call__(self, progress: float, step: str) -> None:
+    def __call__(self, progress: float, step: str, preview: Path | None = None) -> None:
         self.pending = (progress, step)
-        if time.monotonic() - self.last_sent >= PROGRESS_EVERY:
+        fresh = preview is not None and self._keep(preview)
+        if fresh or step != self.last_step or time.monotonic() - self.last_sent >= PROGRESS_EVERY:
             self.flush()
+
+    def _keep(self, source: Path) -> bool:
+        relpath = takes.preview_relpath(self.task_id, len(self.previews) + 1, source.suffix)
+        target = self.root / relpath
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(source, target)
+        except OSError as exc:  # a preview is a nicety: never fail the take for it
+            log.warning("preview of %s not kept: %s", self.task_id, exc)
+            return False
+        self.previews.append(target)
+        for old in self.previews[:-PREVIEWS_KEPT]:
+            old.unlink(missing_ok=True)
+        self.preview = relpath
+        return True
 
     def flush(self) -> None:
         if self.pending is None:
             return
         progress, step = self.pending
+        preview = self.preview
         self.pending = None
         self.last_sent = time.monotonic()
+        self.last_step = step
 
         def change(r: TaskRecord) -> None:
-            r.progress, r.step = progress, step
+            r.progress, r.step, r.preview = progress, step, preview
 
         record = self.ctx.records.update(self.task_id, change)
         self.ctx.publisher.publish(record.project_id, progress_of(record))
+
+    def end(self) -> None:
+        """The job ended: the last progress goes out, the previews go (the take replaces them)."""
+        self.flush()
+        self.drop_previews()
+
+    def drop_previews(self) -> None:
+        """Remove the task's previews from the cache."""
+        if self.previews:
+            shutil.rmtree(self.previews[0].parent, ignore_errors=True)
+            self.previews.clear()
 
 
 def _complete(
@@ -220,7 +260,15 @@ def _complete(
         result = TaskResult(output_path=relpath, metadata=outcome.metadata, outputs=[relpath])
 
     def done(r: TaskRecord) -> None:
-        finish(r, TaskStatus.completed, result=result, progress=1.0, step="done", error=None)
+        finish(
+            r,
+            TaskStatus.completed,
+            result=result,
+            progress=1.0,
+            step="done",
+            error=None,
+            preview=None,
+        )
 
     final = ctx.records.update(record.task_id, done)
     ctx.publisher.publish(
@@ -274,7 +322,7 @@ def _fail(ctx: TaskContext, record: TaskRecord, error: str, cancelled: bool = Fa
     status = TaskStatus.cancelled if cancelled else TaskStatus.error
 
     def failed(r: TaskRecord) -> None:
-        finish(r, status, error=error)
+        finish(r, status, error=error, preview=None)
 
     final = ctx.records.update(record.task_id, failed)
     mark_take_failed(ctx, final, error)

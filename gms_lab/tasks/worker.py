@@ -47,7 +47,11 @@ def state() -> tuple[TaskContext, Runner]:
         ctx = TaskContext(config, url=app.conf.broker_url)
         pool = ProcessPool(config.pool_size, config.pool_idle_timeout)
         _state["ctx"] = ctx
-        _state["runner"] = Runner(pool, launcher_chooser(config.runner, config.docker_host))
+        _state["runner"] = Runner(
+            pool,
+            launcher_chooser(config.runner, config.docker_host),
+            cancel_grace=config.cancel_grace,
+        )
     return _state["ctx"], _state["runner"]
 
 

@@ -71,6 +71,7 @@ export interface TaskProgress {
   status: TaskStatus;
   seq: number;
   pipeline: string;
+  preview: string | null;
 }
 /**
  * A task finished with a take.

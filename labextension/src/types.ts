@@ -277,6 +277,8 @@ export interface ITaskRecord {
   status: TaskStatus;
   progress: number;
   step: string;
+  /** The latest preview of the work in progress (project-relative), while it runs. */
+  preview?: string | null;
   seq: number;
   result: TaskResult | null;
   error: string | null;

@@ -18,7 +18,8 @@ const progress: TaskProgress = {
   step: 'denoising',
   status: 'running',
   seq: 3,
-  pipeline: 'still'
+  pipeline: 'still',
+  preview: null
 };
 
 describe('EventDispatcher', () => {

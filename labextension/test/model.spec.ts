@@ -45,7 +45,8 @@ const progress = (seq: number, value: number, step = `step ${seq}`) => ({
   step,
   status: 'running' as const,
   seq,
-  pipeline: 'still'
+  pipeline: 'still',
+  preview: null
 });
 
 describe('StudioModel: opening a project', () => {

@@ -170,10 +170,26 @@ def compose(prompt: str, seed: int) -> Scene:
     )
 
 
-def paint(scene: Scene, size: tuple[int, int], steps: int, progress: Progress) -> Image.Image:
-    """Paint the scene at ``size`` in ``steps`` passes, reporting each pass."""
+#: Longest side of the preview pictures sent while painting.
+PREVIEW_SIZE = 256
+#: How many previews a take gets while it is painted, at most.
+PREVIEWS = 6
+
+
+def paint(
+    scene: Scene,
+    size: tuple[int, int],
+    steps: int,
+    progress: Progress,
+    job: Job | None = None,
+) -> Image.Image:
+    """Paint the scene at ``size`` in ``steps`` passes, reporting each pass.
+
+    With a ``job``, a small preview of the canvas goes with the progress every few passes.
+    """
     canvas = Image.new("RGB", size)
     layers = _layers(scene, steps)
+    every = max(1, math.ceil(steps / PREVIEWS))
     for step in range(steps):
         chunk = [
             layer for index, layer in enumerate(layers) if index * steps // len(layers) == step
@@ -181,8 +197,19 @@ def paint(scene: Scene, size: tuple[int, int], steps: int, progress: Progress) -
         for _, draw in chunk:
             draw(canvas)
         names = ", ".join(dict.fromkeys(name for name, _ in chunk))
-        progress(0.9 * (step + 1) / steps, f"painting {step + 1}/{steps}: {names}")
+        preview = None
+        if job is not None and (step + 1) % every == 0 and step + 1 < steps:
+            preview = _write_preview(job, canvas)
+        progress(0.9 * (step + 1) / steps, f"painting {step + 1}/{steps}: {names}", preview)
     return canvas
+
+
+def _write_preview(job: Job, canvas: Image.Image) -> str:
+    small = canvas.copy()
+    small.thumbnail((PREVIEW_SIZE, PREVIEW_SIZE), Image.Resampling.BILINEAR)
+    with job.writing("preview.jpg") as path:
+        small.save(path, format="JPEG", quality=75)
+    return "preview.jpg"
 
 
 def _layers(scene: Scene, steps: int) -> list[tuple[str, Layer]]:
@@ -576,7 +603,7 @@ def render(job: Job, progress: Progress) -> Result:
 
     scene = compose(prompt, seed)
     progress(0.0, f"composing a {scene.time} scene")
-    canvas = paint(scene, (width * supersample, height * supersample), steps, progress)
+    canvas = paint(scene, (width * supersample, height * supersample), steps, progress, job)
     if supersample > 1:
         progress(0.93, f"downsampling {supersample}x")
         canvas = canvas.resize((width, height), Image.Resampling.LANCZOS)

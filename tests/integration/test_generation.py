@@ -18,7 +18,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Api
-from tests.services import Worker
+from tests.services import CANCEL_GRACE, Worker
 
 pytestmark = pytest.mark.usefixtures("worker")
 
@@ -240,14 +240,68 @@ async def test_cancel_a_running_and_a_queued_task(api: Api, jp_ws_fetch: Any) ->
     started = time.monotonic()
     status, record = await api.call("POST", f"tasks/{running}/cancel")
     assert status == 200
-    failed = await socket.until("task_failed", timeout=10, taskId=running)
-    assert failed["cancelled"] is True and time.monotonic() - started < 5
+    failed = await socket.until("task_failed", timeout=CANCEL_GRACE + 10, taskId=running)
+    # `slow` does not know the cancel line: it had its grace, then it was stopped
+    assert failed["cancelled"] is True and time.monotonic() - started < CANCEL_GRACE + 5
     assert (await wait_finished(api, running))["status"] == "cancelled"
     status, _body = await api.call("POST", f"tasks/{running}/cancel")
     assert status == 409
     # the cancelled job's process was stopped: the next job gets a fresh one
     fresh = await wait_finished(api, await submit(api, pid, shot, "slow"))
     assert fresh["result"]["metadata"]["jobsInProcess"] == 1
+
+
+async def test_a_cancelled_take_leaves_its_pipeline_warm(api: Api, jp_ws_fetch: Any) -> None:
+    pid, _, [shot] = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    warm = await wait_finished(api, await submit(api, pid, shot, "paced", steps=1, pause=0))
+    running = await submit(api, pid, shot, "paced", steps=600, pause=0.05)
+    await socket.until("task_progress", taskId=running, step="step 1/600")
+    started = time.monotonic()
+    status, _record = await api.call("POST", f"tasks/{running}/cancel")
+    assert status == 200
+    failed = await socket.until("task_failed", timeout=10, taskId=running)
+    assert failed["cancelled"] is True and failed["error"] == "Cancelled."
+    assert time.monotonic() - started < CANCEL_GRACE  # it answered; nobody had to stop it
+    record = await wait_finished(api, running)
+    assert record["status"] == "cancelled" and record["preview"] is None
+    _, project = await api.call("GET", f"projects/{pid}")
+    take = project["chapters"][0]["scenes"][0]["shots"][0]["takes"][-1]
+    assert take["status"] == "error"
+    # the same process, its model still loaded, makes the next take
+    after = await wait_finished(api, await submit(api, pid, shot, "paced", steps=1, pause=0))
+    assert after["status"] == "completed"
+    assert after["result"]["metadata"]["pid"] == warm["result"]["metadata"]["pid"]
+    jobs = after["result"]["metadata"]["jobsInProcess"]
+    assert jobs == warm["result"]["metadata"]["jobsInProcess"] + 2
+
+
+async def test_previews_stream_live_and_can_be_downloaded(
+    api: Api, jp_ws_fetch: Any, jp_fetch: Any, workspace: Path
+) -> None:
+    pid, _, [shot] = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    task = await submit(api, pid, shot, "paced", steps=12, pause=0.2, preview_every=3)
+    event = await socket.until("task_progress", taskId=task, step="step 3/12")
+    preview = event["preview"]
+    assert preview.startswith(f"05_Cache/previews/{task}/") and preview.endswith(".png")
+    response = await jp_fetch("gms", "api", "projects", pid, "files", *preview.split("/"))
+    assert response.code == 200 and response.body.startswith(b"\x89PNG")
+    _status, record = await api.call("GET", f"tasks/{task}/status")
+    assert record["preview"] == preview  # a client that reconnects sees it too
+    await socket.until("task_success", timeout=30, taskId=task)
+    progress = [e for e in socket.seen if e["type"] == "task_progress" and e["taskId"] == task]
+    steps = [e["step"] for e in progress if e["step"].startswith("step ")]
+    assert steps == [f"step {n}/12" for n in range(1, 13)]  # every step, in order
+    previews = [e["preview"] for e in progress if e["step"].startswith("step ")]
+    changed = [p for n, p in enumerate(previews) if p and p != (previews[n - 1] if n else None)]
+    assert len(changed) == 4 and len(set(changed)) == 4  # a new file for each new preview
+    # the take replaced its previews; the cache keeps none of them, and git never saw them
+    record = await wait_finished(api, task)
+    assert record["preview"] is None
+    folder = workspace / "Projects" / pid
+    assert not (folder / "05_Cache" / "previews" / task).exists()
+    assert "05_Cache" not in git(folder, "status", "--porcelain", "--ignored=no")
 
 
 async def test_bad_requests_get_clear_answers(api: Api, jp_ws_fetch: Any) -> None:

@@ -418,3 +418,34 @@ def test_a_thumbnail_refuses_what_it_cannot_preview(
 
     assert failed(events) == "no preview for notes.txt"
     assert thumbnail.alive
+
+
+def test_a_still_sends_previews_and_stops_at_a_cancel(
+    still: PipelineProcess, project: Path
+) -> None:
+    parameters = {"prompt": "harbour at night", "seed": 3, "width": 320, "height": 180}
+    events = still.run(job("still", "previews", parameters, "standard", project))
+    finished(events)
+    previews = [e["preview"] for e in events if e.get("preview")]
+    assert 3 <= len(previews) <= 6, previews  # every few of its 20 steps
+    assert set(previews) == {"preview.jpg"}  # written atomically in its output dir
+
+    # a cancel stops the painting at its next step; the same process paints on
+    big = {"prompt": "storm", "width": 2048, "height": 2048, "steps": 200}
+    line = job("still", "cancelled", big, "standard", project)
+    still.send(json.dumps(line))
+    assert still.next_event()["event"] == "progress"
+    still.send(json.dumps({"cancel": "cancelled"}))
+    event = still.next_event()
+    while event["event"] == "progress":
+        event = still.next_event()
+    assert event == {
+        "jobId": "cancelled",
+        "event": "error",
+        "message": "Cancelled.",
+        "cancelled": True,
+    }
+    assert not (project / "renders" / "cancelled" / "take.png").exists()
+    after = {"prompt": "calm", "width": 64, "height": 36}
+    finished(still.run(job("still", "after-cancel", after, "low", project)))
+    assert still.alive

@@ -29,10 +29,11 @@ class PipelineFailure(Exception):
 
 
 class JobCancelled(PipelineFailure):
-    """The user cancelled the job; its process was stopped."""
+    """The user cancelled the job; `warm` says whether its process honoured it and lives on."""
 
-    def __init__(self) -> None:
+    def __init__(self, warm: bool = False) -> None:
         super().__init__("Cancelled.", "cancelled")
+        self.warm = warm
 
 
 @dataclass

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ...core.errors import UnsafePath
 from ...core.paths import resolve_inside
@@ -18,16 +18,32 @@ from .pool import ProcessPool
 log = logging.getLogger(__name__)
 #: Picks how a pipeline runs: as a local process or in a container.
 LauncherChooser = Callable[[PipelineSpec, Job], Launcher]
-Progress = Callable[[float, str], None]
+
+
+class Progress(Protocol):
+    """Told of each progress event: fraction, step, and the preview file when one came."""
+
+    def __call__(self, progress: float, step: str, preview: Path | None = None) -> None: ...
 
 
 class Runner:
-    """Sends jobs to pooled pipeline programs and reads their events until the job ends."""
+    """Sends jobs to pooled pipeline programs and reads their events until the job ends.
 
-    def __init__(self, pool: ProcessPool, choose: LauncherChooser, poll: float = 0.1) -> None:
+    A cancel is passed on as a `{"cancel": jobId}` line; a program that answers the job within
+    `cancel_grace` seconds goes back to the pool warm, one that does not is stopped.
+    """
+
+    def __init__(
+        self,
+        pool: ProcessPool,
+        choose: LauncherChooser,
+        poll: float = 0.1,
+        cancel_grace: float = 10.0,
+    ) -> None:
         self.pool = pool
         self.choose = choose
         self.poll = poll
+        self.cancel_grace = cancel_grace
 
     def run(
         self,
@@ -44,8 +60,17 @@ class Runner:
             on_start(launcher.kind)
         deadline = time.monotonic() + spec.timeout
         progress = 0.0
+        cancel_sent: float | None = None
         while True:
-            if cancelled():
+            if cancel_sent is None and cancelled():
+                cancel_sent = time.monotonic()
+                try:
+                    process.send(json.dumps({"cancel": job.job_id}))
+                except OSError:
+                    self.pool.discard(process)
+                    raise JobCancelled() from None
+            if cancel_sent is not None and time.monotonic() - cancel_sent > self.cancel_grace:
+                log.info("pipeline %s ignored the cancel of %s; stopped", spec.id, job.job_id)
                 self.pool.discard(process)
                 raise JobCancelled()
             if time.monotonic() > deadline:
@@ -66,10 +91,24 @@ class Runner:
                 log.warning("pipeline %s: event for another job ignored: %s", spec.id, line[:200])
                 continue
             name = event.get("event")
+            if cancel_sent is not None and name in ("result", "error"):
+                process.jobs_done += 1
+                if event.get("cancelled") is True:  # it honoured the cancel: keep it warm
+                    self.pool.release(process)
+                    raise JobCancelled(warm=True)
+                # It answered without having read the cancel line, which is still waiting on
+                # its stdin; a program that does not know the line could take it for a job.
+                self.pool.discard(process)
+                raise JobCancelled()
             if name == "progress":
                 value = _fraction(event.get("progress"))
                 progress = max(progress, value)
-                on_progress(progress, str(event.get("step", ""))[:500])
+                step = str(event.get("step", ""))[:500]
+                preview = _preview(job, event.get("preview"))
+                if preview is None:
+                    on_progress(progress, step)
+                else:
+                    on_progress(progress, step, preview)
             elif name == "result":
                 try:
                     outcome = self._outcome(job, event)
@@ -83,6 +122,8 @@ class Runner:
                 message = str(event.get("message") or "The pipeline reported an error.")
                 process.jobs_done += 1
                 self.pool.release(process)
+                if event.get("cancelled") is True:
+                    raise JobCancelled(warm=True)
                 raise PipelineFailure(message[:4000], "error")
             else:
                 self.pool.discard(process)
@@ -157,6 +198,18 @@ class Runner:
             outputs.append(path)
         metadata = event.get("metadata")
         return JobOutcome(outputs=outputs, metadata=metadata if isinstance(metadata, dict) else {})
+
+
+def _preview(job: Job, name: Any) -> Path | None:
+    """The preview file a progress event names, if it is a file inside the output dir."""
+    if not isinstance(name, str) or not name:
+        return None
+    try:
+        path = resolve_inside(job.output_dir, name)
+    except UnsafePath:
+        log.warning("job %s: preview %r is outside its output folder; ignored", job.job_id, name)
+        return None
+    return path if path.is_file() else None
 
 
 def _fraction(value: Any) -> float:
