@@ -231,7 +231,8 @@ def test_a_pipeline_cannot_touch_the_project_inputs(studio: Studio) -> None:
     assert written.stat().st_uid == os.getuid()
 
 
-def test_cancelling_a_job_stops_its_container(studio: Studio) -> None:
+def test_a_cancelled_job_leaves_its_container_warm(studio: Studio) -> None:
+    before = studio.run(studio.job("probe")).metadata
     job = studio.job("probe", action="sleep", steps=300, pause=0.1)  # 30 s unless stopped
     asked: list[float] = []
 
@@ -240,11 +241,14 @@ def test_cancelling_a_job_stops_its_container(studio: Studio) -> None:
             asked.append(time.monotonic())
         return bool(asked)
 
-    with pytest.raises(JobCancelled):
+    with pytest.raises(JobCancelled) as failure:
         studio.run(job, cancelled)
 
-    assert time.monotonic() - asked[0] < 5
-    assert studio.containers() == []
+    # the cancel line reached the program over the attached stdin; it answered and lives on
+    assert failure.value.warm and time.monotonic() - asked[0] < 5
+    after = studio.run(studio.job("probe")).metadata
+    assert (after["hostname"], after["pid"]) == (before["hostname"], before["pid"])
+    assert studio.pool.started_count == 1
 
 
 def test_a_crash_fails_only_its_job_and_the_next_gets_a_fresh_container(studio: Studio) -> None:
