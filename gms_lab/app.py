@@ -61,6 +61,7 @@ class GMSLab(ExtensionApp):
         config=True
     )
     manifest_cache = Int(None, allow_none=True, help=_help("manifest_cache")).tag(config=True)
+    task_history = Int(None, allow_none=True, help=_help("task_history")).tag(config=True)
 
     def studio_config(self) -> StudioConfig:
         """The effective settings: traits, then environment variables, then defaults."""

@@ -66,6 +66,9 @@ class StudioConfig(BaseModel):
     manifest_cache: int = Field(
         64, ge=1, description="Parsed project manifests each process keeps in memory."
     )
+    task_history: int = Field(
+        10_000, ge=100, description="Task records a project's history keeps (oldest go first)."
+    )
 
     #: The environment variable of each field.
     ENV: ClassVar[dict[str, str]] = {
@@ -88,6 +91,7 @@ class StudioConfig(BaseModel):
         "docker_host": "GMS_DOCKER_HOST",
         "trash_retention_days": "GMS_TRASH_RETENTION_DAYS",
         "manifest_cache": "GMS_MANIFEST_CACHE",
+        "task_history": "GMS_TASK_HISTORY",
     }
 
     @classmethod

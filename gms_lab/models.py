@@ -510,6 +510,16 @@ class TaskRecord(CamelModel):
 
 
 class TaskList(CamelModel):
-    """Body of `GET /gms/api/tasks?projectId=`."""
+    """Body of `GET /gms/api/tasks?projectId=`: one page, newest first.
+
+    `more` says older tasks exist: ask again with `cursor=<nextCursor>` for the next page.
+    """
 
     tasks: list[TaskRecord]
+    more: bool = False
+    next_cursor: str | None = None
+    total: int | None = None
+
+
+#: The same shape, as the task records answer a page.
+TaskPage = TaskList

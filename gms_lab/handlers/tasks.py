@@ -7,11 +7,16 @@ from typing import Any
 from pydantic import BaseModel
 from tornado import web
 
+from ..core.errors import InvalidInput
 from ..models import TaskAccepted, TaskList, TaskRecord, TaskSubmit
 from ..server import StudioServer
 from ..tasks.registry import PipelineSpec, RegistryError
 from ..tasks.service import TaskService
 from .base import StudioHandler, operation
+
+#: Tasks per page of `GET /gms/api/tasks` unless `limit` says otherwise, and the most it allows.
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
 
 
 class TaskHandlerBase(StudioHandler):
@@ -70,9 +75,13 @@ class TaskListHandler(TaskHandlerBase):
 
     @web.authenticated
     @operation(
-        "A project's tasks, newest first",
+        "A project's tasks, newest first, one page at a time (`more`, `nextCursor`)",
         response=TaskList,
-        query={"projectId": "The project (required)"},
+        query={
+            "projectId": "The project (required)",
+            "limit": f"Tasks per page (1 to {MAX_PAGE}, default {DEFAULT_PAGE})",
+            "cursor": "The `nextCursor` of the previous page; absent for the newest tasks",
+        },
         errors=(400, 403, 404, 503),
     )
     async def get(self) -> None:
@@ -80,7 +89,11 @@ class TaskListHandler(TaskHandlerBase):
         if not project_id:
             self.send_error_body(400, "invalid_input", "Give ?projectId=.")
             return
-        self.send(TaskList(tasks=await self.run(self.tasks.list, project_id)))
+        raw = self.get_query_argument("limit", str(DEFAULT_PAGE))
+        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+            raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}.", {"limit": raw})
+        cursor = self.get_query_argument("cursor", None) or None
+        self.send(await self.run(self.tasks.list, project_id, int(raw), cursor))
 
 
 class TaskCancelHandler(TaskHandlerBase):

@@ -19,7 +19,7 @@ from ..core.assets import preview_png
 from ..core.errors import InvalidInput, NotFound
 from ..core.files import UploadSink
 from ..core.takes import find_take
-from ..models import Asset, Chapter, NodeCreate, NodePatch, Project, Scene, Shot
+from ..models import Asset, Chapter, NodeCreate, NodePatch, Project, Scene, Shot, TaskRecord
 from ..models import Take as TakeModel
 from .widgets import TakeGallery
 
@@ -99,6 +99,22 @@ class Film:
             for located in hierarchy.walk(self.manifest)
             if located.kind == "shot"
         ]
+
+    def tasks(self, limit: int | None = 100) -> list[TaskRecord]:
+        """The project's generation tasks, newest first: the last `limit` (None: all kept).
+
+        Read page by page, as the REST API answers them (`more`, `nextCursor`).
+        """
+        out: list[TaskRecord] = []
+        cursor: str | None = None
+        while limit is None or len(out) < limit:
+            size = 500 if limit is None else min(500, limit - len(out))
+            page = self.studio.tasks.list(self.id, size, cursor)
+            out.extend(page.tasks)
+            if not page.more or page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        return out
 
     def commit(self, message: str) -> str | None:
         """Commit the project's changes (media through LFS); the commit id, None if clean."""

@@ -34,7 +34,7 @@ class TaskContext:
             self.core.manifests.on_write = self.announce
         self.registry = PipelineRegistry(config.pipelines_path)
         self.dispatcher = Dispatcher(self.registry)
-        self.records = TaskRecords(self.redis)
+        self.records = TaskRecords(self.redis, config.task_history)
         from .trashed import TaskTrashKeeper  # the keeper needs this context: imported late
 
         if not any(isinstance(x, TaskTrashKeeper) for x in self.core.trash.listeners):

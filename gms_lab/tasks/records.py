@@ -8,8 +8,8 @@ from typing import Any, cast
 
 import redis
 
-from ..core.errors import NotFound
-from ..models import TaskRecord, utcnow
+from ..core.errors import InvalidInput, NotFound
+from ..models import TaskPage, TaskRecord, utcnow
 
 TASK_KEY = "gms:task:"
 PROJECT_TASKS = "gms:tasks:"
@@ -17,23 +17,25 @@ CANCEL_KEY = "gms:cancel:"
 HEARTBEAT_KEY = "gms:heartbeat:"
 WORKER_KEY = "gms:worker:"
 TRASHED_TASKS = "gms:trash:tasks:"
-#: How many finished tasks a project keeps in its list.
-KEEP_PER_PROJECT = 500
+#: How many tasks a project's history keeps by default (setting `task_history`).
+KEEP_PER_PROJECT = 10_000
 _RECORD_TTL = 60 * 60 * 24 * 30
 
 
 class TaskRecords:
     """Reads and changes task records; every change bumps `seq` atomically."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, keep: int = KEEP_PER_PROJECT) -> None:
         self.client = client
+        #: How many tasks a project's list keeps (the oldest go first).
+        self.keep = keep
 
     def create(self, record: TaskRecord) -> TaskRecord:
         """Store a new record and list it under its project."""
         pipe = self.client.pipeline()
         pipe.set(TASK_KEY + record.task_id, record.model_dump_json(by_alias=True), ex=_RECORD_TTL)
         pipe.zadd(PROJECT_TASKS + record.project_id, {record.task_id: time.time()})
-        pipe.zremrangebyrank(PROJECT_TASKS + record.project_id, 0, -KEEP_PER_PROJECT - 1)
+        pipe.zremrangebyrank(PROJECT_TASKS + record.project_id, 0, -self.keep - 1)
         pipe.execute()
         return record
 
@@ -72,12 +74,49 @@ class TaskRecords:
         return result["record"]
 
     def for_project(self, project_id: str, limit: int = 200) -> list[TaskRecord]:
-        """The project's newest tasks first."""
-        ids = cast(list[bytes], self.client.zrevrange(PROJECT_TASKS + project_id, 0, limit - 1))
-        if not ids:
-            return []
-        raws = cast(list[bytes | None], self.client.mget([TASK_KEY + i.decode() for i in ids]))
-        return [TaskRecord.model_validate_json(r) for r in raws if r is not None]
+        """The project's newest tasks first (the first page of `page`)."""
+        return self.page(project_id, limit).tasks
+
+    def page(self, project_id: str, limit: int = 100, cursor: str | None = None) -> TaskPage:
+        """One page of the project's tasks, newest first, after `cursor` (from the last page).
+
+        The cursor names the last task handed out (its time and id), so tasks submitted
+        meanwhile never shift a page nor show twice. Records that expired are skipped.
+        """
+        key = PROJECT_TASKS + project_id
+        after = _parse_cursor(cursor)
+        limit = max(1, limit)
+        top: float | str = "+inf" if after is None else after[0]
+        chosen: list[tuple[str, float]] = []
+        offset = 0
+        more = False
+        while True:
+            # one extra to know whether more exist; ties in time come in reverse id order
+            batch = cast(
+                list[tuple[bytes, float]],
+                self.client.zrevrangebyscore(
+                    key, top, "-inf", start=offset, num=limit + 1, withscores=True
+                ),
+            )
+            for raw_id, score in batch:
+                task_id = raw_id.decode()
+                if after is not None and score == after[0] and task_id >= after[1]:
+                    continue
+                if len(chosen) == limit:
+                    more = True
+                    break
+                chosen.append((task_id, score))
+            if more or len(batch) < limit + 1:
+                break
+            offset += len(batch)
+        total = int(self.client.zcard(key))
+        tasks: list[TaskRecord] = []
+        if chosen:
+            raws = cast(list[bytes | None], self.client.mget([TASK_KEY + i for i, _ in chosen]))
+            tasks = [TaskRecord.model_validate_json(r) for r in raws if r is not None]
+        last = chosen[-1] if chosen else None
+        next_cursor = f"{last[1]!r}:{last[0]}" if more and last is not None else None
+        return TaskPage(tasks=tasks, next_cursor=next_cursor, more=more, total=total)
 
     # a trashed project's records wait beside its trash item
     def stash_project(self, project_id: str, item_id: str) -> None:
@@ -137,6 +176,21 @@ class TaskRecords:
             text = key.decode() if isinstance(key, bytes) else key
             names.append(text.removeprefix(WORKER_KEY))
         return sorted(names)
+
+
+def _parse_cursor(cursor: str | None) -> tuple[float, str] | None:
+    if not cursor:
+        return None
+    score, sep, task_id = cursor.partition(":")
+    try:
+        if not sep or not task_id:
+            raise ValueError(cursor)
+        return float(score), task_id
+    except ValueError:
+        raise InvalidInput(
+            "The cursor is not one this server handed out; start from the first page.",
+            {"cursor": cursor},
+        ) from None
 
 
 def finish(record: TaskRecord, status: Any, **fields: Any) -> None:

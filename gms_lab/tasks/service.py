@@ -14,7 +14,7 @@ from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
 from ..core.paths import resolve_inside, slug_for
 from ..events import TaskFailed, progress_of
-from ..models import Project, Scene, TaskRecord, TaskStatus, TaskSubmit, utcnow
+from ..models import Project, Scene, TaskList, TaskRecord, TaskStatus, TaskSubmit, utcnow
 from .context import TaskContext
 from .records import finish
 
@@ -160,10 +160,16 @@ class TaskService:
         """A task's record."""
         return self.ctx.records.get(task_id)
 
-    def list(self, project_id: str) -> list[TaskRecord]:
-        """The project's tasks, newest first (never those of an older project of that id)."""
+    def list(self, project_id: str, limit: int = 100, cursor: str | None = None) -> TaskList:
+        """One page of the project's tasks, newest first (never those of an older project of
+        that id); `cursor` is the previous page's `nextCursor`, `more` says older ones exist."""
         project = self.ctx.core.projects.get(project_id)
-        return [r for r in self.ctx.records.for_project(project_id) if r.created >= project.created]
+        page = self.ctx.records.page(project_id, limit, cursor)
+        kept = [r for r in page.tasks if r.created >= project.created]
+        if len(kept) < len(page.tasks):  # the rest is older still
+            page.more, page.next_cursor = False, None
+        page.tasks = kept
+        return page
 
     def cancel(self, task_id: str) -> TaskRecord:
         """Stop a task: a queued one is cancelled at once; a running one by its worker."""

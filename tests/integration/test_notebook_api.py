@@ -12,6 +12,7 @@ from PIL import Image
 
 from gms_lab import Studio
 from gms_lab.core.errors import InvalidInput, NotFound, ProjectExists
+from gms_lab.models import TaskRecord
 from gms_lab.notebook import NoWorkerRunning, TaskError
 from tests.services import REPO, TEST_PIPELINES, Worker
 
@@ -117,3 +118,17 @@ async def test_await_a_task(studio: Studio) -> None:
     assert take.status == "completed"
     takes = await studio.gather([shot.generate("slow"), shot.generate("slow")])
     assert len({t.id for t in takes}) == 2
+
+
+def test_a_films_task_history_reads_every_page(studio: Studio) -> None:
+    """`film.tasks()` follows the REST pages: newest first, all of them when asked."""
+    film = studio.create_project(f"History {secrets.token_hex(3)}")
+    made = [
+        studio.ctx.records.create(
+            TaskRecord(task_id=f"t{n:04d}", project_id=film.id, node_id="sh", pipeline="still")
+        )
+        for n in range(620)
+    ]
+    newest_first = [r.task_id for r in reversed(made)]
+    assert [t.task_id for t in film.tasks()] == newest_first[:100]
+    assert [t.task_id for t in film.tasks(limit=None)] == newest_first

@@ -1,0 +1,69 @@
+"""A project's task history is longer than one answer: the task list comes in pages."""
+
+from __future__ import annotations
+
+import secrets
+
+import redis
+
+from gms_lab.models import TaskRecord
+from gms_lab.tasks.records import TaskRecords
+from tests.conftest import Api
+
+
+def _record(project_id: str, n: int) -> TaskRecord:
+    return TaskRecord(
+        task_id=f"{n:04d}-{secrets.token_hex(6)}",
+        project_id=project_id,
+        node_id="sh_x",
+        pipeline="still",
+        parameters={"n": n},
+    )
+
+
+async def test_the_task_list_pages_newest_first_and_says_more_exist(
+    api: Api, redis_url: str
+) -> None:
+    status, project = await api.call("POST", "projects", {"name": f"Long {secrets.token_hex(3)}"})
+    assert status == 201
+    records = TaskRecords(redis.Redis.from_url(redis_url))
+    made = [records.create(_record(project["id"], n)) for n in range(450)]
+    newest_first = [r.task_id for r in reversed(made)]
+
+    # the first answer holds the newest tasks and says more exist (no silent cut-off)
+    status, page = await api.call("GET", "tasks", params={"projectId": project["id"]})
+    assert status == 200
+    assert [t["taskId"] for t in page["tasks"]] == newest_first[:100]
+    assert page["more"] is True and page["nextCursor"] and page["total"] == 450
+
+    # a task submitted while the user pages on shifts nothing and shows up on a fresh read
+    late = records.create(_record(project["id"], 999))
+    seen = [t["taskId"] for t in page["tasks"]]
+    cursor = page["nextCursor"]
+    while cursor:
+        status, page = await api.call(
+            "GET", "tasks", params={"projectId": project["id"], "limit": "170", "cursor": cursor}
+        )
+        assert status == 200 and len(page["tasks"]) <= 170
+        seen += [t["taskId"] for t in page["tasks"]]
+        cursor = page["nextCursor"]
+        assert page["more"] is bool(cursor)
+    assert seen == newest_first  # every task once, in order
+    status, page = await api.call("GET", "tasks", params={"projectId": project["id"], "limit": "1"})
+    assert [t["taskId"] for t in page["tasks"]] == [late.task_id] and page["more"] is True
+
+    # the whole history, as a notebook reads it, is the same list
+    status, page = await api.call(
+        "GET", "tasks", params={"projectId": project["id"], "limit": "1000"}
+    )
+    assert page["more"] is False and page["nextCursor"] is None and len(page["tasks"]) == 451
+
+
+async def test_bad_paging_gets_a_clear_answer(api: Api) -> None:
+    status, project = await api.call("POST", "projects", {"name": f"Paged {secrets.token_hex(3)}"})
+    for params in ({"limit": "0"}, {"limit": "5000"}, {"limit": "ten"}, {"cursor": "garbage"}):
+        status, body = await api.call("GET", "tasks", params={"projectId": project["id"], **params})
+        assert status == 400, params
+        assert body["error"]["code"] == "invalid_input"
+    status, body = await api.call("GET", "tasks", params={"projectId": "nope"})
+    assert status == 404
