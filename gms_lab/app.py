@@ -34,6 +34,10 @@ class GMSLab(ExtensionApp):
         config=True
     )
     max_upload_bytes = Int(None, allow_none=True, help=_help("max_upload_bytes")).tag(config=True)
+    max_json_bytes = Int(None, allow_none=True, help=_help("max_json_bytes")).tag(config=True)
+    json_max_depth = Int(None, allow_none=True, help=_help("json_max_depth")).tag(config=True)
+    json_max_keys = Int(None, allow_none=True, help=_help("json_max_keys")).tag(config=True)
+    json_max_string = Int(None, allow_none=True, help=_help("json_max_string")).tag(config=True)
     pipelines_path = List(Unicode(), None, allow_none=True, help=_help("pipelines_path")).tag(
         config=True
     )

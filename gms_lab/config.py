@@ -34,6 +34,23 @@ class StudioConfig(BaseModel):
     )
     runner: RunnerKind = Field("auto", description="Pipeline runner: auto, local or docker.")
     max_upload_bytes: int = Field(4 * 1024**3, ge=1, description="Largest upload accepted.")
+    max_json_bytes: int = Field(
+        8 * 1024**2,
+        ge=1024,
+        description="Largest JSON body, WebSocket message or free-form value (413 above).",
+    )
+    json_max_depth: int = Field(
+        32,
+        ge=4,
+        le=128,
+        description="Deepest nesting of objects and arrays in JSON a client sends (400 deeper).",
+    )
+    json_max_keys: int = Field(
+        10_000, ge=16, description="Most object keys in one JSON body or message (413 above)."
+    )
+    json_max_string: int = Field(
+        1_000_000, ge=256, description="Longest string in JSON a client sends (413 above)."
+    )
     pipelines_path: list[Path] = Field(
         default_factory=lambda: [builtin_pipelines_dir()],
         description="Folders holding one folder per pipeline (pipeline.toml).",
@@ -76,6 +93,10 @@ class StudioConfig(BaseModel):
         "broker_url": "GMS_BROKER_URL",
         "runner": "GMS_RUNNER",
         "max_upload_bytes": "GMS_MAX_UPLOAD_BYTES",
+        "max_json_bytes": "GMS_MAX_JSON_BYTES",
+        "json_max_depth": "GMS_JSON_MAX_DEPTH",
+        "json_max_keys": "GMS_JSON_MAX_KEYS",
+        "json_max_string": "GMS_JSON_MAX_STRING",
         "pipelines_path": "GMS_PIPELINES_PATH",
         "auto_commit": "GMS_AUTO_COMMIT",
         "auto_commit_delay": "GMS_AUTO_COMMIT_DELAY",

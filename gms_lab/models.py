@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 
@@ -147,12 +148,26 @@ NodeKind = Literal["chapter", "scene", "shot", "take"]
 # --- REST bodies ----------------------------------------------------------------------------
 
 
+def _visible_name(name: str) -> str:
+    """A project's name, stripped: some visible text, no NUL or control characters."""
+    name = name.strip()
+    if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
+        raise ValueError("the name contains NUL, control characters or lone surrogates")
+    if not any(ch.isprintable() and not ch.isspace() for ch in name):
+        raise ValueError("the name has no visible character")
+    return name
+
+
+#: A project's name as a user gives it (1 to 120 characters, something visible in it).
+ProjectName = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_visible_name)]
+
+
 class ProjectCreate(CamelModel):
     """Body of `POST /gms/api/projects`."""
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    name: str = Field(min_length=1, max_length=120)
+    name: ProjectName
     quality: Quality = Quality.standard
     settings: ProjectSettings | None = None
 
@@ -162,14 +177,25 @@ class ProjectPatch(CamelModel):
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    name: str | None = Field(None, min_length=1, max_length=120)
+    name: ProjectName | None = None
     quality: Quality | None = None
     settings: ProjectSettings | None = None
     canvas: Canvas | None = None
 
 
+class ManifestDamage(CamelModel):
+    """Why a project's manifest cannot be read: its path in the project, and the reason."""
+
+    path: str
+    reason: str
+
+
 class ProjectSummary(CamelModel):
-    """One row of the project list."""
+    """One row of the project list; a project whose manifest cannot be read has `damaged`.
+
+    A damaged project is listed with its folder name as `name`, version 0 and no counts, so
+    the user sees it (and can restore or delete it) instead of losing it from the list.
+    """
 
     id: str
     name: str
@@ -179,6 +205,7 @@ class ProjectSummary(CamelModel):
     modified: datetime
     shot_count: int
     take_count: int
+    damaged: ManifestDamage | None = None
 
 
 class ProjectList(CamelModel):

@@ -69,6 +69,20 @@ class VersionConflict(Conflict):
     code = "version_conflict"
 
 
+class ProjectDamaged(Conflict):
+    """A project whose `project.json` cannot be read; it is shown, never hidden or overwritten."""
+
+    code = "project_damaged"
+
+    def __init__(self, project_id: str, reason: str) -> None:
+        super().__init__(
+            f"The manifest of project {project_id!r} (project.json) cannot be read: {reason}. "
+            "Restore it from the project's git history, or delete the project.",
+            {"projectId": project_id, "path": "project.json", "reason": reason},
+        )
+        self.reason = reason
+
+
 class TooLarge(StudioError):
     """An upload over the configured limit."""
 

@@ -40,8 +40,17 @@ from filelock import FileLock
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
-from ..models import Chapter, Project, ProjectSummary, Scene, Shot, Take
-from .errors import InvalidInput, ProjectNotFound, VersionConflict
+from ..models import (
+    Chapter,
+    ManifestDamage,
+    Project,
+    ProjectSummary,
+    Quality,
+    Scene,
+    Shot,
+    Take,
+)
+from .errors import InvalidInput, ProjectDamaged, ProjectNotFound, VersionConflict
 from .files import atomic_write
 from .workspace import Workspace
 
@@ -53,6 +62,10 @@ _LOCK_TIMEOUT = 30.0
 _HEAD = 1024
 #: (device, inode, size, mtime in ns) of a manifest file.
 Stamp = tuple[int, int, int, int]
+#: The deepest a free-form value (properties, canvas, parameters) is stored. With the
+#: manifest's own ten levels around it this stays far under the reader's limit (201 levels),
+#: so nothing is written that a read would fail on; `json_max_depth` may not exceed it.
+FREE_FORM_DEPTH = 128
 
 
 @dataclass
@@ -112,9 +125,11 @@ class ManifestStore:
         return entry.project, entry.serialised()
 
     def summary(self, project_id: str) -> ProjectSummary | None:
-        """One row of the project list; None when the project is gone or its manifest unreadable.
+        """One row of the project list; None when the project is gone.
 
-        Kept for every project (small), checked against the file like the manifests.
+        A manifest that cannot be read gives a row marked `damaged` (with the reason), so the
+        project stays in sight. Kept for every project (small), checked against the file like
+        the manifests.
         """
         path = self.workspace.projects_dir / project_id / MANIFEST
         try:
@@ -130,8 +145,13 @@ class ManifestStore:
             return known[2]
         try:
             entry = self._load(project_id, path)
-        except Exception:
+        except ProjectNotFound:
             return None
+        except ProjectDamaged as exc:
+            summary = _damaged(project_id, stamp, exc)
+            with self._guard:
+                self._summaries[path] = (stamp, head, summary)
+            return summary
         summary = _summarise(entry)
         with self._guard:
             self._summaries[path] = (entry.stamp, entry.head, summary)
@@ -150,9 +170,10 @@ class ManifestStore:
         """Lock, read, apply `change` (which mutates the project), bump the version, write.
 
         `expected_version` (the client's `If-Match`) must equal the version on disk, else
-        `VersionConflict`. A change that leaves an invalid project is refused and nothing is
-        written. Returns the written project and what `change` returned; the write is on disk
-        (fsynced) when this returns.
+        `VersionConflict`. A change that leaves an invalid project, or one a reader could not
+        load (free-form values nested too deep, integers beyond 64 bits, lone surrogates), is
+        refused and nothing is written. Returns the written project and what `change`
+        returned; the write is on disk (fsynced) when this returns.
         """
         path = self._path(project_id)
         with self.lock(project_id):
@@ -172,11 +193,15 @@ class ManifestStore:
                 data = serialiser.dump(project)
             except ValidationError as exc:
                 raise InvalidInput(
-                    "The change would make the project invalid.", _errors(exc)
+                    "The change would make the project invalid; nothing was written.",
+                    _errors(exc),
                 ) from exc
-            except PydanticSerializationError as exc:
+            except (PydanticSerializationError, orjson.JSONEncodeError) as exc:
+                reason = str(exc).removeprefix("Error serializing to JSON: ")
                 raise InvalidInput(
-                    "The change would make the project invalid.", [{"msg": str(exc)}]
+                    f"The change would make the project unreadable ({reason}); "
+                    "nothing was written.",
+                    {"reason": reason},
                 ) from exc
             stamp = atomic_write(path, data)
             self._remember(path, _Entry(stamp, data[:_HEAD], project, data, serialiser))
@@ -202,6 +227,8 @@ class ManifestStore:
         except (FileNotFoundError, NotADirectoryError) as exc:
             self.forget(project_id)
             raise ProjectNotFound(f"No project {project_id!r}.", {"projectId": project_id}) from exc
+        except OSError as exc:  # not ours to read (permissions), or a disk fault
+            raise ProjectDamaged(project_id, exc.strerror or type(exc).__name__) from exc
         try:
             stamp, head = _stamp(fd), os.pread(fd, _HEAD, 0)
             with self._guard:
@@ -212,7 +239,11 @@ class ManifestStore:
             data = _read_all(fd, stamp[2])
         finally:
             os.close(fd)
-        entry = _Entry(stamp, data[:_HEAD], Project.model_validate_json(data))
+        try:
+            project = Project.model_validate_json(data)
+        except ValidationError as exc:
+            raise ProjectDamaged(project_id, _reason(exc)) from exc
+        entry = _Entry(stamp, data[:_HEAD], project)
         self._remember(path, entry)
         return entry
 
@@ -313,11 +344,48 @@ def _summarise(entry: _Entry) -> ProjectSummary:
     )
 
 
+def _damaged(project_id: str, stamp: Stamp, exc: ProjectDamaged) -> ProjectSummary:
+    """The list's row of a project whose manifest cannot be read: its folder name, version 0."""
+    when = datetime.fromtimestamp(stamp[3] / 1e9, UTC)
+    return ProjectSummary(
+        id=project_id,
+        name=project_id,
+        quality=Quality.standard,
+        version=0,
+        created=when,
+        modified=when,
+        shot_count=0,
+        take_count=0,
+        damaged=ManifestDamage(path=MANIFEST, reason=exc.reason),
+    )
+
+
 def _errors(exc: ValidationError) -> list[dict[str, Any]]:
     return [
         {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False)
+        for e in exc.errors(include_url=False, include_input=False, include_context=False)
     ]
+
+
+def _reason(exc: ValidationError) -> str:
+    """The first problem of a manifest that fails to load, without the manifest's text."""
+    first = exc.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in first["loc"])
+    return f"{where}: {first['msg']}" if where else first["msg"]
+
+
+def _shallow_enough(value: Any, what: str) -> None:
+    """Refuse a free-form value nested deeper than `FREE_FORM_DEPTH` (a reader would fail)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth >= FREE_FORM_DEPTH:
+                raise PydanticSerializationError(
+                    f"{what} nest deeper than {FREE_FORM_DEPTH} levels"
+                )
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
 
 
 class Serialiser:
@@ -342,11 +410,13 @@ class Serialiser:
             if hit is not None and hit[0] is take:
                 fresh[id(take)] = hit
                 return hit[1]
+            _shallow_enough(take.parameters, "A take's parameters")
             data = take.model_dump(mode="json", by_alias=True, warnings="error")
             fresh[id(take)] = (take, data)
             return data
 
         def shot_json(shot: Shot) -> dict[str, Any]:
+            _shallow_enough(shot.properties, "A shot's properties")
             return _with(shot, "takes", [take_json(t) for t in shot.takes])
 
         def scene_json(scene: Scene) -> dict[str, Any]:
@@ -355,6 +425,9 @@ class Serialiser:
         def chapter_json(chapter: Chapter) -> dict[str, Any]:
             return _with(chapter, "scenes", [scene_json(s) for s in _typed(chapter.scenes, Scene)])
 
+        canvas = project.canvas
+        for part in (canvas.nodes, canvas.edges, canvas.viewport):
+            _shallow_enough(part, "The canvas's parts")
         doc = _with(
             project, "chapters", [chapter_json(c) for c in _typed(project.chapters, Chapter)]
         )

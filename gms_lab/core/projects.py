@@ -17,7 +17,7 @@ from ..models import (
     ProjectSettings,
     ProjectSummary,
 )
-from .errors import ProjectExists
+from .errors import ProjectDamaged, ProjectExists, ProjectNotFound
 from .manifest import ManifestStore
 from .paths import slug_for
 from .vcs import Author, ProjectRepo
@@ -92,22 +92,30 @@ class Projects:
         for other in self.workspace.project_ids():
             if other == exclude:
                 continue
+            try:
+                other_name = self.manifests.read(other).name
+            except ProjectNotFound:
+                continue
+            except ProjectDamaged as exc:
+                if other in (slug, name.casefold()):
+                    raise ProjectExists(
+                        f"The project folder {other!r} exists, but its project.json cannot be "
+                        f"read ({exc.reason}). Restore it from its git history, or delete it.",
+                        {"projectId": other, "damaged": True},
+                    ) from exc
+                continue
             if other == slug:
                 raise ProjectExists(
                     f"A project named like {name!r} exists already ({other}).",
                     {"projectId": other},
                 )
-            try:
-                other_name = self.manifests.read(other).name
-            except Exception:
-                continue
             if other_name.casefold() == name.casefold():
                 raise ProjectExists(
                     f"A project named {name!r} exists already.", {"projectId": other}
                 )
 
     def list(self) -> list[ProjectSummary]:
-        """Every readable project, newest change first."""
+        """Every project, newest change first; one whose manifest cannot be read is `damaged`."""
         # one scandir and, per project, the manifest store's check of its file (no parse
         # unless the file changed): fast at a thousand projects
         out = []

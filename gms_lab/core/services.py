@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from ..config import StudioConfig
 from ..models import Project, ToolHealth
+from .limits import JsonLimits
 from .manifest import ManifestStore
 from .projects import Projects
 from .trash import Trash
@@ -23,6 +24,8 @@ class StudioCore:
         on_write: Callable[[Project], None] | None = None,
     ) -> None:
         self.config = config
+        #: What JSON clients send may hold (size, depth, keys, strings).
+        self.limits = JsonLimits.of(config)
         self.workspace = Workspace(config.workspace)
         self.workspace.scaffold()
         self.health = health if health is not None else tool_health()

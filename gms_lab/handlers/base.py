@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,7 +14,8 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
-from ..core.errors import InvalidInput, StudioError
+from ..core.errors import InvalidInput, StudioError, TooLarge
+from ..core.limits import read_json
 from ..core.services import StudioCore
 from ..core.vcs import Author
 from ..models import ErrorBody, ErrorDetail, Project
@@ -89,13 +89,26 @@ class StudioHandler(ExtensionHandlerMixin, APIHandler):
         """Run blocking work (disk, git) in a thread so a slow disk never blocks the server."""
         return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
 
+    async def prepare(self) -> None:  # type: ignore[override]
+        """Refuse a JSON body over the limit (413) before any handler looks at it."""
+        await super().prepare()
+        if self._finished or getattr(self, "_stream_request_body", False):
+            return  # streamed bodies (uploads) have their own limit
+        limit = self.core.limits.max_bytes
+        size = len(self.request.body or b"")
+        if size > limit:
+            raise TooLarge(
+                f"The body is {size:,} bytes; the limit for JSON bodies is {limit:,} bytes.",
+                {"limit": limit, "size": size},
+            )
+
     def parse(self, model: type[M]) -> M:
-        """The JSON body as `model`; a malformed or invalid body is a 400 with the details."""
-        raw = self.request.body or b"{}"
-        try:
-            data = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InvalidInput(f"The body is not valid JSON: {exc}") from exc
+        """The JSON body as `model`; a malformed or invalid body is a 400 with the details.
+
+        The body is read within the workspace's JSON limits (size, depth, keys, strings, no
+        NaN or lone surrogates), so nothing it holds can make a later read fail.
+        """
+        data = read_json(self.request.body or b"{}", self.core.limits)
         try:
             return model.model_validate(data)
         except ValidationError as exc:

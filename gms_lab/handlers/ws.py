@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import secrets
 import time
 from collections.abc import Callable
@@ -16,7 +15,8 @@ from jupyter_server.base.websocket import WebSocketMixin
 from pydantic import ValidationError
 from tornado import websocket
 
-from ..core.errors import ProjectNotFound, StudioError
+from ..core.errors import NotFound, StudioError, TooLarge
+from ..core.limits import read_json
 from ..events import (
     CLIENT_MESSAGES,
     ErrorEvent,
@@ -61,9 +61,12 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
         self.client_id = secrets.token_hex(6)
         try:
             project = await asyncio.to_thread(self.server.core.projects.get, project_id)
-        except (ProjectNotFound, StudioError) as exc:
-            self.send_event(ErrorEvent(code="project_not_found", message=str(exc)))
-            self.close(4404, "unknown project")
+        except StudioError as exc:
+            self.send_event(ErrorEvent(code=exc.code, message=exc.message, details=exc.details))
+            if isinstance(exc, NotFound):
+                self.close(4404, "unknown project")
+            else:
+                self.close(4409, "project unreadable")
             return
         await asyncio.wait_for(self.server.ready.wait(), timeout=60)
         if self.server.hub is not None:
@@ -98,17 +101,32 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
         with contextlib.suppress(websocket.WebSocketClosedError):
             self.write_message(encode(event))
 
+    @property
+    def max_message_size(self) -> int:
+        """Twice the JSON limit: a message over the limit is answered with an `error` event;
+        only one far over it closes the connection (1009, message too big)."""
+        return 2 * self.server.core.limits.max_bytes
+
     async def on_message(self, message: str | bytes) -> None:
         try:
-            data = json.loads(message)
+            data = read_json(message, self.server.core.limits, "The message")
             parsed = CLIENT_MESSAGES.validate_python(data)
-        except (ValueError, ValidationError) as exc:
-            detail = exc.errors(include_url=False)[:3] if isinstance(exc, ValidationError) else None
+        except StudioError as exc:
+            code = exc.code if isinstance(exc, TooLarge) else "bad_message"
+            self.send_event(ErrorEvent(code=code, message=exc.message, details=exc.details))
+            return
+        except ValidationError as exc:
+            details = [
+                {"loc": list(e["loc"]), "msg": e["msg"][:300], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_input=False)[:3]
+            ]
+            first = details[0]
+            where = ".".join(str(p) for p in first["loc"]) or "message"
             self.send_event(
                 ErrorEvent(
                     code="bad_message",
-                    message=f"Message not understood: {str(exc).splitlines()[0][:300]}",
-                    details=json.loads(json.dumps(detail, default=str)) if detail else None,
+                    message=f"Message not understood: {where}: {first['msg']}"[:300],
+                    details=details,
                 )
             )
             return

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import assets as asset_files
-from ..core import hierarchy
+from ..core import hierarchy, limits
 from ..core.assets import preview_png
 from ..core.errors import InvalidInput, NotFound
 from ..core.files import UploadSink
@@ -72,6 +72,10 @@ class Film:
         """Apply `change(project)` through the manifest writer; what it returned."""
         _, outcome = self.studio.core.manifests.update(self.id, change)
         return outcome
+
+    def check_properties(self, properties: dict[str, Any]) -> None:
+        """Refuse shot properties beyond the workspace's JSON limits (as REST would)."""
+        limits.check(properties, self.studio.core.limits, "The shot's properties", measure=True)
 
     def chapter(self, name: str) -> ChapterHandle:
         """The chapter with that name (or id), created at the end if missing."""
@@ -206,6 +210,7 @@ class SceneHandle(_Node):
                 if duration is not None and duration != shot.duration:
                     handle.set(duration=duration)
                 return handle
+        self.film.check_properties(properties)
         request = NodeCreate(
             kind="shot",
             parent_id=self.id,
@@ -241,6 +246,8 @@ class ShotHandle(_Node):
     def set(self, duration: float | None = None, **properties: Any) -> None:
         """Change the duration and/or properties (merged into the existing ones)."""
         merged = {**self.shot.properties, **properties} if properties else None
+        if merged is not None:
+            self.film.check_properties(merged)
         patch = NodePatch(duration=duration, properties=merged)
         self.film.update(lambda p: hierarchy.patch(p, self.id, patch))
 

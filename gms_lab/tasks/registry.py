@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -52,6 +53,10 @@ class ParameterSpec(_Spec):
                 {"parameter": name},
             )
         number = float(cast(float, value)) if self.type in ("integer", "number") else None
+        if number is not None and not math.isfinite(number):
+            raise InvalidInput(
+                f"Parameter {name!r} must be a finite number, not {number!r}.", {"parameter": name}
+            )
         if number is not None and self.minimum is not None and number < self.minimum:
             raise InvalidInput(f"Parameter {name!r} must be ≥ {self.minimum}.", {"parameter": name})
         if number is not None and self.maximum is not None and number > self.maximum:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import assets, hierarchy, takes
+from ..core import assets, hierarchy, limits, takes
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
 from ..core.paths import resolve_inside, slug_for
@@ -35,6 +35,9 @@ class TaskService:
         ctx = self.ctx
         spec = ctx.registry.get(request.pipeline)
         project = ctx.core.projects.get(request.project_id)
+        # the user's own values first: within the JSON limits, of the types the pipeline takes
+        limits.check(request.parameters, ctx.core.limits, "The parameters", measure=True)
+        spec.resolve(project.quality, request.parameters)
         parameters = dict(request.parameters)
         target = None
         if "seed" in spec.parameters and parameters.get("seed") is None:

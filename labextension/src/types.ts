@@ -149,7 +149,13 @@ export interface IProjectPatch {
   canvas?: ICanvas;
 }
 
-/** One row of the project list. */
+/** Why a project's manifest cannot be read (`path` is relative to the project). */
+export interface IManifestDamage {
+  path: string;
+  reason: string;
+}
+
+/** One row of the project list; `damaged` when its manifest cannot be read. */
 export interface IProjectSummary {
   id: string;
   name: string;
@@ -159,6 +165,7 @@ export interface IProjectSummary {
   modified: string;
   shotCount: number;
   takeCount: number;
+  damaged?: IManifestDamage | null;
 }
 
 /** Body of `GET projects`. */

@@ -16,7 +16,8 @@ from pydantic import ValidationError
 
 from gms_lab.config import StudioConfig
 from gms_lab.core import hierarchy, takes
-from gms_lab.core.errors import InvalidInput, VersionConflict
+from gms_lab.core.errors import InvalidInput, TooLarge, VersionConflict
+from gms_lab.core.limits import JsonLimits, check
 from gms_lab.core.services import StudioCore
 from gms_lab.core.vcs import STUDIO_AUTHOR
 from gms_lab.models import NodeCreate, Project, ProjectCreate, TakeStatus
@@ -214,3 +215,58 @@ def test_the_answer_is_the_manifest_as_written(core: StudioCore) -> None:
     path = core.workspace.project_dir("harbour") / "project.json"
     assert body == path.read_bytes()
     assert Project.model_validate_json(body) == project
+
+
+def deep(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for _ in range(levels):
+        value = {"a": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [deep(150), deep(205), deep(250), {"big": 2**70}, {"big": 7**6000}, {"text": "\ud800"}],
+    ids=["deep", "too-deep-to-read", "too-deep-to-write", "64-bits", "long", "lone-surrogate"],
+)
+def test_nothing_is_written_that_could_not_be_read_back(
+    core: StudioCore, properties: dict[str, object]
+) -> None:
+    shot = core.manifests.update("harbour", lambda p: _shot(p))[1]
+    before = (core.workspace.projects_dir / "harbour" / "project.json").read_bytes()
+
+    def change(p: Project) -> None:
+        hierarchy.find(p, shot).node.properties = properties  # type: ignore[union-attr]
+
+    with pytest.raises(InvalidInput, match="nothing was written"):
+        core.manifests.update("harbour", change)
+    assert (core.workspace.projects_dir / "harbour" / "project.json").read_bytes() == before
+    assert core.projects.get("harbour").version == 2
+
+
+def _shot(p: Project) -> str:
+    chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
+    scene = hierarchy.add(p, NodeCreate(kind="scene", parent_id=chapter, name="B")).node.id
+    return hierarchy.add(p, NodeCreate(kind="shot", parent_id=scene, name="C")).node.id
+
+
+def test_limits_check_values_built_in_python(core: StudioCore) -> None:
+    limits = core.limits
+    limits_check(deep(10), limits)
+    for bad, words in [
+        (deep(40), "deeper than 32"),
+        ({"n": float("nan")}, "not a JSON number"),
+        ({"n": 2**64}, "64 bits"),
+        ({"n": -(10**5000)}, "64 bits"),
+        ({"s": "\udcff"}, "lone surrogate"),
+        ({"when": object()}, "not JSON"),
+        ({1: "a"}, "not text"),
+    ]:
+        with pytest.raises(InvalidInput, match=words):
+            limits_check(bad, limits)
+    with pytest.raises(TooLarge):
+        limits_check({"s": "x" * 2_000_000}, limits)
+
+
+def limits_check(value: object, limits: JsonLimits) -> None:
+    check(value, limits, "The value", measure=True)

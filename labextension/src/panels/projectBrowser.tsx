@@ -673,8 +673,18 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
             {projects.length ? 'Choose a project…' : 'No projects yet'}
           </option>
           {projects.map(summary => (
-            <option key={summary.id} value={summary.id}>
-              {summary.name}
+            <option
+              key={summary.id}
+              value={summary.id}
+              title={
+                summary.damaged
+                  ? `${summary.damaged.path} cannot be read: ${summary.damaged.reason}`
+                  : undefined
+              }
+            >
+              {summary.damaged
+                ? `${summary.name} (damaged: ${summary.damaged.path} cannot be read)`
+                : summary.name}
             </option>
           ))}
         </HTMLSelect>
