@@ -43,6 +43,7 @@ from .errors import (
     Conflict,
     InvalidInput,
     NotFound,
+    ProjectDamaged,
     ProjectNotFound,
     StudioError,
     VersionConflict,
@@ -126,10 +127,11 @@ class Trash:
                 project: Project | None = self.manifests.read(project_id)
             except ProjectNotFound:
                 raise
-            except (ValueError, ValidationError, OSError):
+            except (ProjectDamaged, ValueError, ValidationError, OSError):
                 project = None  # an unreadable manifest must not keep the project from going
             if expected_version is not None:
-                current = project.version if project is not None else None
+                # a damaged project is listed with version 0 (models.ProjectSummary)
+                current = project.version if project is not None else 0
                 if current != expected_version:
                     raise _stale(current, expected_version)
             record = TrashRecord(
@@ -231,7 +233,7 @@ class Trash:
         with self._lock():
             try:
                 project_name = self.manifests.read(project_id).name
-            except (ValueError, ValidationError):
+            except (ProjectDamaged, ValueError, ValidationError):
                 project_name = project_id
             record = TrashRecord(
                 id=_new_id(),

@@ -175,6 +175,11 @@ async def test_a_damaged_manifest_is_shown_not_hidden(
     conn = await jp_ws_fetch("gms", "ws", pid)
     event = json.loads(await conn.read_message())
     assert event["type"] == "error" and event["code"] == "project_damaged"
+    # and it can still be deleted (to the trash), with the version the list shows
+    status, answer = await api.call("DELETE", f"projects/{pid}", headers={"If-Match": "0"})
+    assert status == 200, answer
+    status, listing = await api.call("GET", "projects")
+    assert [p["id"] for p in listing["projects"]] == ["lighthouse"]
 
 
 async def test_websocket_messages_are_read_within_the_limits(api: Api, jp_ws_fetch: Any) -> None:
