@@ -70,6 +70,7 @@ async def test_values_json_cannot_hold_are_refused(api: Api) -> None:
         ('{"properties":{"a":Infinity}}', "not valid JSON"),
         ('{"properties":{"a":1e999}}', "not a JSON number"),
         ('{"properties":{"a":' + "7" * 5000 + "}}", "out of range"),
+        ('{"properties":{"a":' + "7" * 30 + "}}", "beyond 64 bits"),
         ('{"properties":{"a":"\\ud800"}}', "not valid JSON"),
         ('{"properties":{"\\ud800x":"a"}}', "not valid JSON"),
         ('{"properties":{"a":"\\udc00"}}', "surrogate"),
