@@ -61,6 +61,7 @@ class GMSLab(ExtensionApp):
     thumbnail_size = Int(None, allow_none=True, help=_help("thumbnail_size")).tag(config=True)
     watch = Bool(None, allow_none=True, help=_help("watch")).tag(config=True)
     docker_host = Unicode(None, allow_none=True, help=_help("docker_host")).tag(config=True)
+    redis_timeout = Float(None, allow_none=True, help=_help("redis_timeout")).tag(config=True)
     trash_retention_days = Float(None, allow_none=True, help=_help("trash_retention_days")).tag(
         config=True
     )

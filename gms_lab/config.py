@@ -77,6 +77,9 @@ class StudioConfig(BaseModel):
     thumbnail_size: int = Field(256, ge=32, le=2048, description="Longest side of thumbnails.")
     watch: bool = Field(True, description="Watch open projects for changes made outside.")
     docker_host: str = Field("", description="Docker engine URL; empty uses DOCKER_HOST.")
+    redis_timeout: float = Field(
+        5.0, gt=0, le=300, description="Seconds any Redis call may wait before it is given up."
+    )
     trash_retention_days: float = Field(
         30.0, ge=0, description="Days deleted things stay in the trash; 0 keeps them until emptied."
     )
@@ -110,6 +113,7 @@ class StudioConfig(BaseModel):
         "thumbnail_size": "GMS_THUMBNAIL_SIZE",
         "watch": "GMS_WATCH",
         "docker_host": "GMS_DOCKER_HOST",
+        "redis_timeout": "GMS_REDIS_TIMEOUT",
         "trash_retention_days": "GMS_TRASH_RETENTION_DAYS",
         "manifest_cache": "GMS_MANIFEST_CACHE",
         "task_history": "GMS_TASK_HISTORY",

@@ -7,9 +7,14 @@ The worker, the notebook and the server publish to the Redis pub/sub channel
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import logging
+import os
+import queue
+import threading
+import time
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -152,6 +157,15 @@ class ErrorEvent(Event):
     details: Any = None
 
 
+class EventsUnavailable(Event):
+    """Live events are interrupted (Redis does not answer); a `project_update` with
+    `changes.resync` follows when they flow again: re-read the snapshot then."""
+
+    type: Literal["events_unavailable"] = "events_unavailable"
+    message: str
+    since: float
+
+
 class SelectionChanged(Event):
     """Another client of the project changed its selection (relayed)."""
 
@@ -202,7 +216,8 @@ ServerEvent = Annotated[
     | SelectionChanged
     | PanelResized
     | Pong
-    | ErrorEvent,
+    | ErrorEvent
+    | EventsUnavailable,
     Field(discriminator="type"),
 ]
 ClientMessage = Annotated[
@@ -233,17 +248,77 @@ def encode(event: CamelModel) -> str:
 
 
 class EventPublisher:
-    """Publishes events to a project's channel (sync: the worker, the notebook, core hooks)."""
+    """Publishes events to a project's channel without ever making the caller wait on Redis.
 
-    def __init__(self, client: redis.Redis) -> None:
+    `publish` only queues the event (bounded); one thread per process sends the queue in order.
+    When Redis does not answer, events are dropped (counted, logged once per outage): the
+    server's hub notices the outage itself and tells its clients to resync when it ends.
+    """
+
+    def __init__(self, client: redis.Redis, limit: int = 10_000) -> None:
         self.client = client
+        self.limit = limit
+        self.sent = 0
+        self.dropped = 0
+        self._queue: queue.Queue[tuple[str, str]] = queue.Queue(limit)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+        self._lock = threading.Lock()
+        self._failing = False
+        self._flush_at_exit = False
 
     def publish(self, project_id: str, event: CamelModel) -> None:
-        """Send `event` to the project's listeners; a Redis outage is logged, not raised."""
+        """Queue `event` for the project's listeners; returns at once."""
+        self._ensure_sender()
         try:
-            self.client.publish(channel(project_id), encode(event))
-        except redis.RedisError as exc:
-            log.warning("could not publish %s to %s: %s", event.__class__.__name__, project_id, exc)
+            self._queue.put_nowait((channel(project_id), encode(event)))
+        except queue.Full:
+            self.dropped += 1
+            if not self._failing:
+                log.warning("event queue full (%d): dropping %s", self.limit, event)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait (at most `timeout` s) until every queued event was sent or dropped."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _ensure_sender(self) -> None:
+        # a forked child (a Celery pool process) needs a sender thread of its own
+        if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
+                return
+            if self._pid != os.getpid():
+                self._queue = queue.Queue(self.limit)
+            self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._send, daemon=True, name="gms-events")
+            self._thread.start()
+            if not self._flush_at_exit:
+                atexit.register(self.flush, 2.0)  # a process ending sends what it queued
+                self._flush_at_exit = True
+
+    def _send(self) -> None:
+        events = self._queue
+        while True:
+            name, raw = events.get()
+            try:
+                self.client.publish(name, raw)
+                self.sent += 1
+                if self._failing:
+                    log.info("events reach Redis again (%d dropped meanwhile)", self.dropped)
+                    self._failing = False
+            except redis.RedisError as exc:
+                self.dropped += 1
+                if not self._failing:
+                    log.warning("could not publish events (Redis: %s); dropping until back", exc)
+                    self._failing = True
+            finally:
+                events.task_done()
 
 
 Listener = Callable[[str], None]
@@ -252,15 +327,23 @@ Listener = Callable[[str], None]
 class EventHub:
     """The server's one Redis subscriber: one channel per project with listeners, fan-out here.
 
-    Reconnects with back-off when Redis goes away; listeners then get an `error` event with
-    code `events_unavailable`, and a `project_update` with `resync` when events flow again.
+    Redis is pinged every few seconds besides the subscription, so a Redis that hangs (not only
+    one that closes its connections) is noticed within `timeout`. Listeners then get an
+    `events_unavailable` event, and a `project_update` with `changes.resync` when events flow
+    again; meanwhile it reconnects with back-off.
     """
 
-    def __init__(self, url: str) -> None:
+    #: Seconds between liveness pings of Redis.
+    PING_EVERY = 2.0
+
+    def __init__(self, url: str, timeout: float = 5.0) -> None:
         self.url = url
+        self.timeout = timeout
         self.listeners: dict[str, set[Listener]] = {}
         self.versions: dict[str, int] = {}
         self.connected = False
+        #: when events stopped flowing (time.time()), None while they flow
+        self.down_since: float | None = None
         self._client: aioredis.Redis | None = None
         self._pubsub: aioredis.client.PubSub | None = None
         self._task: asyncio.Task[None] | None = None
@@ -279,14 +362,15 @@ class EventHub:
         await self._close()
 
     async def _close(self) -> None:
-        if self._pubsub is not None:
-            with contextlib.suppress(Exception):
-                await self._pubsub.aclose()  # type: ignore[no-untyped-call]
-        if self._client is not None:
-            with contextlib.suppress(Exception):
-                await self._client.aclose()
+        pubsub, client = self._pubsub, self._client
         self._pubsub = self._client = None
         self.connected = False
+        if pubsub is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(pubsub.aclose(), self.timeout)  # type: ignore[no-untyped-call]
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(client.aclose(), self.timeout)
 
     def add(self, project_id: str, listener: Listener) -> Callable[[], None]:
         """Listen to a project's events; returns the function that stops listening."""
@@ -306,15 +390,25 @@ class EventHub:
 
         return remove
 
+    def unavailable(self) -> EventsUnavailable | None:
+        """The `events_unavailable` event to tell a new client, while events do not flow."""
+        if self.down_since is None:
+            return None
+        return EventsUnavailable(
+            message="Live updates are interrupted (Redis does not answer); retrying. "
+            "Changes are saved; the view catches up when they are back.",
+            since=self.down_since,
+        )
+
     async def _subscribe(self, name: str) -> None:
         with contextlib.suppress(Exception):
             assert self._pubsub is not None
-            await self._pubsub.subscribe(name)
+            await asyncio.wait_for(self._pubsub.subscribe(name), self.timeout)
 
     async def _unsubscribe(self, name: str) -> None:
         with contextlib.suppress(Exception):
             assert self._pubsub is not None
-            await self._pubsub.unsubscribe(name)
+            await asyncio.wait_for(self._pubsub.unsubscribe(name), self.timeout)
 
     def dispatch(self, project_id: str, raw: str) -> None:
         """Hand one event to every listener of the project (also used for local events)."""
@@ -334,47 +428,65 @@ class EventHub:
         for project_id in list(self.listeners):
             self.dispatch(project_id, raw)
 
-    def _broadcast_state(self, ok: bool) -> None:
+    def _went_down(self, reason: Exception) -> None:
+        if self.down_since is not None:
+            return
+        log.warning("event bus lost Redis (%s); reconnecting", reason)
+        self.down_since = time.time()
+        event = self.unavailable()
+        assert event is not None
+        self.broadcast(encode(event))
+
+    def _came_back(self) -> None:
+        if self.down_since is None:
+            return
+        log.info("event bus reached Redis again: clients resync")
+        self.down_since = None
         for project_id in list(self.listeners):
-            if ok:
-                event: CamelModel = ProjectUpdate(
-                    project_id=project_id, changes={"resync": True}, version=None
-                )
-            else:
-                event = ErrorEvent(
-                    code="events_unavailable",
-                    message="Live updates are interrupted (Redis does not answer); retrying.",
-                )
+            event = ProjectUpdate(project_id=project_id, changes={"resync": True}, version=None)
             self.dispatch(project_id, encode(event))
 
     async def _run(self) -> None:
         delay = 0.5
         while True:
             try:
-                self._client = aioredis.Redis.from_url(self.url, socket_connect_timeout=5)
+                self._client = aioredis.Redis.from_url(
+                    self.url, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
+                )
                 self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 # one fixed channel, so the connection is subscribed even with no project open
-                await self._pubsub.subscribe(CHANNEL_PREFIX.rstrip(":"), *self._wanted)
-                if not self.connected and delay > 0.5:
-                    self._broadcast_state(True)
+                await asyncio.wait_for(
+                    self._pubsub.subscribe(CHANNEL_PREFIX.rstrip(":"), *self._wanted),
+                    self.timeout,
+                )
                 self.connected = True
+                self._came_back()
                 delay = 0.5
-                while True:
-                    message = await self._pubsub.get_message(timeout=1.0)
-                    if message is None or message.get("type") != "message":
-                        continue
-                    name = message["channel"]
-                    name = name.decode() if isinstance(name, bytes) else str(name)
-                    data = message["data"]
-                    raw = data.decode() if isinstance(data, bytes) else str(data)
-                    self.dispatch(name.removeprefix(CHANNEL_PREFIX), raw)
+                await self._listen()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if self.connected:
-                    log.warning("event bus lost Redis (%s); reconnecting", exc)
-                    self.connected = False
-                    self._broadcast_state(False)
+                self._went_down(exc)
                 await self._close()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
+
+    async def _listen(self) -> None:
+        assert self._pubsub is not None and self._client is not None
+        pinged = time.monotonic()
+        while True:
+            message = await self._pubsub.get_message(timeout=0.5)
+            if time.monotonic() - pinged >= self.PING_EVERY:
+                # a hung Redis keeps its sockets open: only an unanswered ping tells
+                try:
+                    await asyncio.wait_for(self._client.ping(), self.timeout)
+                except TimeoutError as exc:
+                    raise ConnectionError("Redis does not answer a ping") from exc
+                pinged = time.monotonic()
+            if message is None or message.get("type") != "message":
+                continue
+            name = message["channel"]
+            name = name.decode() if isinstance(name, bytes) else str(name)
+            data = message["data"]
+            raw = data.decode() if isinstance(data, bytes) else str(data)
+            self.dispatch(name.removeprefix(CHANNEL_PREFIX), raw)

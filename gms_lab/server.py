@@ -68,7 +68,7 @@ class StudioServer:
             self.tasks = TaskService(self.ctx, send)
             for error in self.ctx.registry.errors:
                 log.error("pipeline %s: %s: %s", error.path, error.field, error.message)
-            self.hub = EventHub(url)
+            self.hub = EventHub(url, timeout=self.config.redis_timeout)
             self.hub.start()
         except Exception as exc:
             self.error = str(exc)

@@ -53,45 +53,79 @@ async def wait_until_async(check: object, timeout: float = 20.0, interval: float
         await asyncio.sleep(interval)
 
 
-@contextlib.contextmanager
-def redis_server(folder: Path) -> Iterator[str]:
-    """A redis-server on a free loopback port, AOF on; yields its URL."""
-    binary = shutil.which("redis-server")
-    assert binary, "redis-server is not installed (make test installs it)"
-    folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(folder),
-            "--appendonly",
-            "yes",
-            "--save",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
+class RedisProcess:
+    """A real redis-server on a loopback port of its own (AOF on): kill it, pause it, restart it."""
 
-    def up() -> bool:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Its Redis URL (the same across restarts)."""
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> RedisProcess:
+        """Start it (again, on the same port and data) and wait until it answers."""
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is not installed (make test installs it)"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        argv = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
+        argv += ["--appendonly", "yes", "--save", ""]
+        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_until(self.answers, 15)
+        return self
+
+    def answers(self) -> bool:
+        """Whether it answers a PING within a second."""
+        client = redis.Redis.from_url(self.url, socket_timeout=1, socket_connect_timeout=1)
         try:
             return bool(client.ping())
         except redis.RedisError:
             return False
+        finally:
+            client.close()
 
+    def kill(self) -> None:
+        """kill -9."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def pause(self) -> None:
+        """SIGSTOP: it holds its connections but answers nothing."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """SIGCONT after `pause`."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self) -> None:
+        """Stop it for good."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def redis_process(folder: Path) -> Iterator[RedisProcess]:
+    """A `RedisProcess`, started, and stopped at the end."""
+    server = RedisProcess(folder).start()
     try:
-        wait_until(up, 15)
-        yield url
+        yield server
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        server.stop()
+
+
+@contextlib.contextmanager
+def redis_server(folder: Path) -> Iterator[str]:
+    """A redis-server on a free loopback port, AOF on; yields its URL."""
+    with redis_process(folder) as server:
+        yield server.url
 
 
 class Worker:

@@ -98,3 +98,19 @@ def slug_for(name: str) -> str:
     if slug.split(".", 1)[0] in WINDOWS_RESERVED:
         slug = f"{slug}-project"
     return slug
+
+
+#: An absolute POSIX path in free text (not the `//` of a URL, not `1/2`).
+_ABSOLUTE_IN_TEXT = re.compile(r"(?<![\w.:/~-])/(?:[^\s'\"`:;,()<>/]+/)*([^\s'\"`:;,()<>/]+)/?")
+
+
+def public_text(text: str, root: Path | None = None) -> str:
+    """`text` as a user may read it: no absolute path of the server in it.
+
+    Paths inside `root` (a project, the workspace) become relative to it; any other absolute
+    path is cut to its last component (`/usr/lib/python3.11/json/decoder.py` → `decoder.py`).
+    """
+    if root is not None:
+        for base in {str(root), str(root.resolve())}:
+            text = text.replace(base + "/", "").replace(base, ".")
+    return _ABSOLUTE_IN_TEXT.sub(lambda m: m.group(1), text)

@@ -82,6 +82,9 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
                 server_time=time.time(),
             )
         )
+        interrupted = self.server.hub.unavailable() if self.server.hub is not None else None
+        if interrupted is not None:
+            self.send_event(interrupted)
         if self.server.tasks is None:
             self.send_event(
                 ErrorEvent(

@@ -39,7 +39,19 @@ def celery_settings(config: StudioConfig, url: str) -> dict[str, Any]:
         "broker_connection_retry_on_startup": True,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
+        # a hung Redis fails a call after redis_timeout instead of blocking it for good
+        "broker_connection_timeout": config.redis_timeout,
+        "redis_socket_timeout": config.redis_timeout,
+        "redis_socket_connect_timeout": config.redis_timeout,
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
         "broker_transport_options": {
+            "socket_timeout": config.redis_timeout,
+            "socket_connect_timeout": config.redis_timeout,
             "visibility_timeout": visibility_timeout(config),
             "unacked_restore_interval": RESTORE_INTERVAL,
             "unacked_restore_throttle": 1,

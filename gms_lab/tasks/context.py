@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar, cast
+
 import redis
+from kombu.exceptions import OperationalError
 
 from ..config import StudioConfig
+from ..core.errors import ServiceUnavailable
 from ..core.services import StudioCore
 from ..events import EventPublisher, ProjectUpdate
 from ..models import Project
@@ -25,9 +32,7 @@ class TaskContext:
     ) -> None:
         self.config = config
         self.broker_url = url or broker_url(config)
-        self.redis = redis.Redis.from_url(
-            self.broker_url, socket_connect_timeout=5, health_check_interval=30
-        )
+        self.redis = redis_client(self.broker_url, config.redis_timeout)
         self.publisher = EventPublisher(self.redis)
         self.core = core or StudioCore(config)
         if self.core.manifests.on_write is None:
@@ -48,3 +53,41 @@ class TaskContext:
                 project_id=project.id, changes={"manifest": True}, version=project.version
             ),
         )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def redis_client(url: str, timeout: float) -> redis.Redis:
+    """A Redis client that never waits longer than `timeout` for a connection or an answer."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        health_check_interval=30,
+        retry_on_timeout=False,
+    )
+
+
+@contextlib.contextmanager
+def broker_errors() -> Iterator[None]:
+    """Redis (broker, records) not answering becomes a clear `ServiceUnavailable` (503)."""
+    try:
+        yield
+    except (redis.RedisError, OperationalError) as exc:
+        raise ServiceUnavailable(
+            f"Redis does not answer ({exc.__class__.__name__}); generation tasks are "
+            "unavailable until it is back. Nothing was queued.",
+            {"service": "redis"},
+        ) from exc
+
+
+def needs_broker(fn: F) -> F:
+    """Decorate a task-service call: Redis errors inside it are answered as 503."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with broker_errors():
+            return fn(*args, **kwargs)
+
+    return cast(F, wrapper)

@@ -19,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from ..core import assets, takes
-from ..core.errors import StudioError
+from ..core.errors import ProjectNotFound, StudioError
 from ..core.files import atomic_write, fsync_dir
+from ..core.paths import public_text
 from ..core.projects import RENDERS
 from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskSuccess, progress_of
 from ..models import Quality, TaskRecord, TaskResult, TaskStatus, utcnow
@@ -97,28 +98,34 @@ def execute_generation(
         parameters = spec.resolve(quality, record.parameters)
     except StudioError as exc:
         return _fail(ctx, record, exc.message)
+    except Exception as exc:
+        log.exception("task %s could not be prepared", task_id)
+        return _fail(ctx, record, f"The task could not be prepared ({type(exc).__name__}: {exc}).")
 
     with Heartbeat(ctx, task_id, worker):
         record = records.update(task_id, lambda r: started_now(r))
         ctx.publisher.publish(record.project_id, progress_of(record))
-        root = ctx.core.projects.path(record.project_id)
-        out = job_dir(root, task_id)
-        shutil.rmtree(out, ignore_errors=True)  # a redelivered task starts clean
-        out.mkdir(parents=True)
-        job = Job(
-            job_id=task_id,
-            parameters=parameters,
-            quality=quality,
-            tier=tier,
-            output_dir=out,
-            project_dir=root,
-        )
-        relay = _ProgressRelay(ctx, task_id, root)
-
-        def note_runner(kind: str) -> None:
-            records.update(task_id, lambda r: setattr(r, "runner", kind), bump=False)
-
+        out: Path | None = None
+        relay: _ProgressRelay | None = None
+        # from here on, whatever goes wrong ends the task: it never stays "running"
         try:
+            root = ctx.core.projects.path(record.project_id)
+            out = job_dir(root, task_id)
+            shutil.rmtree(out, ignore_errors=True)  # a redelivered task starts clean
+            out.mkdir(parents=True)
+            job = Job(
+                job_id=task_id,
+                parameters=parameters,
+                quality=quality,
+                tier=tier,
+                output_dir=out,
+                project_dir=root,
+            )
+            relay = _ProgressRelay(ctx, task_id, root)
+
+            def note_runner(kind: str) -> None:
+                records.update(task_id, lambda r: setattr(r, "runner", kind), bump=False)
+
             outcome = runner.run(
                 spec,
                 job,
@@ -132,16 +139,35 @@ def execute_generation(
                 request_thumbnail(final.project_id, final.result.output_path)
             return final
         except JobCancelled:
-            relay.end()
+            if relay is not None:
+                relay.end()
             return _fail(ctx, records.get(task_id), "Cancelled.", cancelled=True)
         except PipelineFailure as exc:
-            relay.end()
+            if relay is not None:
+                relay.end()
             return _fail(ctx, records.get(task_id), exc.message)
+        except ProjectNotFound:
+            return _fail(
+                ctx,
+                records.get(task_id),
+                f"The project {record.project_id!r} no longer exists: it was deleted while "
+                "the task was waiting or running.",
+            )
         except StudioError as exc:
             return _fail(ctx, records.get(task_id), exc.message)
+        except Exception as exc:
+            log.exception("task %s failed inside the studio", task_id)
+            return _fail(
+                ctx,
+                records.get(task_id),
+                f"The task failed inside the studio ({type(exc).__name__}: {exc}); "
+                "see the worker's log.",
+            )
         finally:
-            shutil.rmtree(out, ignore_errors=True)
-            relay.drop_previews()
+            if out is not None:
+                shutil.rmtree(out, ignore_errors=True)
+            if relay is not None:
+                relay.drop_previews()
 
 
 class _ProgressRelay:
@@ -218,6 +244,8 @@ def _complete(
     schedule_commit: Callable[[str, str], None],
 ) -> TaskRecord:
     """Place the outputs, register them, and announce success."""
+    # a project deleted meanwhile must not be half re-created by the outputs put in place
+    root = ctx.core.projects.path(record.project_id)
     first, *others = outcome.outputs
     if spec.produces == "take":
         assert record.take_id is not None
@@ -320,6 +348,9 @@ def _place(source: Path, target: Path, replace: bool = False) -> Path:
 
 def _fail(ctx: TaskContext, record: TaskRecord, error: str, cancelled: bool = False) -> TaskRecord:
     status = TaskStatus.cancelled if cancelled else TaskStatus.error
+    # what a user reads: paths relative to the project (or workspace), no server paths
+    project_root = ctx.core.workspace.project_dir(record.project_id, must_exist=False)
+    error = public_text(public_text(error, project_root), ctx.core.workspace.root)
 
     def failed(r: TaskRecord) -> None:
         finish(r, status, error=error, preview=None)

@@ -39,6 +39,13 @@ class TaskRecords:
         pipe.execute()
         return record
 
+    def discard(self, record: TaskRecord) -> None:
+        """Forget a record that was never queued (a submit undone)."""
+        pipe = self.client.pipeline()
+        pipe.delete(TASK_KEY + record.task_id)
+        pipe.zrem(PROJECT_TASKS + record.project_id, record.task_id)
+        pipe.execute()
+
     def get(self, task_id: str) -> TaskRecord:
         """The record of a task, or `NotFound`."""
         raw = self.client.get(TASK_KEY + task_id)

@@ -15,7 +15,7 @@ from ..core.files import media_kind
 from ..core.paths import resolve_inside, slug_for
 from ..events import TaskFailed, progress_of
 from ..models import Project, Scene, TaskList, TaskRecord, TaskStatus, TaskSubmit, utcnow
-from .context import TaskContext
+from .context import TaskContext, needs_broker
 from .records import finish
 
 EXECUTE = "gms.execute_generation"
@@ -30,8 +30,9 @@ class TaskService:
         self.ctx = ctx
         self.send = send
 
+    @needs_broker
     def submit(self, request: TaskSubmit, author: dict[str, str] | None = None) -> TaskRecord:
-        """Queue a generation; errors in the request are raised before anything is written."""
+        """Queue a generation, all or nothing; errors in the request come before any write."""
         ctx = self.ctx
         spec = ctx.registry.get(request.pipeline)
         project = ctx.core.projects.get(request.project_id)
@@ -49,6 +50,7 @@ class TaskService:
         else:
             takes.shot_of(project, request.node_id)
         spec.resolve(project.quality, parameters)  # a bad parameter is a 400 now, not a failed take
+        ctx.redis.ping()  # Redis down: a 503 before anything is written
         task_id = uuid.uuid4().hex
         take_id = None
         if spec.produces == "take":
@@ -76,20 +78,35 @@ class TaskService:
             author=author,
             target=target,
         )
-        ctx.records.create(record)
+        try:
+            ctx.records.create(record)
+            self.send(
+                EXECUTE,
+                task_id,
+                {
+                    "task_id": task_id,
+                    "project_id": project.id,
+                    "node_id": request.node_id,
+                    "pipeline": spec.id,
+                    "parameters": parameters,
+                },
+            )
+        except BaseException:
+            # all or nothing: no take waits for a task that was never queued
+            self._undo_submit(record)
+            raise
         ctx.publisher.publish(record.project_id, progress_of(record))
-        self.send(
-            EXECUTE,
-            task_id,
-            {
-                "task_id": task_id,
-                "project_id": project.id,
-                "node_id": request.node_id,
-                "pipeline": spec.id,
-                "parameters": parameters,
-            },
-        )
         return record
+
+    def _undo_submit(self, record: TaskRecord) -> None:
+        take_id = record.take_id
+        if take_id is not None:
+            with contextlib.suppress(NotFound):
+                self.ctx.core.manifests.update(
+                    record.project_id, lambda p: hierarchy.remove(p, take_id)
+                )
+        with contextlib.suppress(Exception):
+            self.ctx.records.discard(record)
 
     def _timeline(self, project: Project, node_id: str) -> dict[str, Any]:
         """The animatic's clips: each shot's selected (else newest completed) take."""
@@ -138,6 +155,7 @@ class TaskService:
         target = assets.thumbnail_relpath(source, size, path.stat())
         return {**parameters, "source": source, "size": size}, target
 
+    @needs_broker
     def request_thumbnail(
         self, project_id: str, relpath: str, author: dict[str, str] | None = None
     ) -> TaskRecord | None:
@@ -159,10 +177,12 @@ class TaskService:
         request = TaskSubmit(project_id=project_id, node_id=relpath, pipeline="thumbnail")
         return self.submit(request, author)
 
+    @needs_broker
     def get(self, task_id: str) -> TaskRecord:
         """A task's record."""
         return self.ctx.records.get(task_id)
 
+    @needs_broker
     def list(self, project_id: str, limit: int = 100, cursor: str | None = None) -> TaskList:
         """One page of the project's tasks, newest first (never those of an older project of
         that id); `cursor` is the previous page's `nextCursor`, `more` says older ones exist."""
@@ -174,6 +194,7 @@ class TaskService:
         page.tasks = kept
         return page
 
+    @needs_broker
     def cancel(self, task_id: str) -> TaskRecord:
         """Stop a task: a queued one is cancelled at once; a running one by its worker."""
         return cancel_task(self.ctx, task_id)

@@ -103,9 +103,13 @@ def execute_generation_task(
         except Exception as exc:  # a preview is a nicety: never fail the take for it
             log.warning("no thumbnail for %s: %s", relpath, exc)
 
-    record: TaskRecord | None = execute_generation(
-        ctx, runner, task_id, str(self.request.hostname or "worker"), commit, thumbnail
-    )
+    try:
+        record: TaskRecord | None = execute_generation(
+            ctx, runner, task_id, str(self.request.hostname or "worker"), commit, thumbnail
+        )
+    finally:
+        # the task's last events leave before the next task (or a shutdown), within a bound
+        ctx.publisher.flush(config.redis_timeout)
     return record.status.value if record else None
 
 
@@ -186,7 +190,10 @@ def _stop(**_: Any) -> None:
 
 @signals.worker_process_shutdown.connect
 def _close_pool(**_: Any) -> None:
-    """A pool process going away stops its warm pipelines (containers are removed)."""
+    """A pool process going away sends its last events and stops its warm pipelines."""
+    ctx = _state.get("ctx")
+    if ctx is not None:
+        ctx.publisher.flush(config.redis_timeout)
     runner = _state.get("runner")
     if runner is not None:
         runner.pool.close()

@@ -22,7 +22,8 @@ export type ServerEvent =
   | SelectionChanged
   | PanelResized
   | Pong
-  | ErrorEvent;
+  | ErrorEvent
+  | EventsUnavailable;
 /**
  * Where a generation task is in its life.
  *
@@ -225,6 +226,18 @@ export interface ErrorEvent {
   code: string;
   message: string;
   details: unknown;
+}
+/**
+ * Live events are interrupted (Redis does not answer); a `project_update` with
+ * `changes.resync` follows when they flow again: re-read the snapshot then.
+ *
+ * This interface was referenced by `GmsEventsSchema`'s JSON-Schema
+ * via the `definition` "EventsUnavailable".
+ */
+export interface EventsUnavailable {
+  type: 'events_unavailable';
+  message: string;
+  since: number;
 }
 /**
  * Ask for a take of a shot: `nodeType` is the pipeline id (e.g. `still`).

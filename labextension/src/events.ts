@@ -37,7 +37,8 @@ const KNOWN_TYPES: { readonly [K in ServerEventType]: true } = {
   selection_change: true,
   panel_resize: true,
   pong: true,
-  error: true
+  error: true,
+  events_unavailable: true
 };
 
 /** True when `type` is the tag of a server event this client understands. */

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from gms_lab.core.errors import UnsafePath
-from gms_lab.core.paths import check_name, resolve_inside, slug_for
+from gms_lab.core.paths import check_name, public_text, resolve_inside, slug_for
 
 
 @pytest.mark.parametrize(
@@ -88,3 +88,16 @@ def test_names_are_nfc_normalised() -> None:
 def test_slugs_are_safe_everywhere(name: str, slug: str) -> None:
     assert slug_for(name) == slug
     check_name(slug_for(name))
+
+
+def test_public_text_shows_no_server_path(tmp_path: Path) -> None:
+    root = tmp_path / "Projects" / "harbour"
+    text = (
+        f'cannot write {root}/03_Renders/a.png: File "/usr/lib/python3.11/json/decoder.py", '
+        f"line 3 in {tmp_path}/x; see http://localhost:8888/lab and 1/2 of {root}"
+    )
+    shown = public_text(text, root)
+    assert "03_Renders/a.png" in shown and '"decoder.py"' in shown
+    assert str(tmp_path) not in shown and "/usr/" not in shown
+    assert "http://localhost:8888/lab" in shown and "1/2" in shown
+    assert shown.endswith("of .")
