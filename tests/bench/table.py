@@ -1,0 +1,113 @@
+"""The benchmark table: one row per figure, each with a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Row:
+    """One figure: what the studio does, what a baseline does on the same machine, now."""
+
+    figure: str
+    value: float
+    unit: str
+    baseline: str
+    baseline_value: float | None
+    target: str
+    #: value / baseline_value, or the inverse where bigger is better (`higher_is_better`)
+    ratio: float | None = None
+    meets: bool | None = None
+    notes: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def text(self) -> str:
+        """The value as the table shows it."""
+        return _fmt(self.value, self.unit) + (f" ({self.notes})" if self.notes else "")
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "—"
+    if unit in ("ms",):
+        return f"{value:.2f} ms" if value < 10 else f"{value:.0f} ms"
+    if unit == "MB/s":
+        return f"{value:.0f} MB/s"
+    if unit == "/s":
+        return f"{value:.0f}/s" if value >= 10 else f"{value:.1f}/s"
+    return f"{value:g} {unit}".strip()
+
+
+def percentile(samples: list[float], q: float) -> float:
+    """The q-th percentile (0-100) of the samples."""
+    ordered = sorted(samples)
+    if len(ordered) == 1:
+        return ordered[0]
+    rank = (len(ordered) - 1) * q / 100
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+
+
+def ms(samples: list[float]) -> dict[str, float]:
+    """p50, p90, p99 of samples in seconds, as milliseconds."""
+    return {
+        "p50": percentile(samples, 50) * 1e3,
+        "p90": percentile(samples, 90) * 1e3,
+        "p99": percentile(samples, 99) * 1e3,
+        "n": len(samples),
+        "mean": statistics.fmean(samples) * 1e3,
+    }
+
+
+class Table:
+    """Rows as they are measured; printed as a Markdown table and written as JSON."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        self.started = time.time()
+
+    def add(self, row: Row) -> Row:
+        """Record a row and print it at once (a long run shows progress)."""
+        self.rows.append(row)
+        base = _fmt(row.baseline_value, row.unit)
+        ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "—"
+        print(f"  {row.figure:<52} {row.text():>22}   {row.baseline}: {base}   ratio {ratio}")
+        return row
+
+    def markdown(self) -> str:
+        """The table as README shows it."""
+        lines = [
+            "| figure | studio | baseline in the same run | ratio | target | met |",
+            "|---|---|---|---|---|---|",
+        ]
+        for row in self.rows:
+            base = f"{row.baseline}: {_fmt(row.baseline_value, row.unit)}"
+            ratio = f"{row.ratio:.2f}x" if row.ratio is not None else "—"
+            met = {True: "yes", False: "no", None: "—"}[row.meets]
+            lines.append(
+                f"| {row.figure} | {row.text()} | {base} | {ratio} | {row.target} | {met} |"
+            )
+        return "\n".join(lines)
+
+    def write(self, path: Path) -> None:
+        """The rows as JSON, with when and where they were measured."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {
+            "started": self.started,
+            "seconds": round(time.time() - self.started, 1),
+            "machine": {
+                "python": platform.python_version(),
+                "cpus": __import__("os").cpu_count(),
+                "platform": platform.platform(),
+            },
+            "rows": [asdict(r) for r in self.rows],
+            "markdown": self.markdown(),
+        }
+        path.write_text(json.dumps(body, indent=2) + "\n")

@@ -1,0 +1,176 @@
+"""Tasks: submit → running, takes/s through warm `still` processes with 1, 2 and 4 worker
+processes, each against no-op Celery tasks on the same Redis in the same run."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import cast
+
+from gms_lab.core import hierarchy
+from gms_lab.core.vcs import STUDIO_AUTHOR
+from gms_lab.models import NodeCreate, ProjectCreate, TaskRecord, TaskSubmit
+from gms_lab.tasks.celery_app import make_celery
+from gms_lab.tasks.context import TaskContext
+from gms_lab.tasks.records import TASK_KEY
+from tests.services import REPO, TEST_PIPELINES, Worker, studio_config, task_service, wait_until
+
+from .film import small_film
+from .table import Row, Table, ms
+
+TINY = {"prompt": "fog over the harbour", "width": 16, "height": 16, "steps": 1}
+
+
+def _all_finished(ctx: TaskContext, ids: list[str]) -> bool:
+    raws = cast(list[bytes | None], ctx.redis.mget([TASK_KEY + i for i in ids]))
+    return all(
+        raw is not None and TaskRecord.model_validate_json(raw).status.finished for raw in raws
+    )
+
+
+def _pings(ctx: TaskContext, celery: object, n: int, tag: str) -> float:
+    keys = [f"bench:ping:{tag}:{i}" for i in range(n)]
+    start = time.perf_counter()
+    for key in keys:
+        celery.send_task("gms.ping", args=[key])  # type: ignore[attr-defined]
+    wait_until(lambda: ctx.redis.exists(*keys) == n, 120, 0.005)
+    return n / (time.perf_counter() - start)
+
+
+def bench_submit(url: str, tmp: Path, table: Table) -> None:
+    """Submit → running, one task at a time on an idle worker, vs a no-op Celery task."""
+    n = 100
+    print(f"submit → running, {n} tasks")
+    config = studio_config(
+        tmp / "ws-submit", pipelines_path=[REPO / "pipelines", TEST_PIPELINES], auto_commit=False
+    )
+    worker = Worker(config, url, tmp / "bench-worker-submit.log").start()
+    try:
+        service = task_service(config, url)
+        ctx = service.ctx
+        celery = make_celery(config, url)
+        project, shot = small_film(ctx.core, "Submit")
+        request = TaskSubmit(project_id=project, node_id=shot, pipeline="still", parameters=TINY)
+        first = service.submit(request)  # warm the process
+        wait_until(lambda: ctx.records.get(first.task_id).status.finished, 60, 0.01)
+        latencies = []
+        for _ in range(n):
+            sent = time.perf_counter()
+            record = service.submit(request)
+            wait_until(
+                lambda r=record: ctx.records.get(r.task_id).status.value != "pending", 30, 0.0002
+            )
+            latencies.append(time.perf_counter() - sent)
+            wait_until(lambda r=record: ctx.records.get(r.task_id).status.finished, 30, 0.002)
+            wait_until(lambda: not _busy(ctx), 30, 0.002)  # its thumbnail too
+        raw = []
+        for i in range(n):
+            key = f"bench:ping:lat:{i}"
+            sent = time.perf_counter()
+            celery.send_task("gms.ping", args=[key])
+            wait_until(lambda k=key: ctx.redis.exists(k), 30, 0.0002)
+            raw.append(time.perf_counter() - sent)
+        ours, base = ms(latencies), ms(raw)
+        table.add(
+            Row(
+                "submit → running, p50",
+                ours["p50"],
+                "ms",
+                "a no-op Celery task on the same Redis",
+                base["p50"],
+                "≤ 2x the no-op task",
+                ratio=ours["p50"] / base["p50"],
+                meets=ours["p50"] / base["p50"] <= 2,
+                notes=f"p99 {ours['p99']:.1f} ms",
+                extra={"studio": ours, "baseline": base},
+            )
+        )
+    finally:
+        worker.stop()
+
+
+def _busy(ctx: TaskContext) -> bool:
+    return bool(ctx.redis.llen("gms"))
+
+
+def bench_takes(url: str, tmp: Path, table: Table, processes: tuple[int, ...] = (1, 2, 4)) -> None:
+    """A burst of tiny `still` takes: takes/s with 1, 2 and 4 worker processes."""
+    n = 200
+    for count in processes:
+        _takes_with(url, tmp, table, n, count)
+
+
+def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int) -> None:
+    print(f"takes/s, {n} takes, {count} worker process(es)")
+    config = studio_config(
+        tmp / f"ws-takes-{count}",
+        pipelines_path=[REPO / "pipelines", TEST_PIPELINES],
+        auto_commit=False,
+    )
+    worker = Worker(config, url, tmp / f"bench-worker-{count}.log", concurrency=count).start()
+    try:
+        service = task_service(config, url)
+        ctx = service.ctx
+        celery = make_celery(config, url)
+        project, shot = small_film(ctx.core, f"Takes {count}")
+        request = TaskSubmit(project_id=project, node_id=shot, pipeline="still", parameters=TINY)
+        warm = [service.submit(request).task_id for _ in range(count * 2)]
+        wait_until(lambda w=warm: _all_finished(ctx, w), 120, 0.02)
+        wait_until(lambda: not _busy(ctx), 60, 0.01)
+        start = time.perf_counter()
+        ids = [service.submit(request).task_id for _ in range(n)]
+        submitted = time.perf_counter() - start
+        wait_until(lambda i=ids: _all_finished(ctx, i), 600, 0.02)
+        rate = n / (time.perf_counter() - start)
+        wait_until(lambda: not _busy(ctx), 120, 0.01)
+        noop = _pings(ctx, celery, 1000, f"rate{count}")
+        table.add(
+            Row(
+                f"takes/s, tiny `still` frames, {count} worker process(es)",
+                rate,
+                "/s",
+                "no-op Celery tasks/s, same workers",
+                noop,
+                "≥ 150/s with one, ≥ 300/s with several",
+                ratio=rate / noop,
+                meets=rate >= (150 if count == 1 else 300),
+                notes=f"submit {n / submitted:.0f}/s; each take queues a thumbnail",
+                extra={"takes": n, "submitPerS": n / submitted},
+            )
+        )
+    finally:
+        worker.stop()
+
+
+def bench_manifest_writes(url: str, tmp: Path, table: Table) -> None:
+    """Locked, versioned, fsynced node writes vs a plain `json.dump` of the same file."""
+    n = 300
+    print(f"manifest, {n} node writes")
+    ctx = TaskContext(studio_config(tmp / "mf"), url=url)
+    ctx.core.manifests.on_write = None
+    ctx.core.projects.create(ProjectCreate(name="Manifest"), STUDIO_AUTHOR)
+    start = time.perf_counter()
+    for i in range(n):
+        ctx.core.manifests.update(
+            "manifest", lambda p, i=i: hierarchy.add(p, NodeCreate(kind="chapter", name=str(i)))
+        )
+    studio = n / (time.perf_counter() - start)
+    path = ctx.core.projects.path("manifest") / "project.json"
+    data = json.loads(path.read_text())
+    start = time.perf_counter()
+    for _ in range(n):
+        with open(tmp / "plain.json", "w") as fh:
+            json.dump(data, fh)
+    plain = n / (time.perf_counter() - start)
+    table.add(
+        Row(
+            "manifest writes/s (locked, versioned, fsynced)",
+            studio,
+            "/s",
+            "plain json.dump, no fsync",
+            plain,
+            "—",
+            ratio=studio / plain,
+        )
+    )

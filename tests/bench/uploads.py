@@ -1,0 +1,133 @@
+"""Uploads near the wire: the studio's streamed upload (raw and multipart) against a bare
+tornado `stream_request_body` handler and Jupyter's contents API, in the same run."""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import os
+import secrets
+import time
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from .server import TOKEN, Server
+from .table import Row, Table
+
+MiB = 1024 * 1024
+
+
+def post_file(
+    base: str, path: str, body: Path, content_type: str, block: int = MiB
+) -> tuple[int, float]:
+    """POST a file as the body (Content-Length known) in `block`-sized writes: (status, s)."""
+    url = urlsplit(base)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=600, blocksize=block)
+    size = body.stat().st_size
+    start = time.perf_counter()
+    with open(body, "rb") as fh:
+        conn.request(
+            "POST",
+            path,
+            body=fh,
+            headers={
+                "Authorization": f"token {TOKEN}",
+                "Content-Type": content_type,
+                "Content-Length": str(size),
+            },
+        )
+        answer = conn.getresponse()
+        answer.read()
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return answer.status, elapsed
+
+
+def bench_uploads(studio: Server, bare: Server, table: Table, tmp: Path, rounds: int = 2) -> None:
+    """256 MiB raw and multipart into the studio vs the bare handler; contents API once."""
+    size = 256 * MiB
+    print(f"upload of {size // MiB} MiB ({rounds} rounds)")
+    source = tmp / "big.bin"
+    with open(source, "wb") as fh:
+        for _ in range(size // MiB):
+            fh.write(os.urandom(MiB))
+    boundary = secrets.token_hex(16)
+    multipart = tmp / "big.multipart"
+    with open(multipart, "wb") as out, open(source, "rb") as src:
+        out.write(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="take.wav"\r\nContent-Type: audio/wav\r\n\r\n'.encode()
+        )
+        while chunk := src.read(MiB):
+            out.write(chunk)
+        out.write(f"\r\n--{boundary}--\r\n".encode())
+    studio.request("POST", "/gms/api/projects", json={"name": "Uploads"})
+    rss_before, _ = studio.rss()
+    raw_path = "/gms/api/projects/uploads/files?" + urlencode(
+        {"category": "music", "name": "a.wav"}
+    )
+    multi_path = "/gms/api/projects/uploads/files?" + urlencode({"category": "music"})
+    rates: dict[str, list[float]] = {"bare": [], "raw": [], "multipart": []}
+    for _ in range(rounds):
+        for kind, server, path, body, ctype in (
+            ("bare", bare, "/upload", source, "application/octet-stream"),
+            ("raw", studio, raw_path, source, "application/octet-stream"),
+            (
+                "multipart",
+                studio,
+                multi_path,
+                multipart,
+                f"multipart/form-data; boundary={boundary}",
+            ),
+        ):
+            status, elapsed = post_file(server.base, path, body, ctype)
+            assert status == 201, (kind, status)
+            rates[kind].append(size / 1e6 / elapsed)
+    _, peak = studio.rss()
+    growth = (peak - rss_before) / MiB
+    # the old bench's client: http.client's default 8 KiB writes
+    status, elapsed = post_file(studio.base, raw_path, source, "application/octet-stream", 8192)
+    small_blocks = size / 1e6 / elapsed
+    contents = _contents_api(studio, source, size)
+    for kind in ("raw", "multipart"):
+        worst = min(s / b for s, b in zip(rates[kind], rates["bare"], strict=True))
+        table.add(
+            Row(
+                f"upload 256 MiB, {kind} streamed body (worst round)",
+                min(rates[kind]),
+                "MB/s",
+                "bare tornado stream_request_body",
+                min(rates["bare"]),
+                "≥ 0.7x the bare handler every run, ≥ 10x contents API, RSS growth < 64 MiB",
+                ratio=worst,
+                meets=worst >= 0.7 and min(rates[kind]) / contents >= 10 and growth < 64,
+                notes=f"{min(rates[kind]) / contents:.0f}x contents API; RSS +{growth:.0f} MiB",
+                extra={
+                    "rounds": rates[kind],
+                    "bare": rates["bare"],
+                    "contentsApi": contents,
+                    "serverRssGrowthMiB": growth,
+                    "client8KiBBlocks": small_blocks,
+                },
+            )
+        )
+    print(
+        f"  (a client writing 8 KiB blocks, as the old bench's did: {small_blocks:.0f} MB/s; "
+        f"the contents API: {contents:.0f} MB/s)"
+    )
+
+
+def _contents_api(studio: Server, source: Path, size: int) -> float:
+    start = time.perf_counter()
+    with open(source, "rb") as fh:
+        for i, offset in enumerate(range(0, size, MiB), start=1):
+            chunk = fh.read(MiB)
+            body = {
+                "type": "file",
+                "format": "base64",
+                "chunk": -1 if offset + MiB >= size else i,
+                "content": base64.b64encode(chunk).decode(),
+            }
+            answer = studio.request("PUT", "/api/contents/big.bin", json=body)
+            assert answer.ok, answer.text
+    return size / 1e6 / (time.perf_counter() - start)
