@@ -131,8 +131,15 @@ export interface IStudioAPI {
   submitTask(body: ITaskSubmit): Promise<ITaskAccepted>;
   /** `GET tasks/{id}/status`. */
   getTaskStatus(taskId: string): Promise<ITaskRecord>;
-  /** `GET tasks?projectId=`. */
-  listTasks(projectId: string): Promise<ITaskList>;
+  /**
+   * `GET tasks?projectId=&limit=&cursor=`: one page of the project's tasks, newest first;
+   * `more` says older ones exist (pass `nextCursor` back as `cursor` for them).
+   */
+  listTasks(
+    projectId: string,
+    cursor?: string | null,
+    limit?: number
+  ): Promise<ITaskList>;
   /** `POST tasks/{id}/cancel`; the outcome arrives as a `task_failed` event. */
   cancelTask(taskId: string): Promise<void>;
   /** `GET pipelines`. */
@@ -451,8 +458,19 @@ export class StudioClient implements IStudioAPI {
     return this.request(`tasks/${encodeURIComponent(taskId)}/status`);
   }
 
-  listTasks(projectId: string): Promise<ITaskList> {
-    return this.request(`tasks${URLExt.objectToQueryString({ projectId })}`);
+  listTasks(
+    projectId: string,
+    cursor?: string | null,
+    limit?: number
+  ): Promise<ITaskList> {
+    const query: Record<string, string> = { projectId };
+    if (cursor) {
+      query.cursor = cursor;
+    }
+    if (limit !== undefined) {
+      query.limit = String(limit);
+    }
+    return this.request(`tasks${URLExt.objectToQueryString(query)}`);
   }
 
   async cancelTask(taskId: string): Promise<void> {

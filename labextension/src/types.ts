@@ -298,9 +298,14 @@ export interface ITaskRecord {
   finished?: string | null;
 }
 
-/** Body of `GET tasks?projectId=`. */
+/** Body of `GET tasks?projectId=`: one page, newest first. */
 export interface ITaskList {
   tasks: ITaskRecord[];
+  /** Older tasks exist: ask with `cursor: nextCursor`. */
+  more?: boolean;
+  nextCursor?: string | null;
+  /** How many tasks the project's history holds. */
+  total?: number | null;
 }
 
 /** One parameter of a pipeline, as declared in its `pipeline.toml`. */

@@ -145,6 +145,7 @@ describe('StudioClient', () => {
       })
     ).toEqual({ taskId: 't1' });
     await client.listTasks('film');
+    await client.listTasks('film', '1.5:abc', 50);
     await client.createNode('film', {
       kind: 'scene',
       parentId: 'ch1',
@@ -154,6 +155,7 @@ describe('StudioClient', () => {
     expect(calls.map(c => c.url)).toEqual([
       'http://lab.test/base/gms/api/tasks/submit',
       'http://lab.test/base/gms/api/tasks?projectId=film',
+      'http://lab.test/base/gms/api/tasks?projectId=film&cursor=1.5%3Aabc&limit=50',
       'http://lab.test/base/gms/api/projects/film/nodes'
     ]);
     expect(client.fileUrl('film', '03_Renders/ch 1/t1.png')).toBe(
