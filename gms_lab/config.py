@@ -66,6 +66,9 @@ class StudioConfig(BaseModel):
     pool_idle_timeout: float = Field(
         300.0, gt=0, description="Seconds an idle warm pipeline process lives."
     )
+    models_kept: int = Field(
+        1, ge=1, description="Models a warm generation process keeps loaded (GPU/CPU memory)."
+    )
     cancel_grace: float = Field(
         10.0,
         ge=0,
@@ -108,6 +111,7 @@ class StudioConfig(BaseModel):
         "worker_concurrency": "GMS_WORKER_CONCURRENCY",
         "pool_size": "GMS_POOL_SIZE",
         "pool_idle_timeout": "GMS_POOL_IDLE_TIMEOUT",
+        "models_kept": "GMS_MODELS_KEPT",
         "cancel_grace": "GMS_CANCEL_GRACE",
         "visibility_timeout": "GMS_VISIBILITY_TIMEOUT",
         "thumbnail_size": "GMS_THUMBNAIL_SIZE",

@@ -391,6 +391,25 @@ class ErrorBody(CamelModel):
     error: ErrorDetail
 
 
+class ModelInfo(CamelModel):
+    """A model in the workspace's `Library/AI_Models/` (read without loading its weights)."""
+
+    name: str
+    format: Literal["diffusers", "single-file"]
+    family: str | None = None
+    pipeline_class: str | None = None
+    size: int
+    #: Inside `Library/AI_Models/`: the folder, or the checkpoint file.
+    path: str
+
+
+class ModelList(CamelModel):
+    """Body of `GET /gms/api/models`."""
+
+    models: list[ModelInfo]
+    folder: str
+
+
 class Deleted(CamelModel):
     """Body of a successful delete: what went, and its item in the trash (to restore it)."""
 

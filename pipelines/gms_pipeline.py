@@ -74,6 +74,8 @@ class Job:
     tier: dict[str, Any]
     output_dir: Path
     project_dir: Path | None
+    #: The workspace's model library (``Library/AI_Models``), for pipelines that load models.
+    models_dir: Path | None = None
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
 
     def cancelled(self) -> bool:
@@ -301,6 +303,9 @@ def _parse_job(raw: dict[str, Any], declared: dict[str, dict[str, Any]]) -> Job:
     project_dir = raw.get("projectDir")
     if project_dir is not None and not isinstance(project_dir, str):
         raise PipelineError("projectDir must be a path")
+    models_dir = raw.get("modelsDir")
+    if models_dir is not None and not isinstance(models_dir, str):
+        raise PipelineError("modelsDir must be a path")
     tier_parameters = tier.get("parameters") or {}
     merged = {name: spec["default"] for name, spec in declared.items() if "default" in spec}
     merged.update(tier_parameters if isinstance(tier_parameters, dict) else {})
@@ -314,6 +319,7 @@ def _parse_job(raw: dict[str, Any], declared: dict[str, dict[str, Any]]) -> Job:
         tier=tier,
         output_dir=Path(output_dir),
         project_dir=Path(project_dir) if project_dir else None,
+        models_dir=Path(models_dir) if models_dir else None,
     )
 
 
@@ -347,3 +353,5 @@ def _check_parameter(name: str, spec: dict[str, Any], value: Any) -> None:
         raise PipelineError(f"parameter {name} must be at least {spec['minimum']}, not {value}")
     if "maximum" in spec and value > spec["maximum"]:
         raise PipelineError(f"parameter {name} must be at most {spec['maximum']}, not {value}")
+    if spec.get("multipleOf") and value % spec["multipleOf"]:
+        raise PipelineError(f"parameter {name} must be a multiple of {spec['multipleOf']}")

@@ -34,6 +34,11 @@ class Workspace:
         return self.root / "Library"
 
     @property
+    def models_dir(self) -> Path:
+        """The model library (`Library/AI_Models/`) the generation pipelines load from."""
+        return self.library_dir / "AI_Models"
+
+    @property
     def runtime_dir(self) -> Path:
         """The studio's own state: runtime.json, embedded Redis data, logs, locks."""
         return self.root / ".gms"

@@ -16,7 +16,7 @@ from .tasks import (
 )
 from .trash import TrashHandler, TrashItemHandler, TrashRestoreHandler
 from .vcs import GitCommitHandler, GitLogHandler, GitStatusHandler
-from .workspace import WorkspaceConfigHandler
+from .workspace import ModelsHandler, WorkspaceConfigHandler
 from .ws import ProjectSocket
 
 API = "/gms/api"
@@ -40,6 +40,7 @@ ROUTES: list[Route] = [
     Route(f"{API}/tasks/{{task_id}}/cancel", TaskCancelHandler),
     Route(f"{API}/tasks", TaskListHandler),
     Route(f"{API}/pipelines", PipelinesHandler),
+    Route(f"{API}/models", ModelsHandler),
     Route(f"{API}/quality/mappings", QualityMappingsHandler),
     Route(f"{API}/trash", TrashHandler),
     Route(f"{API}/trash/{{item_id}}", TrashItemHandler),

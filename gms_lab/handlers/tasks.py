@@ -10,7 +10,7 @@ from tornado import web
 from ..core.errors import InvalidInput
 from ..models import TaskAccepted, TaskList, TaskRecord, TaskSubmit
 from ..server import StudioServer
-from ..tasks.registry import PipelineSpec, RegistryError
+from ..tasks.registry import PipelineRegistry, PipelineSpec, RegistryError
 from ..tasks.service import TaskService
 from .base import StudioHandler, operation
 
@@ -118,8 +118,10 @@ class QualityMappings(BaseModel):
     mappings: dict[str, dict[str, Any]]
 
 
-def _pipeline(spec: PipelineSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json", by_alias=True)
+def _pipeline(spec: PipelineSpec, registry: PipelineRegistry) -> dict[str, Any]:
+    """A pipeline as listed: its spec, and whether it can run here (what to install if not)."""
+    state = registry.availability(spec.id)
+    return {**spec.model_dump(mode="json", by_alias=True), **state.model_dump(mode="json")}
 
 
 class PipelinesHandler(TaskHandlerBase):
@@ -135,7 +137,7 @@ class PipelinesHandler(TaskHandlerBase):
         registry = self.tasks.ctx.registry
         self.send(
             PipelineInfo(
-                pipelines=[_pipeline(p) for p in registry.pipelines.values()],
+                pipelines=[_pipeline(p, registry) for p in registry.pipelines.values()],
                 errors=registry.errors,
             )
         )

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..models import AssetCategory, Quality, WorkspaceConfig
+from ..core.library import list_models
+from ..models import AssetCategory, ModelList, Quality, WorkspaceConfig
 from .base import StudioHandler, operation
 
 
@@ -37,3 +38,19 @@ class WorkspaceConfigHandler(StudioHandler):
                 health=health,
             )
         )
+
+
+class ModelsHandler(StudioHandler):
+    """`/gms/api/models`."""
+
+    @web.authenticated
+    @operation(
+        "The models in the workspace's Library/AI_Models/ (name, format, family, size); "
+        "no weights are read",
+        response=ModelList,
+        errors=(403,),
+    )
+    async def get(self) -> None:
+        folder = self.core.workspace.models_dir
+        models = await self.run(list_models, folder)
+        self.send(ModelList(models=models, folder=str(folder)))

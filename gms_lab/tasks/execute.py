@@ -120,6 +120,7 @@ def execute_generation(
                 tier=tier,
                 output_dir=out,
                 project_dir=root,
+                models_dir=ctx.core.workspace.models_dir,
             )
             relay = _ProgressRelay(ctx, task_id, root)
 

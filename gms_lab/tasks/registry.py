@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
 import tomllib
@@ -38,6 +39,9 @@ class ParameterSpec(_Spec):
     minimum: float | None = None
     maximum: float | None = None
     enum: list[Any] | None = None
+    multiple_of: int | None = Field(None, ge=1)
+    #: Where the value comes from besides the user: "models" names a model of the library.
+    source: Literal["models"] | None = None
     description: str = ""
 
     def check(self, name: str, value: Any) -> Any:
@@ -61,6 +65,11 @@ class ParameterSpec(_Spec):
             raise InvalidInput(f"Parameter {name!r} must be ≥ {self.minimum}.", {"parameter": name})
         if number is not None and self.maximum is not None and number > self.maximum:
             raise InvalidInput(f"Parameter {name!r} must be ≤ {self.maximum}.", {"parameter": name})
+        if number is not None and self.multiple_of and number % self.multiple_of:
+            raise InvalidInput(
+                f"Parameter {name!r} must be a multiple of {self.multiple_of}.",
+                {"parameter": name},
+            )
         if self.enum is not None and value not in self.enum:
             raise InvalidInput(
                 f"Parameter {name!r} must be one of {self.enum}.", {"parameter": name}
@@ -80,6 +89,25 @@ class TierSpec(_Spec):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class Requirements(_Spec):
+    """What a pipeline needs in the Python that runs it, and how to get it."""
+
+    #: Top-level module names, looked up (never imported) to tell whether the pipeline can run.
+    python: list[str] = Field(default_factory=list)
+    hint: str = ""
+
+    def missing(self) -> list[str]:
+        """The modules that cannot be found in this Python environment."""
+        return [name for name in self.python if not _importable(name)]
+
+
+def _importable(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
 class PipelineSpec(_Spec):
     """A pipeline.toml: what the pipeline is, how to start it, its parameters and tiers."""
 
@@ -93,6 +121,7 @@ class PipelineSpec(_Spec):
     network: bool = False
     warm: bool = True
     produces: Literal["take", "export", "thumbnail"] = "take"
+    requires: Requirements = Field(default_factory=Requirements)
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
     tiers: dict[Quality, TierSpec]
     #: The folder holding the pipeline folders (the working dir of local processes).
@@ -105,6 +134,10 @@ class PipelineSpec(_Spec):
         if missing:
             raise ValueError(f"missing tiers: {', '.join(missing)}")
         return tiers
+
+    def model_parameters(self) -> list[str]:
+        """The parameters whose value names a model of the library."""
+        return [name for name, p in self.parameters.items() if p.source == "models"]
 
     def tier(self, quality: Quality) -> TierSpec:
         """The tier for a project quality."""
@@ -137,15 +170,46 @@ class RegistryError(BaseModel):
     message: str
 
 
+class Availability(BaseModel):
+    """Whether a pipeline can run in this Python environment, and if not what to install."""
+
+    available: bool
+    missing: list[str] = Field(default_factory=list)
+    hint: str = ""
+
+
 class PipelineRegistry:
     """Every pipeline found under the configured folders; bad files are reported, not fatal."""
 
     def __init__(self, roots: list[Path]) -> None:
         self.pipelines: dict[str, PipelineSpec] = {}
         self.errors: list[RegistryError] = []
+        self._availability: dict[str, Availability] = {}
         for root in roots:
             for toml in sorted(root.glob("*/pipeline.toml")):
                 self._load(root, toml)
+
+    def availability(self, pipeline_id: str) -> Availability:
+        """Whether the pipeline's Python requirements are installed (looked up once)."""
+        if pipeline_id not in self._availability:
+            requires = self.get(pipeline_id).requires
+            missing = requires.missing()
+            self._availability[pipeline_id] = Availability(
+                available=not missing, missing=missing, hint=requires.hint if missing else ""
+            )
+        return self._availability[pipeline_id]
+
+    def require_available(self, pipeline_id: str) -> PipelineSpec:
+        """The pipeline, or `InvalidInput` saying what to install for it."""
+        spec = self.get(pipeline_id)
+        state = self.availability(pipeline_id)
+        if not state.available:
+            raise InvalidInput(
+                f"Pipeline {pipeline_id!r} is unavailable: {', '.join(state.missing)} "
+                f"{'is' if len(state.missing) == 1 else 'are'} not installed. {state.hint}".strip(),
+                {"pipeline": pipeline_id, "missing": state.missing, "hint": state.hint},
+            )
+        return spec
 
     def _load(self, root: Path, toml: Path) -> None:
         try:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import assets, hierarchy, limits, takes
+from ..core import assets, hierarchy, library, limits, takes
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
 from ..core.paths import resolve_inside, slug_for
@@ -34,12 +34,14 @@ class TaskService:
     def submit(self, request: TaskSubmit, author: dict[str, str] | None = None) -> TaskRecord:
         """Queue a generation, all or nothing; errors in the request come before any write."""
         ctx = self.ctx
-        spec = ctx.registry.get(request.pipeline)
+        spec = ctx.registry.require_available(request.pipeline)
         project = ctx.core.projects.get(request.project_id)
         # the user's own values first: within the JSON limits, of the types the pipeline takes
         limits.check(request.parameters, ctx.core.limits, "The parameters", measure=True)
         spec.resolve(project.quality, request.parameters)
         parameters = dict(request.parameters)
+        for name in spec.model_parameters():
+            parameters[name] = self._model(parameters.get(name) or spec.parameters[name].default)
         target = None
         if "seed" in spec.parameters and parameters.get("seed") is None:
             parameters["seed"] = secrets.randbelow(2**31)
@@ -107,6 +109,20 @@ class TaskService:
                 )
         with contextlib.suppress(Exception):
             self.ctx.records.discard(record)
+
+    def _model(self, name: Any) -> str:
+        """A model of the library by name (the first one when none is named), or a 400."""
+        folder = self.ctx.core.workspace.models_dir
+        if name:
+            return library.find_model(folder, str(name)).name
+        models = library.list_models(folder)
+        if not models:
+            raise InvalidInput(
+                f"No model in {folder} yet. Put a diffusers folder (with model_index.json) or a "
+                ".safetensors checkpoint there (see the README, 'Models').",
+                {"folder": str(folder)},
+            )
+        return models[0].name
 
     def _timeline(self, project: Project, node_id: str) -> dict[str, Any]:
         """The animatic's clips: each shot's selected (else newest completed) take."""

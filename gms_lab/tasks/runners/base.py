@@ -46,6 +46,8 @@ class Job:
     tier: TierSpec
     output_dir: Path
     project_dir: Path
+    #: The workspace's model library, which pipelines that load models read from.
+    models_dir: Path | None = None
 
     def line(self, process: PipelineProcess) -> str:
         """The job as the JSON line the program reads, with paths as the program sees them."""
@@ -59,6 +61,7 @@ class Job:
                 },
                 "outputDir": process.translate(self.output_dir),
                 "projectDir": process.translate(self.project_dir),
+                "modelsDir": process.models_path(self.models_dir),
             },
             ensure_ascii=True,
         )
@@ -157,6 +160,10 @@ class PipelineProcess(ABC):
     @abstractmethod
     def translate(self, host_path: Path) -> str:
         """A host path as the program sees it."""
+
+    def models_path(self, host_path: Path | None) -> str | None:
+        """The model library as the program sees it (None when there is none)."""
+        return str(host_path) if host_path is not None else None
 
 
 class Launcher(ABC):

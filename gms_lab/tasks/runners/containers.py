@@ -23,6 +23,8 @@ from .base import Job, Launcher, PipelineFailure, PipelineProcess
 log = logging.getLogger(__name__)
 #: Where the project is mounted inside a container.
 PROJECT_MOUNT = "/project"
+#: Where the workspace's model library is mounted (read-only) inside a container.
+MODELS_MOUNT = "/models"
 _HEADER = struct.Struct(">BxxxL")
 
 
@@ -51,6 +53,7 @@ class DockerProcess(PipelineProcess):
         super().__init__(spec, job.quality, scope)
         self.client = client
         self.project_dir = job.project_dir.resolve()
+        self.models_dir = job.models_dir.resolve() if job.models_dir else None
         self._exit: int | None = None
         tier = job.tier
         self.container = client.containers.create(
@@ -71,6 +74,7 @@ class DockerProcess(PipelineProcess):
             tmpfs={"/tmp": "size=512m,mode=1777"},  # noqa: S108 - inside the container
             environment={
                 "GMS_TIER": job.quality.value,
+                "GMS_MODELS_KEPT": os.environ.get("GMS_MODELS_KEPT", "1"),
                 "PYTHONUNBUFFERED": "1",
                 # the worker's uid has no account in the image: give caches a writable home
                 "HOME": "/tmp",  # noqa: S108 - inside the container
@@ -104,6 +108,8 @@ class DockerProcess(PipelineProcess):
                     f"{PROJECT_MOUNT}/{folder}", f"{project}/{folder}", type="bind", read_only=False
                 )
             )
+        if self.models_dir is not None and self.models_dir.is_dir():
+            mounts.append(Mount(MODELS_MOUNT, str(self.models_dir), type="bind", read_only=True))
         return mounts
 
     def _demux(self) -> None:
@@ -168,6 +174,11 @@ class DockerProcess(PipelineProcess):
                 sock.close()
         with contextlib.suppress(DockerException, OSError):
             self.container.remove(force=True)
+
+    def models_path(self, host_path: Path | None) -> str | None:
+        if host_path is None or self.models_dir is None or not self.models_dir.is_dir():
+            return None
+        return MODELS_MOUNT
 
     def translate(self, host_path: Path) -> str:
         resolved = host_path.resolve()

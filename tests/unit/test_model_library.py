@@ -1,0 +1,103 @@
+"""The model library: what `Library/AI_Models/` holds, told without reading any weights."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gms_lab.core.errors import InvalidInput
+from gms_lab.core.library import find_model, list_models
+from gms_lab.tasks.registry import PipelineRegistry
+from tests.services import REPO
+
+
+def checkpoint(path: Path, keys: list[str], weights: int = 4096) -> Path:
+    """A .safetensors file: a JSON header naming tensors, then (unread) bytes."""
+    header = {k: {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]} for k in keys}
+    raw = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(raw)) + raw + b"\0" * weights)
+    return path
+
+
+def test_both_formats_are_listed_with_family_and_size(tmp_path: Path) -> None:
+    models = tmp_path / "AI_Models"
+    (models / "harbour-sd").mkdir(parents=True)
+    (models / "harbour-sd" / "model_index.json").write_text(
+        json.dumps({"_class_name": "StableDiffusionXLPipeline"})
+    )
+    (models / "harbour-sd" / "unet").mkdir()
+    (models / "harbour-sd" / "unet" / "weights.safetensors").write_bytes(b"\0" * 100)
+    checkpoint(models / "dream-v1.safetensors", ["cond_stage_model.transformer.x"])
+    (models / "in-a-folder").mkdir()
+    checkpoint(models / "in-a-folder" / "model.safetensors", ["conditioner.embedders.1.x"])
+    (models / "notes.txt").write_text("not a model")
+    (models / ".partial.safetensors").write_bytes(b"")
+
+    listed = {m.name: m for m in list_models(models)}
+
+    assert sorted(listed) == ["dream-v1", "harbour-sd", "in-a-folder"]
+    assert listed["harbour-sd"].format == "diffusers"
+    assert listed["harbour-sd"].family == "stable-diffusion-xl"
+    index = models / "harbour-sd" / "model_index.json"
+    assert listed["harbour-sd"].size == index.stat().st_size + 100
+    assert listed["dream-v1"].format == "single-file"
+    assert listed["dream-v1"].family == "stable-diffusion-1"
+    assert listed["in-a-folder"].family == "stable-diffusion-xl"
+    assert listed["in-a-folder"].path == "in-a-folder/model.safetensors"
+    assert find_model(models, "dream-v1").format == "single-file"
+    with pytest.raises(InvalidInput) as unknown:
+        find_model(models, "nope")
+    assert str(models) in unknown.value.message and "dream-v1" in unknown.value.message
+    assert list_models(tmp_path / "missing") == []
+
+
+def test_without_diffusers_the_pipeline_is_unavailable_with_the_hint(tmp_path: Path) -> None:
+    # a Python where diffusers cannot be imported: the registry says so without importing torch
+    script = (
+        "import sys; sys.modules['diffusers'] = None\n"
+        "from pathlib import Path\n"
+        "from gms_lab.tasks.registry import PipelineRegistry\n"
+        f"r = PipelineRegistry([Path({str(REPO / 'pipelines')!r})])\n"
+        "print(r.availability('diffusion').model_dump_json())\n"
+        "print('torch' in sys.modules)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=REPO
+    ).stdout.splitlines()
+    state = json.loads(out[0])
+    assert state["available"] is False and state["missing"] == ["diffusers"]
+    assert "pip install 'gms_lab[diffusion]'" in state["hint"]
+    assert out[1] == "False"  # the server never imports torch to tell
+
+    # the pipeline program itself answers a job with the same hint instead of crashing
+    runner = (
+        "import sys, runpy; sys.modules['diffusers'] = None\n"
+        "sys.argv = ['diffusion/main.py']\n"
+        "runpy.run_path('diffusion/main.py', run_name='__main__')\n"
+    )
+    job = {"jobId": "j", "parameters": {"model": "x"}, "outputDir": str(tmp_path)}
+    answer = subprocess.run(
+        [sys.executable, "-c", runner],
+        input=json.dumps(job) + "\n",
+        capture_output=True,
+        text=True,
+        cwd=REPO / "pipelines",
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    ).stdout.splitlines()
+    event = json.loads(answer[-1])
+    assert event["event"] == "error" and "diffusers" in event["message"]
+    assert "gms_lab[diffusion]" in event["message"]
+
+
+def test_the_diffusion_manifest_declares_its_tiers_and_model_parameter() -> None:
+    spec = PipelineRegistry([REPO / "pipelines"]).get("diffusion")
+    assert spec.model_parameters() == ["model"]
+    assert spec.requires.python[:2] == ["torch", "diffusers"]
+    assert spec.parameters["width"].multiple_of == 8
