@@ -239,11 +239,12 @@ class ManifestStore:
             data = _read_all(fd, stamp[2])
         finally:
             os.close(fd)
+        known = entry.serialiser if entry is not None else None
         try:
-            project = Project.model_validate_json(data)
+            project, serialiser = _parse(data, known)
         except ValidationError as exc:
             raise ProjectDamaged(project_id, _reason(exc)) from exc
-        entry = _Entry(stamp, data[:_HEAD], project)
+        entry = _Entry(stamp, data[:_HEAD], project, serialiser=serialiser)
         self._remember(path, entry)
         return entry
 
@@ -388,6 +389,40 @@ def _shallow_enough(value: Any, what: str) -> None:
             stack.extend((child, depth + 1) for child in children)
 
 
+def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser | None]:
+    """The manifest in `data`; with the takes of an older version in hand, only what changed
+    is validated (another process wrote it: most takes are the same).
+
+    Unchanged takes (same JSON as the older version's) are that version's frozen `Take`s, and
+    their JSON is kept for the next write; the rest goes through the models as usual.
+    """
+    if known is None or not known.takes_by_id():
+        return Project.model_validate_json(data), None
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return Project.model_validate_json(data), None  # says what is wrong
+    by_id = known.takes_by_id()
+    reused: list[tuple[Take, dict[str, Any]]] = []
+    try:
+        for chapter in doc["chapters"]:
+            for scene in chapter["scenes"]:
+                for shot in scene["shots"]:
+                    takes = shot["takes"]
+                    for i, raw in enumerate(takes):
+                        take_id = raw.get("id") if isinstance(raw, dict) else None
+                        hit = by_id.get(take_id) if isinstance(take_id, str) else None
+                        if hit is not None and hit[1] == raw:
+                            takes[i] = hit[0]
+                            reused.append(hit)
+    except (KeyError, TypeError, AttributeError):
+        return Project.model_validate_json(data), None  # not the usual shape: say what is wrong
+    project = Project.model_validate(doc)
+    serialiser = Serialiser()
+    serialiser.keep(reused)
+    return project, serialiser
+
+
 class Serialiser:
     """Turns a project into the manifest's bytes (indented JSON, camelCase keys).
 
@@ -398,6 +433,15 @@ class Serialiser:
 
     def __init__(self) -> None:
         self._takes: dict[int, tuple[Take, dict[str, Any]]] = {}
+
+    def takes_by_id(self) -> dict[str, tuple[Take, dict[str, Any]]]:
+        """The takes whose JSON is kept, by take id."""
+        return {take.id: (take, data) for take, data in self._takes.values()}
+
+    def keep(self, pairs: list[tuple[Take, dict[str, Any]]]) -> None:
+        """Remember the JSON of these takes (read back exactly as this writer made it)."""
+        for take, data in pairs:
+            self._takes[id(take)] = (take, data)
 
     def dump(self, project: Project) -> bytes:
         """The manifest's bytes; keeps the JSON of exactly the takes of this project."""

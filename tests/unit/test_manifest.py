@@ -270,3 +270,31 @@ def test_limits_check_values_built_in_python(core: StudioCore) -> None:
 
 def limits_check(value: object, limits: JsonLimits) -> None:
     check(value, limits, "The value", measure=True)
+
+
+def test_after_another_process_wrote_only_what_changed_is_read_anew(core: StudioCore) -> None:
+    """Another writer (the worker) changed one take: this process sees exactly that change,
+    and keeps the takes that did not change (no full validation of a large manifest)."""
+
+    def many(p: Project) -> str:
+        shot = _shot_with_take(p)
+        for n in range(50):
+            takes.add_generating(
+                p, shot, pipeline="still", parameters={"n": n}, seed=n, task_id=f"t{n}", tier="low"
+            )
+        return shot
+
+    core.manifests.update("harbour", many)
+    before = core.projects.get("harbour")
+    old = before.chapters[0].scenes[0].shots[0].takes
+    other = make_core(core.workspace.root)  # another process: its own memory
+    other.manifests.update("harbour", lambda p: takes.complete(p, old[7].id, "03_Renders/x.png"))
+    after = core.projects.get("harbour")
+    new = after.chapters[0].scenes[0].shots[0].takes
+    assert new[7].status == TakeStatus.completed and new[7].file == "03_Renders/x.png"
+    assert all(a is b for i, (a, b) in enumerate(zip(old, new, strict=True)) if i != 7)
+    path = core.workspace.project_dir("harbour") / "project.json"
+    assert after == Project.model_validate_json(path.read_bytes())
+    # and this process's next write is what a fresh writer would write
+    core.manifests.update("harbour", lambda p: setattr(p, "name", "Harbour 2"))
+    assert path.read_bytes() == make_core(core.workspace.root).projects.get_serialised("harbour")[1]
