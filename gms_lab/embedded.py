@@ -1,8 +1,9 @@
 """The embedded default: a local `redis-server` and a Celery worker as children of the server.
 
 Used when no broker URL is configured. Redis listens on loopback only, on a free port, with AOF
-under `<workspace>/.gms/redis`; the worker is restarted when it crashes; both stop with the
-server. `<workspace>/.gms/runtime.json` tells notebooks and the command line where they are.
+under `<workspace>/.gms/redis`; either one that dies is reaped and restarted (Redis on the same
+port, so every client keeps its URL, with its AOF); both stop with the server.
+`<workspace>/.gms/runtime.json` tells notebooks and the command line where they are.
 """
 
 from __future__ import annotations
@@ -92,7 +93,11 @@ class EmbeddedServices:
         self.redis_proc: subprocess.Popen[bytes] | None = None
         self.worker_proc: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.port = 0
         self.worker_restarts = 0
+        self.redis_restarts = 0
+        self._redis_binary = ""
+        self._redis_data = Path()
         self._monitor: asyncio.Task[None] | None = None
         self._logs: list[IO[bytes]] = []
         self._stopping = False
@@ -113,7 +118,10 @@ class EmbeddedServices:
         data = self.workspace / ".gms" / "redis"
         data.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        self.redis_proc = self._spawn_redis(binary, data)
+        self._redis_binary, self._redis_data = binary, data
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.redis_proc = self._spawn_redis()
         await self._wait_for_redis()
         if self.config.start_worker:
             self._start_worker()
@@ -121,9 +129,9 @@ class EmbeddedServices:
         self._monitor = asyncio.get_running_loop().create_task(self._watch())
         return self.url
 
-    def _spawn_redis(self, binary: str, data: Path) -> subprocess.Popen[bytes]:
-        port = free_port()
-        self.url = f"redis://127.0.0.1:{port}/0"
+    def _spawn_redis(self) -> subprocess.Popen[bytes]:
+        """Start redis-server on our port (the same across restarts: every client keeps its URL)."""
+        binary, data, port = self._redis_binary, self._redis_data, self.port
         argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "yes"]
         argv += ["--dir", str(data), "--appendonly", "yes", "--appendfsync", "everysec"]
         argv += ["--save", "", "--daemonize", "no", "--logfile", str(self.logs_dir / "redis.log")]
@@ -183,25 +191,43 @@ class EmbeddedServices:
             "redisPid": self.redis_proc.pid if self.redis_proc else None,
             "workerPid": self.worker_proc.pid if self.worker_proc else None,
             "workerRestarts": self.worker_restarts,
+            "redisRestarts": self.redis_restarts,
             "started": time.time(),
         }
 
     async def _watch(self) -> None:
-        """Restart a worker that died (with a growing pause if it keeps dying)."""
-        pause = 1.0
+        """Restart Redis or the worker when one dies (reaped); longer pauses if it keeps dying."""
+        pauses = {"redis": 1.0, "worker": 1.0}
         while not self._stopping:
-            await asyncio.sleep(1.0)
-            proc = self.worker_proc
-            if self._stopping or proc is None or proc.poll() is None:
-                continue
-            log.warning("Generative Studio worker exited (code %s); restarting", proc.returncode)
-            await asyncio.sleep(pause)
-            if self._stopping:
-                return
-            self.worker_restarts += 1
-            self._start_worker()
-            self._write_runtime()
-            pause = min(pause * 2, 30.0) if self.worker_restarts > 3 else 1.0
+            await asyncio.sleep(0.5)
+            for what in ("redis", "worker"):
+                proc = self.redis_proc if what == "redis" else self.worker_proc
+                # poll() reaps a child that exited: no zombie is left behind
+                if self._stopping or proc is None or proc.poll() is None:
+                    continue
+                log.warning(
+                    "Generative Studio %s exited (code %s); restarting", what, proc.returncode
+                )
+                await asyncio.sleep(pauses[what])
+                if self._stopping:
+                    return
+                try:
+                    if what == "redis":
+                        await self._restart_redis()
+                    else:
+                        self.worker_restarts += 1
+                        self._start_worker()
+                except Exception as exc:
+                    log.error("Generative Studio %s could not be restarted: %s", what, exc)
+                self._write_runtime()
+                restarts = self.redis_restarts if what == "redis" else self.worker_restarts
+                pauses[what] = min(pauses[what] * 2, 30.0) if restarts > 3 else 1.0
+
+    async def _restart_redis(self) -> None:
+        self.redis_restarts += 1
+        self.redis_proc = self._spawn_redis()
+        await self._wait_for_redis()
+        log.info("Generative Studio: embedded Redis restarted at %s (AOF kept)", self.url)
 
     async def stop(self) -> None:
         """Stop the worker (warm shutdown), then Redis; remove runtime.json."""

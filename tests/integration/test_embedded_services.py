@@ -82,3 +82,42 @@ async def test_embedded_redis_and_worker_life_cycle(
         assert record.pipeline == "still"
     finally:
         await again.stop()
+
+
+async def test_a_killed_embedded_redis_is_restarted_on_its_port_with_its_data(
+    tmp_path: Path,
+) -> None:
+    from tests import figures
+    from tests.services import studio_config
+
+    config = studio_config(tmp_path / "ws", broker_url="", start_worker=False)
+    services = EmbeddedServices(config)
+    url = await services.start()
+    runtime_file = tmp_path / "ws" / ".gms" / "runtime.json"
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        client.set("kept", "1")
+        client.execute_command("CONFIG", "SET", "appendfsync", "always")
+        client.set("kept", "2")
+        first = json.loads(runtime_file.read_text())["redisPid"]
+
+        os.kill(first, 9)
+        figures.count("faults injected")
+        await wait_until_async(
+            lambda: json.loads(runtime_file.read_text())["redisPid"] != first, 30
+        )
+        # the dead one is reaped (no zombie), the new one answers on the same URL, data kept
+        assert not Path(f"/proc/{first}").exists()
+        second = json.loads(runtime_file.read_text())
+        assert second["brokerUrl"] == url and second["redisRestarts"] == 1
+        assert alive(second["redisPid"])
+
+        def answers() -> bool:
+            try:
+                return client.get("kept") == b"2"
+            except redis.RedisError:
+                return False
+
+        await wait_until_async(answers, 15)
+    finally:
+        await services.stop()
