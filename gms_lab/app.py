@@ -63,6 +63,7 @@ class GMSLab(ExtensionApp):
     watch = Bool(None, allow_none=True, help=_help("watch")).tag(config=True)
     docker_host = Unicode(None, allow_none=True, help=_help("docker_host")).tag(config=True)
     redis_timeout = Float(None, allow_none=True, help=_help("redis_timeout")).tag(config=True)
+    ws_max_buffer = Int(None, allow_none=True, help=_help("ws_max_buffer")).tag(config=True)
     trash_retention_days = Float(None, allow_none=True, help=_help("trash_retention_days")).tag(
         config=True
     )

@@ -83,6 +83,12 @@ class StudioConfig(BaseModel):
     redis_timeout: float = Field(
         5.0, gt=0, le=300, description="Seconds any Redis call may wait before it is given up."
     )
+    ws_max_buffer: int = Field(
+        8 * 1024**2,
+        ge=64 * 1024,
+        description="Bytes of events a WebSocket client may have waiting before it is closed "
+        "(code 4008) to reconnect and resync.",
+    )
     trash_retention_days: float = Field(
         30.0, ge=0, description="Days deleted things stay in the trash; 0 keeps them until emptied."
     )
@@ -118,6 +124,7 @@ class StudioConfig(BaseModel):
         "watch": "GMS_WATCH",
         "docker_host": "GMS_DOCKER_HOST",
         "redis_timeout": "GMS_REDIS_TIMEOUT",
+        "ws_max_buffer": "GMS_WS_MAX_BUFFER",
         "trash_retention_days": "GMS_TRASH_RETENTION_DAYS",
         "manifest_cache": "GMS_MANIFEST_CACHE",
         "task_history": "GMS_TASK_HISTORY",

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -204,3 +206,91 @@ def project_with_shot(core: StudioCore, name: str) -> tuple[str, str]:
 
     _, shot = core.manifests.update(project.id, build)
     return project.id, shot
+
+
+class ServerProcess:
+    """A real `jupyter server` with the studio loaded, as a subprocess: measured, killed, restarted.
+
+    Its settings come from the environment (`StudioConfig.to_env`), its Jupyter config and
+    runtime folders are its own, and it is reached with a token.
+    """
+
+    def __init__(self, config: StudioConfig, log: Path) -> None:
+        self.config = config
+        self.log = log
+        self.port = 0
+        self.token = secrets.token_hex(16)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        """Its base URL."""
+        return f"http://127.0.0.1:{self.port}/"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What authenticates a request."""
+        return {"Authorization": f"token {self.token}"}
+
+    def api(self, path: str) -> str:
+        """The URL of a studio route (`projects/x`)."""
+        return f"{self.url}gms/api/{path}"
+
+    def ws_url(self, project_id: str) -> str:
+        """The project's WebSocket URL, token included."""
+        return f"ws://127.0.0.1:{self.port}/gms/ws/{project_id}?token={self.token}"
+
+    def start(self) -> ServerProcess:
+        """Start it and wait until the studio's services are up."""
+        import requests
+
+        self.port = free_port()
+        home = self.log.parent / f"jupyter-{self.port}"
+        (home / "config").mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.config.to_env()}
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
+        env["JUPYTER_CONFIG_DIR"] = str(home / "config")
+        env["JUPYTER_RUNTIME_DIR"] = str(home / "runtime")
+        argv = [sys.executable, "-m", "jupyter", "server", "--no-browser", "--allow-root"]
+        argv += ["--ip=127.0.0.1", f"--port={self.port}", f"--IdentityProvider.token={self.token}"]
+        argv += ["--ServerApp.port_retries=0"]
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(
+                argv, env=env, stdout=fh, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+        def up() -> bool:
+            assert self.proc is not None
+            assert self.proc.poll() is None, f"the server exited; see {self.log}"
+            try:
+                answer = requests.get(self.api("workspace/config"), headers=self.headers, timeout=2)
+            except requests.RequestException:
+                return False
+            return answer.status_code == 200 and answer.json()["health"]["redis"]["ok"]
+
+        wait_until(up, 60, 0.2)
+        return self
+
+    def rss(self) -> int:
+        """Its resident memory in bytes."""
+        assert self.proc is not None
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+    def kill(self) -> None:
+        """kill -9."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        """Stop it (SIGTERM, then SIGKILL)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=5)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -32,9 +33,19 @@ from ..models import TaskSubmit
 from ..server import StudioServer
 from .base import author_of
 
+#: The close code for a client that fell behind: reconnect at once and re-read the snapshot.
+FELL_BEHIND = 4008
+
 
 class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
-    """One client's live connection to one project."""
+    """One client's live connection to one project.
+
+    A client that stops reading must not make the server buffer its events without bound (and
+    slow every other client): each client has its own outbox, and tornado holds at most one of
+    its messages at a time. Past `ws_max_buffer` bytes waiting, the outbox is dropped and the
+    client closed with `FELL_BEHIND` (4008), which it receives right after the message in flight;
+    its next connection resyncs from the snapshot.
+    """
 
     #: The open sockets of each project on this server (for presence relays).
     sockets: ClassVar[dict[str, set[ProjectSocket]]] = {}
@@ -42,6 +53,10 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
     project_id = ""
     client_id = ""
     _cleanup: list[Callable[[], None]]
+    _waiting = 0
+    _writing = False
+    _behind = False
+    _outbox: deque[str]
 
     @property
     def server(self) -> StudioServer:
@@ -57,6 +72,7 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
     async def open(self, project_id: str) -> None:
         super().open()
         self._cleanup = []
+        self._outbox = deque()
         self.project_id = project_id
         self.client_id = secrets.token_hex(6)
         try:
@@ -95,20 +111,63 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
 
     def _relay(self, raw: str) -> None:
         try:
-            self.write_message(raw)
+            self._send(raw)
         except websocket.WebSocketClosedError:
             self.on_close()
 
     def send_event(self, event: Any) -> None:
         """Send one typed event to this client."""
         with contextlib.suppress(websocket.WebSocketClosedError):
-            self.write_message(encode(event))
+            self._send(encode(event))
 
-    @property
-    def max_message_size(self) -> int:
-        """Twice the JSON limit: a message over the limit is answered with an `error` event;
-        only one far over it closes the connection (1009, message too big)."""
-        return 2 * self.server.core.limits.max_bytes
+    def _send(self, raw: str) -> None:
+        """Queue a message for this client, or close a client that has too much waiting."""
+        if self._behind or self.ws_connection is None:
+            return
+        size = len(raw)
+        if self._waiting + size > self.server.config.ws_max_buffer:
+            self._fall_behind()
+            return
+        self._outbox.append(raw)
+        self._waiting += size
+        if not self._writing:
+            self._pump()
+
+    def _pump(self) -> None:
+        # one message at a time in tornado's buffer: the rest waits here, where it is counted
+        self._writing = False
+        if self._behind or not self._outbox:
+            return
+        raw = self._outbox.popleft()
+        self._waiting -= len(raw)
+        try:
+            future = self.write_message(raw)
+        except websocket.WebSocketClosedError:
+            self.on_close()
+            return
+        self._writing = True
+        future.add_done_callback(self._written)
+
+    def _written(self, future: asyncio.Future[None]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.on_close()  # the connection went away meanwhile
+            return
+        self._pump()
+
+    def _fall_behind(self) -> None:
+        self._behind = True
+        self.log.warning(
+            "gms: WebSocket client %s of project %s fell behind (%d bytes waiting): closed "
+            "with %d so it reconnects and resyncs",
+            self.client_id,
+            self.project_id,
+            self._waiting,
+            FELL_BEHIND,
+        )
+        self._outbox.clear()
+        self._waiting = 0
+        self.close(FELL_BEHIND, "fell behind: reconnect and resync")
+        self.on_close()
 
     async def on_message(self, message: str | bytes) -> None:
         try:

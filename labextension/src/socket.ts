@@ -86,6 +86,12 @@ export const DEFAULT_BACKOFF: IBackoff = {
 const OPEN = 1;
 
 /**
+ * The close code of a client that fell behind (the server's `FELL_BEHIND`): the server dropped
+ * the events it could not send, so the client reconnects at once and re-reads the snapshot.
+ */
+export const FELL_BEHIND = 4008;
+
+/**
  * The delay before reconnect attempt `attempt` (0 for the first).
  *
  * @param random - a number in [0, 1)
@@ -272,9 +278,16 @@ export class StudioSocket implements IStudioSocket {
     ws.onerror = () => {
       // A close follows every error; reconnecting is handled there.
     };
-    ws.onclose = () => {
+    ws.onclose = (event: CloseEvent) => {
       if (ws !== this._ws) {
         return;
+      }
+      if (event?.code === FELL_BEHIND) {
+        // Not a failure: come back without the back-off; the hello that follows resyncs.
+        console.warn(
+          'gms: the event socket fell behind; reconnecting to resync'
+        );
+        this._attempt = 0;
       }
       this._lost();
     };

@@ -9,6 +9,7 @@ import {
   backoffDelay,
   ConnectionState,
   DEFAULT_BACKOFF,
+  FELL_BEHIND,
   IResyncRequest,
   socketUrl,
   StudioSocket
@@ -23,12 +24,20 @@ const hello = (version = 1) => ({
   serverTime: 0
 });
 
+/** The first reconnect delay of the sockets these tests make. */
+const DEFAULT_TEST_INITIAL = 100;
+
 function makeSocket(clock: ManualClock) {
   const socket = new StudioSocket({
     url: 'ws://lab/gms/ws/film',
     factory: url => new FakeWebSocket(url),
     timers: clock,
-    backoff: { initialMs: 100, maxMs: 1000, factor: 2, jitter: 0.5 },
+    backoff: {
+      initialMs: DEFAULT_TEST_INITIAL,
+      maxMs: 1000,
+      factor: 2,
+      jitter: 0.5
+    },
     heartbeatMs: 1000,
     deadAfterMs: 3000
   });
@@ -108,6 +117,28 @@ describe('StudioSocket', () => {
     ]);
     expect(resyncs.map(r => r.reconnect)).toEqual([false, true]);
     expect(resyncs[1].hello.version).toBe(4);
+  });
+
+  it('comes back at once and resyncs when the server says it fell behind (4008)', () => {
+    const { socket, resyncs } = makeSocket(clock);
+    socket.connect();
+    FakeWebSocket.latest().accept();
+    FakeWebSocket.latest().receive(hello(1));
+    // a few failed attempts first, so the back-off has grown
+    for (let attempt = 0; attempt < 3; attempt++) {
+      FakeWebSocket.latest().drop();
+      clock.advance(clock.pendingDelays()[0]);
+    }
+    FakeWebSocket.latest().accept();
+    FakeWebSocket.latest().drop(FELL_BEHIND);
+    const [delay] = clock.pendingDelays();
+    expect(delay).toBeLessThanOrEqual(DEFAULT_TEST_INITIAL);
+    clock.advance(delay);
+    FakeWebSocket.latest().accept();
+    FakeWebSocket.latest().receive(hello(9));
+    expect(socket.state).toBe('open');
+    expect(resyncs.map(r => r.reconnect)).toEqual([false, true]);
+    expect(resyncs[1].hello.version).toBe(9);
   });
 
   it('backs off exponentially up to the cap while the server refuses', () => {
