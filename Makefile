@@ -63,6 +63,19 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml labextension/package.json
 .PHONY: install
 install: system $(VENV)/.installed ## Install the studio into .venv (Python packages, lab extension)
 
+# The diffusion pipeline's packages: torch first and pinned (TORCH=torch==2.13.0 is the CPU
+# build; an unpinned torch pulls the CUDA build, gigabytes), then the `diffusion` extra's
+# requirements, which keep it (read from pyproject.toml: the editable install stays as it is).
+TORCH ?= torch==2.13.0
+$(VENV)/.diffusion: $(VENV)/.installed pyproject.toml
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['project']['optional-dependencies']['diffusion'], sep='\n')" > $(VENV)/diffusion-requirements.txt
+	$(BIN)/pip install -q -r $(VENV)/diffusion-requirements.txt
+	touch $@
+
+.PHONY: install-diffusion
+install-diffusion: install $(VENV)/.diffusion ## Install the diffusion pipeline too (TORCH=torch==2.13.0, the CPU build)
+
 .PHONY: build
 build: $(VENV)/.installed ## Build the lab extension (production) and the wheel into dist/
 	cd labextension && (jlpm install --immutable || jlpm install) && jlpm build:prod
@@ -86,13 +99,13 @@ lint: $(VENV)/.installed ## ruff, mypy (strict), eslint and prettier
 	cd labextension && ../$(BIN)/jlpm lint
 
 .PHONY: test
-test: system-test install ## Install what the tests need and run the whole suite (lint included)
+test: system-test install install-diffusion ## Install what the tests need and run the whole suite (lint included)
 	$(MAKE) lint
 	cd labextension && ../$(BIN)/jlpm test
 	$(BIN)/python -m pytest
 
 .PHONY: bench
-bench: install ## Run the benchmarks (ratios against baselines measured in the same run)
+bench: install install-diffusion ## Run the benchmarks (ratios against baselines measured in the same run)
 	$(BIN)/python -m tests.bench
 
 .PHONY: new-project

@@ -10,10 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import StudioConfig
 from ..core.errors import NotFound, ProjectExists, StudioError
+from ..core.library import list_models
 from ..core.paths import slug_for
 from ..core.services import StudioCore
 from ..core.vcs import Author
-from ..models import ProjectCreate, Quality, TaskRecord, TaskStatus, TaskSubmit
+from ..models import ModelInfo, ProjectCreate, Quality, TaskRecord, TaskStatus, TaskSubmit
 from ..runtime import broker_url
 from .errors import NoWorkerRunning, TaskCancelled, TaskError
 from .widgets import TaskProgress
@@ -229,6 +230,22 @@ class Studio:
         from ..tasks.registry import PipelineRegistry
 
         return sorted(PipelineRegistry(self.config.pipelines_path).pipelines)
+
+    def unavailable_pipelines(self) -> dict[str, str]:
+        """The pipelines whose Python requirements are missing here, with what to install."""
+        from ..tasks.registry import PipelineRegistry
+
+        registry = PipelineRegistry(self.config.pipelines_path)
+        states = {p: registry.availability(p) for p in registry.pipelines}
+        return {
+            p: f"missing {', '.join(s.missing)}. {s.hint}".strip()
+            for p, s in sorted(states.items())
+            if not s.available
+        }
+
+    def models(self) -> list[ModelInfo]:
+        """The models in the workspace's `Library/AI_Models/` (name, format, family, size)."""
+        return list_models(self.core.workspace.models_dir)
 
     # -- projects -------------------------------------------------------------------------------
     def projects(self) -> list[Film]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from gms_lab.core.services import StudioCore
 from tests.services import REPO, redis_server, studio_config
 
+from .diffusion import bench_diffusion
 from .film import small_film
 from .live import bench_events, bench_many_clients, bench_watcher
 from .projects import bench_big_project, bench_create, bench_list
@@ -37,6 +38,7 @@ GROUPS = (
     "submit",
     "takes",
     "manifest",
+    "diffusion",
 )
 
 
@@ -83,6 +85,8 @@ def main() -> None:
                 bench_takes(url, tmp, table)
             if "manifest" in only:
                 bench_manifest_writes(url, tmp, table)
+            if "diffusion" in only:
+                bench_diffusion(url, tmp, table)
     print()
     print(table.markdown())
     table.write(args.json)

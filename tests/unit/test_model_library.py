@@ -101,3 +101,16 @@ def test_the_diffusion_manifest_declares_its_tiers_and_model_parameter() -> None
     assert spec.model_parameters() == ["model"]
     assert spec.requires.python[:2] == ["torch", "diffusers"]
     assert spec.parameters["width"].multiple_of == 8
+
+
+def test_a_notebook_lists_the_models_and_the_unavailable_pipelines(tmp_path: Path) -> None:
+    from gms_lab.notebook.studio import Studio
+    from tests.services import TEST_PIPELINES
+
+    studio = Studio(tmp_path / "ws", pipelines_path=[REPO / "pipelines", TEST_PIPELINES])
+    checkpoint(studio.core.workspace.models_dir / "dream-v1.safetensors", ["cond_stage_model.x"])
+    assert [(m.name, m.format) for m in studio.models()] == [("dream-v1", "single-file")]
+    unavailable = studio.unavailable_pipelines()
+    assert "gms_module_nobody_installed" in unavailable["unplugged"]
+    assert "pip install gms-module-nobody-installed" in unavailable["unplugged"]
+    assert "diffusion" not in unavailable  # installed here (make test installs it)
