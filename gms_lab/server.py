@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from .config import StudioConfig
 from .core import assets
@@ -23,6 +26,7 @@ from .tasks.runners.containers import DockerLauncher
 from .tasks.service import TaskService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 #: How often the trash is swept for items past the retention period (seconds).
 TRASH_SWEEP_EVERY = 3600.0
 
@@ -42,6 +46,9 @@ class StudioServer:
         self.ready = asyncio.Event()
         self._docker = DockerLauncher(config.docker_host)
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Threads of their own for calls that reach Redis: a hung Redis holds these (up to
+        #: redis_timeout each), never the threads that read and write projects on disk.
+        self._broker_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gms-redis")
         self._trash_keeper: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -106,6 +113,12 @@ class StudioServer:
             await self.embedded.stop()
         elif read_runtime(self.config.workspace).get("serverPid") == os.getpid():
             clear_runtime(self.config.workspace)
+        self._broker_threads.shutdown(wait=False, cancel_futures=True)
+
+    async def on_broker(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a blocking call that talks to Redis, off the event loop and off the disk threads."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._broker_threads, functools.partial(fn, *args))
 
     def task_service(self) -> TaskService:
         """The task service, or a clear 503 when there is no broker."""
@@ -122,7 +135,7 @@ class StudioServer:
     # -- health ---------------------------------------------------------------------------------
     async def health(self) -> dict[str, ToolHealth]:
         """Redis, worker and Docker, checked now (in a thread: they are network calls)."""
-        return await asyncio.to_thread(self._health)
+        return await self.on_broker(self._health)
 
     def _health(self) -> dict[str, ToolHealth]:
         out: dict[str, ToolHealth] = {}
@@ -176,10 +189,10 @@ class StudioServer:
         if not changes or (self.watcher is not None and project_id not in self.watcher.projects):
             return
         with contextlib.suppress(StudioError):
-            events = await asyncio.to_thread(self._file_events, project_id, changes)
+            events = await self.on_broker(self._file_events, project_id, changes)
             for event in events:
                 if self.ctx is not None:
-                    await asyncio.to_thread(self.ctx.publisher.publish, project_id, event)
+                    self.ctx.publisher.publish(project_id, event)  # queued: returns at once
                 else:
                     self.publish_local(project_id, encode(event))
 

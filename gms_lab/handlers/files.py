@@ -170,12 +170,13 @@ class FilesHandler(StudioHandler):
         await self._request_thumbnails(project_id, [a.path for a in described])
 
     async def _request_thumbnails(self, project_id: str, relpaths: list[str]) -> None:
-        tasks = self.settings["gms_server"].tasks
+        server = self.settings["gms_server"]
+        tasks = server.tasks
         if tasks is None:
             return
         for relpath in relpaths:
             try:
-                await self.run(tasks.request_thumbnail, project_id, relpath)
+                await server.on_broker(tasks.request_thumbnail, project_id, relpath)
             except StudioError as exc:
                 self.log.info("no thumbnail for %s: %s", relpath, exc.message)
 

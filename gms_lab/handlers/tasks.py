@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 from tornado import web
@@ -13,6 +15,8 @@ from ..server import StudioServer
 from ..tasks.registry import PipelineRegistry, PipelineSpec, RegistryError
 from ..tasks.service import TaskService
 from .base import StudioHandler, operation
+
+T = TypeVar("T")
 
 #: Tasks per page of `GET /gms/api/tasks` unless `limit` says otherwise, and the most it allows.
 DEFAULT_PAGE = 100
@@ -27,6 +31,10 @@ class TaskHandlerBase(StudioHandler):
         """The server's running services."""
         server: StudioServer = self.settings["gms_server"]
         return server
+
+    async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Task calls reach Redis: they run on the server's Redis threads, not the disk ones."""
+        return await self.server.on_broker(functools.partial(fn, *args, **kwargs))
 
     @property
     def tasks(self) -> TaskService:

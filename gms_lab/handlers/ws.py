@@ -214,7 +214,7 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
         )
         try:
             service = self.server.task_service()
-            await asyncio.to_thread(service.submit, request, author)
+            await self.server.on_broker(service.submit, request, author)
         except StudioError as exc:
             self.send_event(
                 ErrorEvent(
