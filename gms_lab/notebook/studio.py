@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import os
+from base64 import b64encode
 from collections.abc import Awaitable, Generator, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ class Task:
         self.record = record
         self.label = label
         self.widgets: list[TaskProgress] = []
+        self._preview: tuple[str, str] = ("", "")
 
     @property
     def id(self) -> str:
@@ -78,7 +80,23 @@ class Task:
             "progress": 1.0 if r.status == TaskStatus.completed else r.progress,
             "step": r.step,
             "error": r.error or "",
+            "preview": self._preview_url() if r.status == TaskStatus.running else "",
         }
+
+    def _preview_url(self) -> str:
+        """The latest preview as a data URL (the kernel reads it; no server URL is needed)."""
+        relpath = self.record.preview or ""
+        if not relpath:
+            return ""
+        if self._preview[0] != relpath:
+            try:
+                root = self.studio.core.projects.path(self.record.project_id)
+                data = (root / relpath).read_bytes()
+            except (OSError, StudioError):
+                return self._preview[1]  # gone already: keep showing the last one
+            kind = "png" if relpath.endswith(".png") else "jpeg"
+            self._preview = (relpath, f"data:image/{kind};base64,{b64encode(data).decode()}")
+        return self._preview[1]
 
     def apply(self, event: dict[str, Any]) -> bool:
         """Take a live event for this task if it is newer than what we know; True if taken."""
@@ -91,6 +109,7 @@ class Task:
         if kind == "task_progress":
             r.status = TaskStatus(event["status"])
             r.progress, r.step = float(event["progress"]), str(event["step"])
+            r.preview = event.get("preview") or None
         elif kind == "task_success":
             r.status, r.progress, r.step = TaskStatus.completed, 1.0, "done"
             self.refresh()

@@ -114,3 +114,26 @@ def test_a_notebook_lists_the_models_and_the_unavailable_pipelines(tmp_path: Pat
     assert "gms_module_nobody_installed" in unavailable["unplugged"]
     assert "pip install gms-module-nobody-installed" in unavailable["unplugged"]
     assert "diffusion" not in unavailable  # installed here (make test installs it)
+
+
+def test_the_notebook_progress_row_carries_the_latest_preview(tmp_path: Path) -> None:
+    from gms_lab.core.vcs import STUDIO_AUTHOR
+    from gms_lab.models import ProjectCreate, TaskRecord, TaskStatus
+    from gms_lab.notebook.studio import Studio, Task
+
+    studio = Studio(tmp_path / "ws")
+    project = studio.core.projects.create(ProjectCreate(name="Quay"), STUDIO_AUTHOR)
+    preview = "05_Cache/previews/t1/00001.png"
+    path = studio.core.projects.path(project.id) / preview
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x89PNG fake")
+    record = TaskRecord(task_id="t1", project_id=project.id, node_id="sh", pipeline="diffusion")
+    task = Task(studio, record, "Shot 1 · diffusion")
+    event = {"type": "task_progress", "seq": 3, "status": "running", "progress": 0.4}
+    assert task.apply({**event, "step": "denoising 4/10", "preview": preview})
+    row = task.row()
+    assert row["preview"].startswith("data:image/png;base64,") and row["step"] == "denoising 4/10"
+    path.unlink()  # the worker moved on: the row keeps the last picture it had
+    assert task.row()["preview"] == row["preview"]
+    task.record.status = TaskStatus.completed
+    assert task.row()["preview"] == ""

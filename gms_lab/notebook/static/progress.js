@@ -26,7 +26,20 @@ function row(task) {
   const step = document.createElement("div");
   step.className = "gms-task__step";
   step.textContent = task.error || task.step || "";
-  el.append(head, bar, step);
+  if (task.preview) {
+    // the latest preview of the take in the making, beside its bar
+    const image = document.createElement("img");
+    image.className = "gms-task__preview";
+    image.alt = `preview of ${task.label}`;
+    image.src = task.preview;
+    const text = document.createElement("div");
+    text.className = "gms-task__text";
+    text.append(head, bar, step);
+    el.classList.add("gms-task--previewing");
+    el.append(image, text);
+  } else {
+    el.append(head, bar, step);
+  }
   return el;
 }
 
