@@ -19,7 +19,17 @@ from ..core.assets import preview_png
 from ..core.errors import InvalidInput, NotFound
 from ..core.files import UploadSink
 from ..core.takes import find_take
-from ..models import Asset, Chapter, NodeCreate, NodePatch, Project, Scene, Shot, TaskRecord
+from ..models import (
+    Asset,
+    Chapter,
+    NodeCreate,
+    NodePatch,
+    Project,
+    Scene,
+    Shot,
+    TaskRecord,
+    TrashItem,
+)
 from ..models import Take as TakeModel
 from .widgets import TakeGallery
 
@@ -39,6 +49,13 @@ def _img(data: bytes | None, alt: str, width: int = 192) -> str:
         return ""
     src = "data:image/png;base64," + base64.b64encode(data).decode()
     return f'<img src="{src}" alt="{html.escape(alt)}" style="width:{width}px;border-radius:3px">'
+
+
+def _delete_node(film: Film, node_id: str) -> TrashItem:
+    studio = film.studio
+    studio.connect_tasks()
+    _, record = studio.core.trash.delete_node(film.id, node_id, by=studio.author.name)
+    return studio.core.trash.public(record)
 
 
 class Film:
@@ -120,6 +137,13 @@ class Film:
             cursor = page.next_cursor
         return out
 
+    def delete(self) -> TrashItem:
+        """Move the whole project to the trash (`studio.trash()` brings it back)."""
+        self.studio.connect_tasks()
+        return self.studio.core.trash.public(
+            self.studio.core.trash.delete_project(self.id, by=self.studio.author.name)
+        )
+
     def commit(self, message: str) -> str | None:
         """Commit the project's changes (media through LFS); the commit id, None if clean."""
         return self.studio.core.projects.repo(self.id).commit(message, self.studio.author)
@@ -170,6 +194,10 @@ class _Node:
     def name(self) -> str:
         """The node's name."""
         return str(self._node().name)
+
+    def delete(self) -> TrashItem:
+        """Move the node, with everything under it and its takes' files, to the trash."""
+        return _delete_node(self.film, self.id)
 
     def rename(self, name: str) -> None:
         """Give the node a new name (its id stays)."""
@@ -362,6 +390,10 @@ class Take:
         """The parameters it was made with."""
         return dict(self.take.parameters)
 
+    def delete(self) -> TrashItem:
+        """Move the take (its file, sidecar and thumbnail) to the trash."""
+        return _delete_node(self.film, self.id)
+
     def preview(self, size: int = _PREVIEW) -> bytes | None:
         """A small PNG of the take (images only)."""
         return _preview(self.film, self.take, size)
@@ -424,6 +456,13 @@ class AssetLibrary:
         if category is None:
             return [a for group in everything.values() for a in group]
         return everything[asset_files.parse_category(category).value]
+
+    def delete(self, asset: Asset | str) -> TrashItem:
+        """Move an asset (or a folder of them) to the trash; `asset` or its project path."""
+        studio = self.film.studio
+        relpath = asset if isinstance(asset, str) else asset.path
+        record = studio.core.trash.delete_asset(self.film.id, relpath, by=studio.author.name)
+        return studio.core.trash.public(record)
 
 
 class _SinkWriter:

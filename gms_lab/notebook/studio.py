@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import os
 from base64 import b64encode
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from ..tasks.service import TaskService
     from .handles import Film, Take
     from .live import LiveEvents
+    from .trash import TrashBin
 
 
 def _author() -> Author:
@@ -243,6 +245,17 @@ class Studio:
             self._live = LiveEvents(self.ctx.redis)
             self._live.listen(self._on_event)
         return self._live
+
+    def trash(self, project: str | None = None) -> TrashBin:
+        """The workspace trash (or one project's part of it): list, restore, erase, empty."""
+        from .trash import TrashBin
+
+        return TrashBin(self.core.trash, self.connect_tasks, project)
+
+    def connect_tasks(self) -> None:
+        """Connect to the broker when one runs, so tasks hear of deletions; else go on without."""
+        with contextlib.suppress(StudioError):
+            _ = self.ctx
 
     def pipelines(self) -> list[str]:
         """The ids of the pipelines this studio can run."""

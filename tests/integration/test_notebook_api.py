@@ -132,3 +132,40 @@ def test_a_films_task_history_reads_every_page(studio: Studio) -> None:
     newest_first = [r.task_id for r in reversed(made)]
     assert [t.task_id for t in film.tasks()] == newest_first[:100]
     assert [t.task_id for t in film.tasks(limit=None)] == newest_first
+
+
+def test_a_notebook_deletes_and_restores_through_the_trash(studio: Studio, tmp_path: Path) -> None:
+    film = studio.create_project(f"Quay {secrets.token_hex(3)}")
+    scene = film.chapter("Act 1").scene("Dawn")
+    shot = scene.shot("Wide")
+    take = shot.generate("still", prompt="gulls", seed=3).result(timeout=60)
+    file = take.file
+    assert file is not None and file.is_file()
+    hero = tmp_path / "hero.png"
+    Image.new("RGB", (64, 64), "teal").save(hero)
+    asset = film.assets.add("characters", hero)
+
+    bin_ = studio.trash(film.id)
+    assert len(bin_) == 0 and "empty" in bin_._repr_mimebundle_()["text/html"]
+    gone_take = take.delete()
+    assert gone_take.kind == "take" and not file.exists()
+    gone_asset = film.assets.delete(asset)
+    assert gone_asset.kind == "asset" and film.assets.list("characters") == []
+    gone_shot = shot.delete()
+    assert [i.id for i in bin_] == [gone_shot.id, gone_asset.id, gone_take.id]
+    assert gone_shot.name == "Wide" in repr(bin_)
+    assert "hero.png" in bin_._repr_mimebundle_()["text/html"]
+
+    bin_.restore(gone_shot)
+    bin_.restore(gone_take.id)
+    bin_.restore(gone_asset)
+    assert [t.id for t in film.scene("Dawn").shots()[0].takes] == [take.id]
+    assert file.is_file() and [a.name for a in film.assets.list("characters")] == ["hero.png"]
+
+    item = film.delete()
+    assert item.kind == "project" and studio.project(film.id) is None
+    assert item.id in [i.id for i in studio.trash()]
+    studio.trash().restore(item)
+    assert studio.project(film.id) is not None
+    film.assets.delete("01_Assets/Characters/hero.png")
+    assert len(studio.trash(film.id).empty()) == 1 and len(studio.trash(film.id)) == 0
