@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import multiprocessing
+import os
+import re
 import threading
 import time
 from array import array
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 import websockets
@@ -81,11 +85,55 @@ def bench_events(server: Server, url: str, table: Table, project: str) -> None:
 TASKS = 20
 
 
+class _LeanSocket:
+    """A minimal WebSocket client (text frames from the server, no extensions): the load test
+    measures the server, so each of its 50 clients costs as little as it can."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader, self.writer = reader, writer
+
+    @classmethod
+    async def connect(cls, url: str) -> _LeanSocket:
+        parts = urlsplit(url)
+        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        writer.write(
+            (
+                f"GET {path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+        head = await reader.readuntil(b"\r\n\r\n")
+        assert b" 101 " in head.split(b"\r\n")[0], head
+        return cls(reader, writer)
+
+    async def recv(self) -> bytes:
+        """The next message's payload (control frames skipped)."""
+        while True:
+            first, second = await self.reader.readexactly(2)
+            size = second & 0x7F
+            if size == 126:
+                size = int.from_bytes(await self.reader.readexactly(2), "big")
+            elif size == 127:
+                size = int.from_bytes(await self.reader.readexactly(8), "big")
+            payload = await self.reader.readexactly(size)
+            if first & 0x0F in (0x1, 0x2, 0x0):
+                return payload
+
+    def close(self) -> None:
+        self.writer.close()
+
+
+_SEQ = re.compile(rb'"taskId": ?"(load-[^"]+)".*?"step": ?"([^"]*)".*?"seq": ?(\d+)')
+
+
 def _clients(ws_url: str, count: int, seconds: float, ready: Any, out: Any) -> None:
     """A process holding `count` WebSocket clients; reports latencies, losses, reorderings."""
 
     async def run() -> None:
-        conns = [await websockets.connect(ws_url, max_queue=None) for _ in range(count)]
+        conns = [await _LeanSocket.connect(ws_url) for _ in range(count)]
         for conn in conns:
             await conn.recv()  # hello
         ready.set()
@@ -93,28 +141,30 @@ def _clients(ws_url: str, count: int, seconds: float, ready: Any, out: Any) -> N
         received = [0] * count
         reordered = [0] * count
 
-        async def read(i: int, conn: Any) -> None:
-            last: dict[str, int] = {}
+        async def read(i: int, conn: _LeanSocket) -> None:
+            last: dict[bytes, int] = {}
             deadline = time.monotonic() + seconds + 30
             while time.monotonic() < deadline:
                 try:
                     raw = await asyncio.wait_for(conn.recv(), deadline - time.monotonic())
-                except (TimeoutError, websockets.ConnectionClosed):
+                except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                     return
-                event = json.loads(raw)
-                if event.get("type") != "task_progress" or not event["taskId"].startswith("load"):
+                found = _SEQ.search(raw)
+                if found is None:
                     continue
-                if event["taskId"] == "load-end":
+                task, step, seq_text = found.groups()
+                if task == b"load-end":
                     return
-                latencies.append(time.time() - float(event["step"]))
+                latencies.append(time.time() - float(step))
                 received[i] += 1
-                if event["seq"] <= last.get(event["taskId"], -1):
+                seq = int(seq_text)
+                if seq <= last.get(task, -1):
                     reordered[i] += 1
-                last[event["taskId"]] = event["seq"]
+                last[task] = seq
 
         await asyncio.gather(*(read(i, c) for i, c in enumerate(conns)))
         for conn in conns:
-            await conn.close()
+            conn.close()
         out.put((latencies.tobytes(), received, reordered))
 
     asyncio.run(run())
