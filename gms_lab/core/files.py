@@ -39,11 +39,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def atomic_write(path: Path, data: bytes) -> tuple[int, int, int, int]:
+def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> tuple[int, int, int, int]:
     """Write `data` to `path` so that readers see the old or the new file, never a part.
 
-    Temp file in the same folder, fsync, rename over the target, fsync the folder. Returns the
-    new file's (device, inode, size, mtime in ns), which a rename keeps.
+    Temp file in the same folder, fsync, rename over the target, fsync the folder (unless
+    `sync_dir` is False: the caller fsyncs it once for several files). Returns the new file's
+    (device, inode, size, mtime in ns), which a rename keeps.
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
@@ -56,7 +57,8 @@ def atomic_write(path: Path, data: bytes) -> tuple[int, int, int, int]:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    fsync_dir(path.parent)
+    if sync_dir:
+        fsync_dir(path.parent)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 

@@ -58,6 +58,7 @@ T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 MANIFEST = "project.json"
 _LOCK_TIMEOUT = 30.0
+_LOCK_POLL = 0.001
 #: The first bytes of a manifest hold id, name, created, quality and version.
 _HEAD = 1024
 #: (device, inode, size, mtime in ns) of a manifest file.
@@ -113,7 +114,9 @@ class ManifestStore:
         """The project's manifest lock (a new handle each call: safe across threads)."""
         path = self.workspace.lock_path(f"{project_id}.manifest")
         path.parent.mkdir(parents=True, exist_ok=True)
-        return FileLock(path, timeout=_LOCK_TIMEOUT, thread_local=False)
+        # a waiter looks again every millisecond (filelock's default is 50 ms): with the worker
+        # processes and the server writing one project, that wait was most of a take's time
+        return FileLock(path, timeout=_LOCK_TIMEOUT, thread_local=False, poll_interval=_LOCK_POLL)
 
     def read(self, project_id: str) -> Project:
         """The project's manifest as it is on disk now (a shared snapshot: do not change it)."""

@@ -42,6 +42,23 @@ PROGRESS_EVERY = 0.05
 PREVIEWS_KEPT = 3
 
 
+#: How often a running task asks Redis whether it was cancelled (a round trip each time).
+CANCEL_CHECK_EVERY = 0.2
+
+
+def _at_most_every(seconds: float, check: Callable[[], bool]) -> Callable[[], bool]:
+    """`check`, asked at most every `seconds` (the last answer in between; a yes sticks)."""
+    last = [float("-inf"), False]
+
+    def asked() -> bool:
+        now = time.monotonic()
+        if not last[1] and now - last[0] >= seconds:
+            last[0], last[1] = now, check()
+        return bool(last[1])
+
+    return asked
+
+
 class Heartbeat:
     """Keeps the task's heartbeat fresh while it runs, so a dead worker's task is spotted."""
 
@@ -131,7 +148,9 @@ def execute_generation(
                 spec,
                 job,
                 relay,
-                cancelled=lambda: records.cancel_requested(task_id),
+                cancelled=_at_most_every(
+                    CANCEL_CHECK_EVERY, lambda: records.cancel_requested(task_id)
+                ),
                 on_start=note_runner,
             )
             relay.end()
@@ -253,9 +272,10 @@ def _complete(
         take_id = record.take_id
         project = ctx.core.projects.get(record.project_id)
         folder = root / takes.renders_dir(project, record.node_id)
-        main = _place(first, folder / f"{take_id}{first.suffix.lower()}")
+        # the files and the sidecar land in one folder: one fsync of it makes them all durable
+        main = _place(first, folder / f"{take_id}{first.suffix.lower()}", sync=False)
         for extra in others:
-            _place(extra, folder / f"{take_id}-{extra.name}")
+            _place(extra, folder / f"{take_id}-{extra.name}", sync=False)
         relpath = main.relative_to(root).as_posix()
         sidecar = {
             "take": take_id,
@@ -272,7 +292,12 @@ def _complete(
             "created": utcnow().isoformat(),
             "file": relpath,
         }
-        atomic_write(main.with_suffix(".json"), json.dumps(sidecar, indent=2).encode() + b"\n")
+        atomic_write(
+            main.with_suffix(".json"),
+            json.dumps(sidecar, indent=2).encode() + b"\n",
+            sync_dir=False,
+        )
+        fsync_dir(folder)
         ctx.core.manifests.update(record.project_id, lambda p: takes.complete(p, take_id, relpath))
         result = TaskResult(
             output_path=relpath, metadata=outcome.metadata, take_id=take_id, outputs=[relpath]
@@ -334,8 +359,9 @@ def _complete(
     return final
 
 
-def _place(source: Path, target: Path, replace: bool = False) -> Path:
-    """Move a finished output into place (same filesystem: a rename)."""
+def _place(source: Path, target: Path, replace: bool = False, sync: bool = True) -> Path:
+    """Move a finished output into place (same filesystem: a rename); `sync=False` leaves the
+    folder's fsync to the caller."""
     target.parent.mkdir(parents=True, exist_ok=True)
     if replace:
         os.replace(source, target)
@@ -343,7 +369,8 @@ def _place(source: Path, target: Path, replace: bool = False) -> Path:
         if target.exists():
             target.unlink()  # a redelivered task rewrites its own take file
         os.rename(source, target)
-    fsync_dir(target.parent)
+    if sync:
+        fsync_dir(target.parent)
     return target
 
 

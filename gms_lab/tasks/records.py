@@ -20,6 +20,14 @@ TRASHED_TASKS = "gms:trash:tasks:"
 #: How many tasks a project's history keeps by default (setting `task_history`).
 KEEP_PER_PROJECT = 10_000
 _RECORD_TTL = 60 * 60 * 24 * 30
+#: Set KEYS[1] to ARGV[2] only if it still holds ARGV[1] (the record as it was read).
+_SWAP = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  return 1
+end
+return 0
+"""
 
 
 class TaskRecords:
@@ -27,6 +35,7 @@ class TaskRecords:
 
     def __init__(self, client: redis.Redis, keep: int = KEEP_PER_PROJECT) -> None:
         self.client = client
+        self._swap = client.register_script(_SWAP)
         #: How many tasks a project's list keeps (the oldest go first).
         self.keep = keep
 
@@ -61,24 +70,20 @@ class TaskRecords:
     def update(
         self, task_id: str, change: Callable[[TaskRecord], Any], bump: bool = True
     ) -> TaskRecord:
-        """Apply `change` to the record (optimistic transaction) and bump its `seq`."""
+        """Apply `change` to the record and bump its `seq`: read, change, then compare-and-set
+        (two round trips; another writer in between makes it start again)."""
         key = TASK_KEY + task_id
-        result: dict[str, TaskRecord] = {}
-
-        def apply(pipe: Any) -> None:
-            raw = pipe.get(key)
+        while True:
+            raw = self.client.get(key)
             if raw is None:
                 raise NotFound(f"No task {task_id!r}.", {"taskId": task_id})
             record = TaskRecord.model_validate_json(raw)
             change(record)
             if bump:
                 record.seq += 1
-            pipe.multi()
-            pipe.set(key, record.model_dump_json(by_alias=True), ex=_RECORD_TTL)
-            result["record"] = record
-
-        self.client.transaction(apply, key)
-        return result["record"]
+            new = record.model_dump_json(by_alias=True)
+            if self._swap(keys=[key], args=[raw, new, _RECORD_TTL]):
+                return record
 
     def for_project(self, project_id: str, limit: int = 200) -> list[TaskRecord]:
         """The project's newest tasks first (the first page of `page`)."""

@@ -67,3 +67,27 @@ async def test_bad_paging_gets_a_clear_answer(api: Api) -> None:
         assert body["error"]["code"] == "invalid_input"
     status, body = await api.call("GET", "tasks", params={"projectId": "nope"})
     assert status == 404
+
+
+def test_record_changes_from_many_writers_are_never_lost(redis_url: str) -> None:
+    """Worker, server and notebook change one record at once: each change lands (seq counts)."""
+    import threading
+
+    records = TaskRecords(redis.Redis.from_url(redis_url))
+    record = records.create(_record("concurrent", 0))
+
+    def bump() -> None:
+        mine = TaskRecords(redis.Redis.from_url(redis_url))
+        for _ in range(40):
+            mine.update(
+                record.task_id,
+                lambda r: r.parameters.__setitem__("n", r.parameters["n"] + 1),
+            )
+
+    threads = [threading.Thread(target=bump) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    final = records.get(record.task_id)
+    assert final.seq == 240 and final.parameters["n"] == 240
