@@ -46,7 +46,7 @@ function targetId(
 ): string | null {
   return typeof args.nodeId === 'string'
     ? args.nodeId
-    : (model.selection?.id ?? null);
+    : (model.selection.current?.id ?? null);
 }
 
 /** What rename and delete act on: the project itself, or one of its nodes. */
@@ -62,7 +62,7 @@ function target(
   model: StudioModel,
   args: ReadonlyPartialJSONObject
 ): ITarget | null {
-  const project = model.project;
+  const project = model.projects.current;
   const id = targetId(model, args);
   if (!project || !id) {
     return null;
@@ -78,7 +78,7 @@ function targetShot(
   args: ReadonlyPartialJSONObject
 ): string | null {
   const id = targetId(model, args);
-  const node = id ? findNode(model.project, id) : null;
+  const node = id ? findNode(model.projects.current, id) : null;
   return node?.shot?.id ?? null;
 }
 
@@ -94,10 +94,10 @@ function parentFor(
   const id =
     typeof args.parentId === 'string'
       ? args.parentId
-      : (model.selection?.id ?? null);
-  const node = id ? findNode(model.project, id) : null;
+      : (model.selection.current?.id ?? null);
+  const node = id ? findNode(model.projects.current, id) : null;
   if (kind === 'scene') {
-    return node?.chapter.id ?? model.project?.chapters[0]?.id;
+    return node?.chapter.id ?? model.projects.current?.chapters[0]?.id;
   }
   return node?.scene?.id ?? node?.chapter.scenes[0]?.id;
 }
@@ -109,7 +109,7 @@ function nextName(
   parentId: string | null
 ): string {
   const label = kind[0].toUpperCase() + kind.slice(1);
-  const project = model.project;
+  const project = model.projects.current;
   let count = 0;
   if (project && parentId === null) {
     count = project.chapters.length;
@@ -134,12 +134,12 @@ export function registerCommands(
   context: ICommandContext
 ): void {
   const { commands } = app;
-  const hasProject = (): boolean => model.project !== null;
+  const hasProject = (): boolean => model.projects.current !== null;
   const ignore = (): undefined => undefined;
   // Toolbar buttons and menus read `isEnabled` when told that a command changed.
   const refreshState = (): void => commands.notifyCommandChanged();
-  model.projectChanged.connect(refreshState);
-  model.selectionChanged.connect(refreshState);
+  model.projects.currentChanged.connect(refreshState);
+  model.selection.changed.connect(refreshState);
 
   commands.addCommand(CommandIDs.newProject, {
     label: 'New Studio Project…',
@@ -167,7 +167,7 @@ export function registerCommands(
         }
         Notification.warning('A project needs a name');
       }
-      const created = await model.createProject(name, quality).catch(ignore);
+      const created = await model.projects.create(name, quality).catch(ignore);
       if (created) {
         context.openStudio();
       }
@@ -179,7 +179,7 @@ export function registerCommands(
       args.projectId ? `Open Project ${args.projectId}` : 'Open Project',
     execute: async args => {
       if (typeof args.projectId === 'string') {
-        await model.openProject(args.projectId).catch(ignore);
+        await model.projects.open(args.projectId).catch(ignore);
       }
     }
   });
@@ -197,11 +197,11 @@ export function registerCommands(
       const path =
         typeof args.path === 'string'
           ? args.path
-          : model.selection?.kind === 'asset'
-            ? model.selection.id
+          : model.selection.current?.kind === 'asset'
+            ? model.selection.current.id
             : null;
       if (path) {
-        model.select({ kind: 'asset', id: path });
+        model.selection.select({ kind: 'asset', id: path });
         context.openStudio();
       }
     }
@@ -226,10 +226,10 @@ export function registerCommands(
             }
           : null;
       if (!choice) {
-        if (takePipelines(model.pipelines).length === 0) {
-          await model.loadPipelines().catch(ignore);
+        if (takePipelines(model.tasks.pipelines).length === 0) {
+          await model.tasks.loadPipelines().catch(ignore);
         }
-        if (takePipelines(model.pipelines).length === 0) {
+        if (takePipelines(model.tasks.pipelines).length === 0) {
           Notification.error(
             'No pipeline is available: check the server and the worker'
           );
@@ -241,12 +241,12 @@ export function registerCommands(
           parameters: (args.parameters ?? undefined) as JSONRecord | undefined
         };
         for (;;) {
-          const body = new GenerateBody(model.pipelines, {
+          const body = new GenerateBody(model.tasks.pipelines, {
             initial,
-            quality: model.project?.quality
+            quality: model.projects.current?.quality
           });
           const result = await showDialog({
-            title: `Generate a take of ${findNode(model.project, shotId)?.name ?? 'the shot'}`,
+            title: `Generate a take of ${findNode(model.projects.current, shotId)?.name ?? 'the shot'}`,
             body,
             buttons: [
               Dialog.cancelButton(),
@@ -265,8 +265,8 @@ export function registerCommands(
           Notification.warning(error);
         }
       }
-      await model
-        .generateTake(shotId, choice.pipeline, choice.parameters)
+      await model.tasks
+        .generate(shotId, choice.pipeline, choice.parameters)
         .catch(ignore);
     }
   });
@@ -297,7 +297,7 @@ export function registerCommands(
         if (!result.button.accept || !name) {
           return;
         }
-        await model.addNode(kind, parentId, name).catch(ignore);
+        await model.projects.addNode(kind, parentId, name).catch(ignore);
       }
     });
   };
@@ -312,9 +312,9 @@ export function registerCommands(
     isEnabled: args => {
       const id = targetId(model, args);
       const kind =
-        id === model.projectId
+        id === model.projects.id
           ? 'project'
-          : findNode(model.project, id ?? '')?.kind;
+          : findNode(model.projects.current, id ?? '')?.kind;
       return hasProject() && kind !== undefined && kind !== 'take';
     },
     execute: async args => {
@@ -335,9 +335,9 @@ export function registerCommands(
         return;
       }
       if (isProject) {
-        await model.saveProject({ name }, project.version).catch(ignore);
+        await model.projects.save({ name }, project.version).catch(ignore);
       } else {
-        await model.renameNode(id, name).catch(ignore);
+        await model.projects.renameNode(id, name).catch(ignore);
       }
     }
   });
@@ -365,9 +365,9 @@ export function registerCommands(
         return;
       }
       if (isProject) {
-        await model.deleteProject(project.id).catch(ignore);
+        await model.projects.remove(project.id).catch(ignore);
       } else {
-        await model.deleteNode(id).catch(ignore);
+        await model.projects.deleteNode(id).catch(ignore);
       }
     }
   });
@@ -376,13 +376,19 @@ export function registerCommands(
     label: 'Select This Take',
     caption: "Make the take the shot's chosen take",
     isEnabled: args => {
-      const node = findNode(model.project, targetId(model, args) ?? '');
+      const node = findNode(
+        model.projects.current,
+        targetId(model, args) ?? ''
+      );
       return node?.kind === 'take' && node.take?.status === 'completed';
     },
     execute: async args => {
-      const node = findNode(model.project, targetId(model, args) ?? '');
+      const node = findNode(
+        model.projects.current,
+        targetId(model, args) ?? ''
+      );
       if (node?.kind === 'take' && node.shot) {
-        await model.selectTake(node.shot.id, node.id).catch(ignore);
+        await model.projects.selectTake(node.shot.id, node.id).catch(ignore);
       }
     }
   });
@@ -410,11 +416,7 @@ export function registerCommands(
     caption: 'Re-read the workspace, the projects and the open project',
     icon: args => (args.isPalette ? undefined : refreshIcon),
     execute: async () => {
-      await model.refreshConfig();
-      await Promise.all([
-        model.loadProjects().catch(ignore),
-        model.projectId ? model.resync().catch(ignore) : null
-      ]);
+      await model.refresh();
     }
   });
 }

@@ -97,7 +97,7 @@ function followSettings(model: StudioModel, registry: ISettingRegistry): void {
 
 /** Show the model's notices with JupyterLab's notifications. */
 function showNotices(model: StudioModel): void {
-  model.notified.connect((_, notice) => {
+  model.notices.notified.connect((_, notice) => {
     Notification.emit(notice.message, notice.type, {
       autoClose: notice.type === 'error' ? 10_000 : 5_000,
       actions: notice.actions?.map(action => ({
@@ -125,19 +125,24 @@ async function persistState(
   }
   const projectId =
     saved?.projectId ??
-    [...model.projects].sort((a, b) => b.modified.localeCompare(a.modified))[0]
-      ?.id ??
+    [...model.projects.list].sort((a, b) =>
+      b.modified.localeCompare(a.modified)
+    )[0]?.id ??
     null;
-  if (projectId && model.projects.some(project => project.id === projectId)) {
-    await model.openProject(projectId).catch(() => undefined);
+  if (
+    projectId &&
+    model.projects.list.some(project => project.id === projectId)
+  ) {
+    await model.projects.open(projectId).catch(() => undefined);
     const selection = saved?.selection;
     if (
       selection &&
       (selection.kind === 'asset'
-        ? model.assetByPath(selection.id)
-        : selection.kind === 'project' || findNode(model.project, selection.id))
+        ? model.assets.byPath(selection.id)
+        : selection.kind === 'project' ||
+          findNode(model.projects.current, selection.id))
     ) {
-      model.select(selection);
+      model.selection.select(selection);
     }
   }
   if (!state) {
@@ -145,15 +150,15 @@ async function persistState(
   }
   const save = (): void => {
     const value: IStudioState = {
-      projectId: model.projectId,
-      selection: model.selection
+      projectId: model.projects.id,
+      selection: model.selection.current
     };
     void state
       .save(STATE_KEY, value as unknown as JSONObject)
       .catch(() => undefined);
   };
-  model.projectChanged.connect(save);
-  model.selectionChanged.connect(save);
+  model.projects.currentChanged.connect(save);
+  model.selection.changed.connect(save);
 }
 
 /**

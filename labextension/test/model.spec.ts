@@ -33,7 +33,7 @@ function setup() {
     healthIntervalMs: { healthy: 30_000, unhealthy: 5_000 }
   });
   const notices: INotice[] = [];
-  model.notified.connect((_, notice) => notices.push(notice));
+  model.notices.notified.connect((_, notice) => notices.push(notice));
   return { api, clock, sockets, model, notices };
 }
 
@@ -53,12 +53,12 @@ describe('StudioModel: opening a project', () => {
   it('reads the manifest, tasks and assets, selects the project and connects', async () => {
     const { api, model, sockets } = setup();
     api.state.tasks = [taskRecord()];
-    await model.openProject('film');
+    await model.projects.open('film');
 
-    expect(model.project?.name).toBe('Film');
-    expect(model.selection).toEqual({ kind: 'project', id: 'film' });
+    expect(model.projects.current?.name).toBe('Film');
+    expect(model.selection.current).toEqual({ kind: 'project', id: 'film' });
     expect(model.tasks.get('task-1')?.step).toBe('loading');
-    expect(Object.keys(model.assets!.categories).sort()).toEqual([
+    expect(Object.keys(model.assets.list!.categories).sort()).toEqual([
       'characters',
       'locations',
       'music',
@@ -70,18 +70,18 @@ describe('StudioModel: opening a project', () => {
 
   it('closes the old socket when another project is opened', async () => {
     const { model, sockets } = setup();
-    await model.openProject('film');
-    await model.openProject(null);
+    await model.projects.open('film');
+    await model.projects.open(null);
     expect(sockets[0].isDisposed).toBe(true);
-    expect(model.project).toBeNull();
-    expect(model.connection).toBe('closed');
+    expect(model.projects.current).toBeNull();
+    expect(model.connection.state).toBe('closed');
   });
 
   it('follows the socket state', async () => {
     const { model, sockets } = setup();
     const states: string[] = [];
-    model.connectionChanged.connect((_, state) => states.push(state));
-    await model.openProject('film');
+    model.connection.stateChanged.connect((_, state) => states.push(state));
+    await model.projects.open('film');
     sockets[0].hello(1, false);
     expect(states).toEqual(['connecting', 'open']);
   });
@@ -92,7 +92,7 @@ describe('StudioModel: task events are ordered by seq', () => {
 
   beforeEach(async () => {
     ctx = setup();
-    await ctx.model.openProject('film');
+    await ctx.model.projects.open('film');
   });
 
   it('applies newer events and drops older or repeated ones', () => {
@@ -195,14 +195,14 @@ describe('StudioModel: task events are ordered by seq', () => {
   it('keeps live events newer than a snapshot read later', () => {
     const { model, sockets } = ctx;
     sockets[0].emit(progress(5, 0.5));
-    model.applyTaskSnapshot([
+    model.tasks.applySnapshot([
       taskRecord({ seq: 3, progress: 0.3 }),
       taskRecord({ taskId: 'task-9', seq: 1 })
     ]);
     expect(model.tasks.get('task-1')?.progress).toBe(0.5);
     expect(model.tasks.get('task-9')).toBeDefined();
 
-    model.applyTaskSnapshot([taskRecord({ seq: 6, progress: 0.6 })]);
+    model.tasks.applySnapshot([taskRecord({ seq: 6, progress: 0.6 })]);
     expect(model.tasks.get('task-1')?.progress).toBe(0.6);
   });
 
@@ -223,7 +223,7 @@ describe('StudioModel: task events are ordered by seq', () => {
     await settle();
 
     expect(api.getProject).toHaveBeenCalledTimes(1);
-    expect(model.project?.version).toBe(2);
+    expect(model.projects.current?.version).toBe(2);
     expect(model.tasks.get('task-1')?.step).toBe('from snapshot');
 
     // The server replays an event the snapshot already covers, then a new one.
@@ -265,7 +265,7 @@ describe('StudioModel: task events are ordered by seq', () => {
 
   it('adds a pending task as soon as a generation is accepted', async () => {
     const { model, api } = ctx;
-    const taskId = await model.generateTake('sh2', 'still', { steps: 4 });
+    const taskId = await model.tasks.generate('sh2', 'still', { steps: 4 });
     expect(taskId).toBe('task-new');
     expect(api.submitTask).toHaveBeenCalledWith({
       projectId: 'film',
@@ -280,18 +280,36 @@ describe('StudioModel: task events are ordered by seq', () => {
   });
 });
 
+describe('StudioModel: parts signal only their own changes', () => {
+  it('a task event reaches task listeners, not the tree, library or uploads', async () => {
+    const { model, sockets } = setup();
+    await model.projects.open('film');
+    const heard: string[] = [];
+    model.tasks.changed.connect(() => heard.push('tasks'));
+    model.projects.currentChanged.connect(() => heard.push('project'));
+    model.assets.changed.connect(() => heard.push('assets'));
+    model.uploads.changed.connect(() => heard.push('uploads'));
+    model.selection.changed.connect(() => heard.push('selection'));
+    sockets[0].emit(progress(1, 0.2));
+    expect(heard).toEqual(['tasks']);
+  });
+});
+
 describe('StudioModel: selection', () => {
   it('emits once per change and tells other clients about node selections', async () => {
     const { model, sockets } = setup();
-    await model.openProject('film');
+    await model.projects.open('film');
     const seen: (string | null)[] = [];
-    model.selectionChanged.connect((_, selection) =>
+    model.selection.changed.connect((_, selection) =>
       seen.push(selection?.id ?? null)
     );
 
-    model.select({ kind: 'shot', id: 'sh1' });
-    model.select({ kind: 'shot', id: 'sh1' });
-    model.select({ kind: 'asset', id: '01_Assets/Characters/hero.png' });
+    model.selection.select({ kind: 'shot', id: 'sh1' });
+    model.selection.select({ kind: 'shot', id: 'sh1' });
+    model.selection.select({
+      kind: 'asset',
+      id: '01_Assets/Characters/hero.png'
+    });
 
     expect(seen).toEqual(['sh1', '01_Assets/Characters/hero.png']);
     expect(sockets[0].sent).toEqual([
@@ -301,8 +319,8 @@ describe('StudioModel: selection', () => {
 
   it('falls back to the project when the selected node disappears', async () => {
     const { model, api, sockets } = setup();
-    await model.openProject('film');
-    model.select({ kind: 'shot', id: 'sh2' });
+    await model.projects.open('film');
+    model.selection.select({ kind: 'shot', id: 'sh2' });
 
     const without = sampleProject(2);
     without.chapters[0].scenes[0].shots.pop();
@@ -315,16 +333,16 @@ describe('StudioModel: selection', () => {
     });
     await settle();
 
-    expect(model.selection).toEqual({ kind: 'project', id: 'film' });
+    expect(model.selection.current).toEqual({ kind: 'project', id: 'film' });
   });
 
   it('selects the parent after deleting the selected node', async () => {
     const { model, api } = setup();
-    await model.openProject('film');
-    model.select({ kind: 'shot', id: 'sh2' });
-    await model.deleteNode('sh2');
+    await model.projects.open('film');
+    model.selection.select({ kind: 'shot', id: 'sh2' });
+    await model.projects.deleteNode('sh2');
     expect(api.deleteNode).toHaveBeenCalledWith('film', 'sh2');
-    expect(model.selection).toEqual({ kind: 'scene', id: 'sc1' });
+    expect(model.selection.current).toEqual({ kind: 'scene', id: 'sc1' });
   });
 });
 
@@ -334,12 +352,12 @@ describe('StudioModel: uploads', () => {
 
   it('tracks each file from queued to done and adds the assets', async () => {
     const { model } = setup();
-    await model.refreshConfig();
-    await model.openProject('film');
+    await model.health.refresh();
+    await model.projects.open('film');
     const history: IUploadState[][] = [];
-    model.uploadsChanged.connect((_, uploads) => history.push([...uploads]));
+    model.uploads.changed.connect((_, uploads) => history.push([...uploads]));
 
-    await model.upload('characters', [
+    await model.uploads.add('characters', [
       file('hero.png', 100),
       file('villain.png', 200)
     ]);
@@ -355,7 +373,7 @@ describe('StudioModel: uploads', () => {
         s.some(u => u.status === 'uploading' && u.loaded === 50)
       )
     ).toBe(true);
-    expect(model.assets!.categories.characters.map(a => a.name)).toEqual([
+    expect(model.assets.list!.categories.characters.map(a => a.name)).toEqual([
       'hero.png',
       'villain.png'
     ]);
@@ -363,28 +381,31 @@ describe('StudioModel: uploads', () => {
 
   it('refuses files over the size limit and reports failed uploads', async () => {
     const { model, api, notices } = setup();
-    await model.refreshConfig(); // maxUploadBytes: 1000
-    await model.openProject('film');
+    await model.health.refresh(); // maxUploadBytes: 1000
+    await model.projects.open('film');
     api.uploadFile.mockRejectedValueOnce(
       new StudioAPIError('unsupported_media', 'not an image', 415)
     );
 
-    await model.upload('styles', [file('a.png', 10), file('huge.png', 5000)]);
+    await model.uploads.add('styles', [
+      file('a.png', 10),
+      file('huge.png', 5000)
+    ]);
 
-    const byName = Object.fromEntries(model.uploads.map(u => [u.name, u]));
+    const byName = Object.fromEntries(model.uploads.all.map(u => [u.name, u]));
     expect(byName['a.png'].status).toBe('error');
     expect(byName['a.png'].error).toBe('not an image');
     expect(byName['huge.png'].status).toBe('error');
     expect(api.uploadFile).toHaveBeenCalledTimes(1);
     expect(notices.filter(n => n.type === 'error')).toHaveLength(2);
 
-    model.clearFinishedUploads();
-    expect(model.uploads).toEqual([]);
+    model.uploads.clearFinished();
+    expect(model.uploads.all).toEqual([]);
   });
 
   it('keeps the asset list current from asset events', async () => {
     const { model, sockets } = setup();
-    await model.openProject('film');
+    await model.projects.open('film');
     const asset = {
       path: '01_Assets/Music/theme.mp3',
       name: 'theme.mp3',
@@ -395,24 +416,24 @@ describe('StudioModel: uploads', () => {
       url: 'gms/api/projects/film/files/01_Assets/Music/theme.mp3'
     };
     sockets[0].emit({ type: 'asset_added', category: 'Music', asset });
-    expect(model.assets!.categories.music).toHaveLength(1);
-    expect(model.assetByPath(asset.path)?.name).toBe('theme.mp3');
+    expect(model.assets.list!.categories.music).toHaveLength(1);
+    expect(model.assets.byPath(asset.path)?.name).toBe('theme.mp3');
     sockets[0].emit({
       type: 'asset_removed',
       category: 'Music',
       path: asset.path
     });
-    expect(model.assets!.categories.music).toHaveLength(0);
+    expect(model.assets.list!.categories.music).toHaveLength(0);
   });
 });
 
 describe('StudioModel: saving', () => {
   it('sends If-Match and leaves a conflict to the caller without a toast', async () => {
     const { model, api, notices } = setup();
-    await model.openProject('film');
+    await model.projects.open('film');
     api.patchProject.mockRejectedValueOnce(conflict());
 
-    const error = await model.saveProject({ name: 'New' }, 1).catch(e => e);
+    const error = await model.projects.save({ name: 'New' }, 1).catch(e => e);
 
     expect(api.patchProject).toHaveBeenCalledWith('film', { name: 'New' }, 1);
     expect(error).toBeInstanceOf(StudioAPIError);
@@ -422,21 +443,23 @@ describe('StudioModel: saving', () => {
 
   it("reports other errors with the server's message", async () => {
     const { model, api, notices } = setup();
-    await model.openProject('film');
+    await model.projects.open('film');
     api.patchNode.mockRejectedValueOnce(
       new StudioAPIError('invalid', 'duration must be positive', 422)
     );
-    await model.patchNode('sh1', { duration: -1 }, 1).catch(() => undefined);
+    await model.projects
+      .patchNode('sh1', { duration: -1 }, 1)
+      .catch(() => undefined);
     expect(notices[0].message).toContain('duration must be positive');
   });
 
   it('commits after changes when autoCommit is on (debounced)', async () => {
     const { model, api, clock } = setup();
-    await model.refreshConfig();
-    await model.openProject('film');
+    await model.health.refresh();
+    await model.projects.open('film');
     model.settings = { ...model.settings, autoCommit: true };
-    await model.renameNode('sh1', 'Opening');
-    await model.renameNode('sh2', 'Closing');
+    await model.projects.renameNode('sh1', 'Opening');
+    await model.projects.renameNode('sh2', 'Closing');
     expect(api.commit).not.toHaveBeenCalled();
     clock.advance(1000);
     expect(api.commit).toHaveBeenCalledTimes(1);
@@ -450,14 +473,14 @@ describe('StudioModel: health', () => {
     api.getWorkspaceConfig.mockRejectedValueOnce(
       new StudioAPIError('network_error', 'offline')
     );
-    await model.refreshConfig();
-    expect(model.health.reachable).toBe(false);
+    await model.health.refresh();
+    expect(model.health.state.reachable).toBe(false);
     expect(clock.pendingDelays()).toEqual([5000]);
 
     api.listProjects.mockClear();
     clock.advance(5000);
     await settle();
-    expect(model.health.reachable).toBe(true);
+    expect(model.health.state.reachable).toBe(true);
     expect(api.listProjects).toHaveBeenCalled();
     expect(clock.pendingDelays()).toEqual([30_000]);
   });
@@ -471,9 +494,9 @@ describe('StudioModel: health', () => {
       })
     );
     const changes = vi.fn();
-    model.healthChanged.connect(changes);
-    await model.refreshConfig();
-    expect(model.health).toEqual({
+    model.health.changed.connect(changes);
+    await model.health.refresh();
+    expect(model.health.state).toEqual({
       reachable: true,
       problems: [{ tool: 'redis', message: 'connection refused' }]
     });

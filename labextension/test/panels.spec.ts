@@ -248,8 +248,8 @@ describe('Project Browser (rendered)', () => {
   it('renders the tree with test ids and follows the keyboard', async () => {
     const { ProjectBrowser } = await import('../src/panels/projectBrowser');
     const model = new StudioModel({ api: fakeAPI() });
-    await model.loadProjects();
-    await model.openProject('film');
+    await model.projects.load();
+    await model.projects.open('film');
     const commands = new CommandRegistry();
     const executed: string[] = [];
     for (const id of [
@@ -289,15 +289,15 @@ describe('Project Browser (rendered)', () => {
     };
 
     await key('ArrowDown');
-    expect(model.selection).toEqual({ kind: 'chapter', id: 'ch1' });
+    expect(model.selection.current).toEqual({ kind: 'chapter', id: 'ch1' });
     await key('ArrowDown');
     await key('ArrowRight'); // expand the scene
     await waitFor(() => ids().length === 5);
     expect(ids()).toContain('shot:sh2');
     await key('ArrowDown');
-    expect(model.selection).toEqual({ kind: 'shot', id: 'sh1' });
+    expect(model.selection.current).toEqual({ kind: 'shot', id: 'sh1' });
     await key('ArrowLeft'); // back to the scene
-    expect(model.selection?.id).toBe('sc1');
+    expect(model.selection.current?.id).toBe('sc1');
     await key('ArrowDown');
     await key('Enter');
     await key('Delete');
@@ -344,7 +344,7 @@ describe('Inspector (rendered)', () => {
     const { conflict } = await import('./fakes');
     const api = fakeAPI();
     const model = new StudioModel({ api });
-    await model.openProject('film');
+    await model.projects.open('film');
     widget = new Inspector(model, new CommandRegistry());
     Widget.attach(widget, document.body);
     const root = widget.node;
@@ -383,8 +383,8 @@ describe('Inspector (rendered)', () => {
   it('refuses to save an invalid value', async () => {
     const { Inspector } = await import('../src/panels/inspector');
     const model = new StudioModel({ api: fakeAPI() });
-    await model.openProject('film');
-    model.select({ kind: 'shot', id: 'sh1' });
+    await model.projects.open('film');
+    model.selection.select({ kind: 'shot', id: 'sh1' });
     widget = new Inspector(model, new CommandRegistry());
     Widget.attach(widget, document.body);
     const root = widget.node;

@@ -75,7 +75,7 @@ function AssetItem(props: IAssetItemProps): React.ReactElement {
       tabIndex={0}
       title={`${asset.name} — ${formatBytes(asset.size)}`}
       draggable
-      onClick={() => model.select({ kind: 'asset', id: asset.path })}
+      onClick={() => model.selection.select({ kind: 'asset', id: asset.path })}
       onDoubleClick={open}
       onKeyDown={event => {
         if (event.key === 'Enter') {
@@ -85,7 +85,7 @@ function AssetItem(props: IAssetItemProps): React.ReactElement {
       }}
       onDragStart={event => {
         const payload: IAssetDragPayload = {
-          projectId: model.projectId ?? '',
+          projectId: model.projects.id ?? '',
           path: asset.path,
           name: asset.name,
           category,
@@ -153,7 +153,7 @@ export function UploadRow(props: IUploadRowProps): React.ReactElement {
       {active ? (
         <button
           className="jp-Button jp-mod-minimal gms-TextButton"
-          onClick={() => model.cancelUpload(upload.id)}
+          onClick={() => model.uploads.cancel(upload.id)}
           data-testid="gms-upload-cancel"
         >
           Cancel
@@ -182,7 +182,9 @@ function CategorySection(props: ICategoryProps): React.ReactElement {
   const input = useRef<HTMLInputElement>(null);
   const upload = (files: FileList | null): void => {
     if (files && files.length > 0) {
-      void model.upload(category, Array.from(files)).catch(() => undefined);
+      void model.uploads
+        .add(category, Array.from(files))
+        .catch(() => undefined);
     }
   };
   // Finished uploads leave the category (the Progress panel keeps them); failures stay.
@@ -324,17 +326,17 @@ function AssetBrowserView(props: {
   const { model, commands } = props;
   const { assets, uploads, selection, projectId, settings } = useSignals(
     [
-      model.assetsChanged,
-      model.uploadsChanged,
-      model.selectionChanged,
-      model.projectChanged,
+      model.assets.changed,
+      model.uploads.changed,
+      model.selection.changed,
+      model.projects.currentChanged,
       model.settingsChanged
     ],
     () => ({
-      assets: model.assets,
-      uploads: model.uploads,
-      selection: model.selection,
-      projectId: model.projectId,
+      assets: model.assets.list,
+      uploads: model.uploads.all,
+      selection: model.selection.current,
+      projectId: model.projects.id,
       settings: model.settings
     })
   );
@@ -351,7 +353,7 @@ function AssetBrowserView(props: {
           className="jp-Button jp-mod-minimal gms-IconButton"
           title="Refresh assets"
           disabled={!projectId}
-          onClick={() => void model.refreshAssets().catch(() => undefined)}
+          onClick={() => void model.assets.refresh().catch(() => undefined)}
         >
           <refreshIcon.react tag="span" />
         </button>

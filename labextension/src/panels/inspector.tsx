@@ -281,7 +281,7 @@ function EditForm(props: IFormProps): React.ReactElement | null {
 
   /** Start over from the item as the model has it now. */
   const restart = (): void => {
-    const latest = model.project;
+    const latest = model.projects.current;
     const fresh = latest ? draftOf(latest, selection) : null;
     setOrigin(fresh);
     setDraft(fresh);
@@ -319,9 +319,13 @@ function EditForm(props: IFormProps): React.ReactElement | null {
     setError(null);
     try {
       if (selection.kind === 'project') {
-        await model.saveProject(edits as IProjectPatch, ifMatch);
+        await model.projects.save(edits as IProjectPatch, ifMatch);
       } else {
-        await model.patchNode(selection.id, edits as INodePatch, ifMatch);
+        await model.projects.patchNode(
+          selection.id,
+          edits as INodePatch,
+          ifMatch
+        );
       }
       restart();
       setSaved(true);
@@ -337,14 +341,14 @@ function EditForm(props: IFormProps): React.ReactElement | null {
   };
 
   const reload = async (): Promise<void> => {
-    await model.refreshProject().catch(() => undefined);
+    await model.projects.refresh().catch(() => undefined);
     restart();
   };
 
   const overwrite = async (): Promise<void> => {
     // The user chose to apply their edits over the server's version: save against the latest.
-    await model.refreshProject().catch(() => undefined);
-    await save(model.project?.version ?? version);
+    await model.projects.refresh().catch(() => undefined);
+    await save(model.projects.current?.version ?? version);
   };
 
   const setField = (key: string, value: string): void => {
@@ -629,7 +633,9 @@ function TakeDetails(props: {
             data-testid="gms-inspector-select-take"
             disabled={take.status !== 'completed'}
             onClick={() =>
-              void model.selectTake(shot.id, take.id).catch(() => undefined)
+              void model.projects
+                .selectTake(shot.id, take.id)
+                .catch(() => undefined)
             }
           >
             Select this take
@@ -658,7 +664,7 @@ function AssetDetails(props: {
   path: string;
 }): React.ReactElement {
   const { model, path } = props;
-  const asset = model.assetByPath(path);
+  const asset = model.assets.byPath(path);
   if (!asset) {
     return (
       <div className="gms-Empty">This asset is no longer in the library.</div>
@@ -690,8 +696,15 @@ function InspectorView(props: {
 }): React.ReactElement {
   const { model, commands } = props;
   const { project, selection } = useSignals(
-    [model.projectChanged, model.selectionChanged, model.assetsChanged],
-    () => ({ project: model.project, selection: model.selection })
+    [
+      model.projects.currentChanged,
+      model.selection.changed,
+      model.assets.changed
+    ],
+    () => ({
+      project: model.projects.current,
+      selection: model.selection.current
+    })
   );
   let body: React.ReactElement;
   let kind = '';
@@ -704,7 +717,7 @@ function InspectorView(props: {
     );
   } else if (selection.kind === 'asset') {
     kind = 'Asset';
-    name = model.assetByPath(selection.id)?.name ?? selection.id;
+    name = model.assets.byPath(selection.id)?.name ?? selection.id;
     body = <AssetDetails model={model} path={selection.id} />;
   } else if (selection.kind === 'take') {
     kind = 'Take';

@@ -168,10 +168,10 @@ function ShotCard(props: {
       data-testid="gms-shot-card"
       data-node-id={shot.id}
       tabIndex={0}
-      onClick={() => model.select({ kind: 'shot', id: shot.id })}
+      onClick={() => model.selection.select({ kind: 'shot', id: shot.id })}
       onKeyDown={event => {
         if (event.key === 'Enter') {
-          model.select({ kind: 'shot', id: shot.id });
+          model.selection.select({ kind: 'shot', id: shot.id });
         }
       }}
     >
@@ -202,11 +202,15 @@ function SceneTab(props: {
 }): React.ReactElement {
   const { model, commands, scene } = props;
   const { selection, project, tasks } = useSignals(
-    [model.selectionChanged, model.projectChanged, model.tasksChanged],
+    [
+      model.selection.changed,
+      model.projects.currentChanged,
+      model.tasks.changed
+    ],
     () => ({
-      selection: model.selection,
-      project: model.project,
-      tasks: model.tasks
+      selection: model.selection.current,
+      project: model.projects.current,
+      tasks: model.tasks.all
     })
   );
   const located = selection ? findNode(project, selection.id) : null;
@@ -326,7 +330,7 @@ function SceneTab(props: {
             <button
               className="jp-mod-styled jp-mod-accept gms-mod-withIcon"
               data-testid="gms-generate-take"
-              disabled={!model.health.reachable}
+              disabled={!model.health.state.reachable}
               onClick={() =>
                 void commands.execute(CommandIDs.generateTake, {
                   nodeId: shot.id
@@ -366,7 +370,7 @@ function SceneTab(props: {
                           ? current.filter(id => id !== take.id)
                           : [...current, take.id].slice(-2)
                       );
-                      model.select({ kind: 'take', id: take.id });
+                      model.selection.select({ kind: 'take', id: take.id });
                     }}
                   >
                     <TakePicture
@@ -415,7 +419,7 @@ function SceneTab(props: {
                         data-testid="gms-select-take"
                         disabled={take.status !== 'completed'}
                         onClick={() =>
-                          void model
+                          void model.projects
                             .selectTake(shot.id, take.id)
                             .catch(() => undefined)
                         }
@@ -442,13 +446,13 @@ function SceneTab(props: {
 function AssetTab(props: { model: StudioModel }): React.ReactElement {
   const { model } = props;
   const { selection } = useSignals(
-    [model.selectionChanged, model.assetsChanged],
+    [model.selection.changed, model.assets.changed],
     () => ({
-      selection: model.selection
+      selection: model.selection.current
     })
   );
   const asset =
-    selection?.kind === 'asset' ? model.assetByPath(selection.id) : null;
+    selection?.kind === 'asset' ? model.assets.byPath(selection.id) : null;
   if (!asset) {
     return (
       <div
@@ -499,8 +503,11 @@ function StudioViewComponent(props: {
 }): React.ReactElement {
   const { model, commands } = props;
   const { project, selection } = useSignals(
-    [model.projectChanged, model.selectionChanged],
-    () => ({ project: model.project, selection: model.selection })
+    [model.projects.currentChanged, model.selection.changed],
+    () => ({
+      project: model.projects.current,
+      selection: model.selection.current
+    })
   );
   const [tab, setTab] = useState<StudioTab>(
     selection?.kind === 'asset' ? 'asset' : 'scene'

@@ -63,7 +63,7 @@ function TaskRow(props: {
   const { model, task } = props;
   const running = !isFinished(task.status);
   useTicker(running);
-  const node = findNode(model.project, task.nodeId);
+  const node = findNode(model.projects.current, task.nodeId);
   const start = Date.parse(task.started ?? task.created);
   const end = task.finished ? Date.parse(task.finished) : Date.now();
   const duration = Number.isFinite(start) ? formatDuration(end - start) : '';
@@ -88,7 +88,9 @@ function TaskRow(props: {
         <button
           className="gms-Task-title"
           title="Show the shot"
-          onClick={() => node && model.select({ kind: node.kind, id: node.id })}
+          onClick={() =>
+            node && model.selection.select({ kind: node.kind, id: node.id })
+          }
         >
           {node?.name ?? task.nodeId}
         </button>
@@ -122,7 +124,7 @@ function TaskRow(props: {
             className="jp-Button jp-mod-minimal gms-TextButton"
             data-testid="gms-task-cancel"
             onClick={() =>
-              void model.cancelTask(task.taskId).catch(() => undefined)
+              void model.tasks.cancel(task.taskId).catch(() => undefined)
             }
           >
             Cancel
@@ -133,7 +135,7 @@ function TaskRow(props: {
             className="jp-Button jp-mod-minimal gms-TextButton"
             data-testid="gms-task-retry"
             onClick={() =>
-              void model.retryTask(task.taskId).catch(() => undefined)
+              void model.tasks.retry(task.taskId).catch(() => undefined)
             }
           >
             Retry
@@ -179,15 +181,15 @@ function ProgressView(props: { model: StudioModel }): React.ReactElement {
   const { model } = props;
   const { tasks, uploads, connection } = useSignals(
     [
-      model.tasksChanged,
-      model.uploadsChanged,
-      model.connectionChanged,
-      model.projectChanged
+      model.tasks.changed,
+      model.uploads.changed,
+      model.connection.stateChanged,
+      model.projects.currentChanged
     ],
     () => ({
-      tasks: model.tasks,
-      uploads: model.uploads,
-      connection: model.connection
+      tasks: model.tasks.all,
+      uploads: model.uploads.all,
+      connection: model.connection.state
     })
   );
   const { active, recent } = orderTasks(tasks.values());
@@ -242,7 +244,7 @@ function ProgressView(props: { model: StudioModel }): React.ReactElement {
             finishedUploads ? (
               <button
                 className="jp-Button jp-mod-minimal gms-TextButton"
-                onClick={() => model.clearFinishedUploads()}
+                onClick={() => model.uploads.clearFinished()}
               >
                 Clear
               </button>

@@ -212,17 +212,17 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
   const { model, commands } = props;
   const { project, projects, selection, tasks, projectId } = useSignals(
     [
-      model.projectChanged,
-      model.projectsChanged,
-      model.selectionChanged,
-      model.tasksChanged
+      model.projects.currentChanged,
+      model.projects.listChanged,
+      model.selection.changed,
+      model.tasks.changed
     ],
     () => ({
-      project: model.project,
-      projects: model.projects,
-      selection: model.selection,
-      tasks: model.tasks,
-      projectId: model.projectId
+      project: model.projects.current,
+      projects: model.projects.list,
+      selection: model.selection.current,
+      tasks: model.tasks.all,
+      projectId: model.projects.id
     })
   );
   const [expanded, setExpanded] = useState<Set<string>>(() => new Set());
@@ -354,7 +354,7 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
 
   const selectRow = (row: ITreeRow): void => {
     setFocusedId(row.id);
-    model.select({ kind: row.kind, id: row.id });
+    model.selection.select({ kind: row.kind, id: row.id });
   };
 
   const activate = (row: ITreeRow): void => {
@@ -439,11 +439,11 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
       return;
     }
     if (row.kind === 'project' && project) {
-      void model
-        .saveProject({ name: trimmed }, project.version)
+      void model.projects
+        .save({ name: trimmed }, project.version)
         .catch(() => undefined);
     } else {
-      void model.renameNode(row.id, trimmed).catch(() => undefined);
+      void model.projects.renameNode(row.id, trimmed).catch(() => undefined);
     }
   };
 
@@ -545,7 +545,7 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
           const target = dropTarget(source, row, position, childCount);
           if (target) {
             event.preventDefault();
-            void model
+            void model.projects
               .moveNode(source.id, target.parentId, target.index)
               .catch(() => undefined);
           }
@@ -662,10 +662,10 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
           aria-label="Project"
           title="The project shown in the studio"
           value={projectId ?? ''}
-          onFocus={() => void model.loadProjects().catch(() => undefined)}
+          onFocus={() => void model.projects.load().catch(() => undefined)}
           onChange={event =>
-            void model
-              .openProject(event.currentTarget.value || null)
+            void model.projects
+              .open(event.currentTarget.value || null)
               .catch(() => undefined)
           }
         >

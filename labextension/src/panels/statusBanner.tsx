@@ -37,11 +37,15 @@ export function StatusBanner(
 ): React.ReactElement | null {
   const { model, showConnection = true, showMinor = false } = props;
   const { health, connection, projectId } = useSignals(
-    [model.healthChanged, model.connectionChanged, model.projectChanged],
+    [
+      model.health.changed,
+      model.connection.stateChanged,
+      model.projects.currentChanged
+    ],
     () => ({
-      health: model.health,
-      connection: model.connection,
-      projectId: model.projectId
+      health: model.health.state,
+      connection: model.connection.state,
+      projectId: model.projects.id
     })
   );
   if (!health.reachable) {
@@ -61,7 +65,7 @@ export function StatusBanner(
   );
   // Without Docker, pipelines run as local processes: only worth a word when the server was
   // told to use Docker.
-  const runner = model.config?.runner;
+  const runner = model.health.config?.runner;
   const minor = health.problems.filter(
     problem =>
       !CRITICAL_TOOLS.has(problem.tool) &&

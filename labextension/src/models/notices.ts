@@ -1,0 +1,58 @@
+/**
+ * Messages for the user, shared by every part of the model; the plugin shows them with
+ * JupyterLab's `Notification`.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import { StudioAPIError } from '../api';
+
+/** A message for the user. */
+export interface INotice {
+  type: 'info' | 'success' | 'warning' | 'error';
+  message: string;
+  actions?: { label: string; callback: () => void }[];
+}
+
+/** Where the parts of the model send what the user should hear about. */
+export class Notices {
+  /** Emitted for each message to show the user. */
+  get notified(): ISignal<this, INotice> {
+    return this._notified;
+  }
+
+  /** Send a message to the user. */
+  notify(notice: INotice): void {
+    this._notified.emit(notice);
+  }
+
+  /** Tell the user what failed, with the server's message. */
+  report(error: unknown, context: string): void {
+    const message =
+      error instanceof StudioAPIError || error instanceof Error
+        ? error.message
+        : String(error);
+    this.notify({ type: 'error', message: `${context}: ${message}` });
+  }
+
+  /** Conflicts are the caller's to present (Reload / Overwrite); everything else is reported. */
+  reportUnlessConflict(error: unknown, context: string): void {
+    if (!(error instanceof StudioAPIError && error.isConflict)) {
+      this.report(error, context);
+    }
+  }
+
+  /** Network failures are shown by the health banner, not by a toast each. */
+  reportQuietly(error: unknown, context: string): void {
+    if (error instanceof StudioAPIError && error.isNetwork) {
+      return;
+    }
+    this.report(error, context);
+  }
+
+  /** Disconnect every listener. */
+  dispose(): void {
+    Signal.clearData(this);
+  }
+
+  private _notified = new Signal<this, INotice>(this);
+}

@@ -1,0 +1,377 @@
+/**
+ * The open project's generation tasks, merged from snapshots and live events by their per-task
+ * `seq`, and the pipeline registry they run on.
+ */
+import { ISignal, Signal } from '@lumino/signaling';
+
+import type { IStudioAPI } from '../api';
+import type {
+  TaskFailed,
+  TaskProgress,
+  TaskSuccess
+} from '../events.generated';
+import { findNode, takeLabel } from '../hierarchy';
+import type { IPipeline, ITaskRecord, JSONRecord } from '../types';
+import type { Notices } from './notices';
+import type { ProjectModel } from './projects';
+import type { SelectionModel } from './selection';
+
+/**
+ * Whether a task works on a file of the project rather than on a node of its hierarchy: the
+ * server makes asset thumbnails with tasks whose `nodeId` is the file's relative path. They are
+ * housekeeping, not generations: no notice, no row in the Progress panel.
+ */
+export function isFileTask(task: {
+  nodeId: string;
+  pipeline?: string;
+}): boolean {
+  return task.pipeline === 'thumbnail' || task.nodeId.includes('/');
+}
+
+/** Options of a `TaskTracker`. */
+export interface ITaskTrackerOptions {
+  /** The REST client. */
+  api: IStudioAPI;
+  /** Where outcomes and failures are told to the user. */
+  notices: Notices;
+  /** The open project (its id; its manifest names the shots in notices). */
+  projects: ProjectModel;
+  /** The selection, for the notices' "Show" action. */
+  selection: SelectionModel;
+}
+
+/**
+ * The tasks of the open project.
+ *
+ * Live task events carry a per-task `seq`: an event is applied only when its seq is newer than the
+ * one known for that task, so replays after a reconnect and late events are harmless.
+ */
+export class TaskTracker {
+  /**
+   * @param options - the REST client, the notices, the project and the selection
+   */
+  constructor(options: ITaskTrackerOptions) {
+    this._api = options.api;
+    this._notices = options.notices;
+    this._projects = options.projects;
+    this._selection = options.selection;
+    this._projects.switched.connect(this._reset, this);
+  }
+
+  /** Emitted when a task is added or changes. */
+  get changed(): ISignal<this, ReadonlyMap<string, ITaskRecord>> {
+    return this._changed;
+  }
+
+  /** Emitted when the pipeline registry is read. */
+  get pipelinesChanged(): ISignal<this, readonly IPipeline[]> {
+    return this._pipelinesChanged;
+  }
+
+  /** The open project's tasks by id. */
+  get all(): ReadonlyMap<string, ITaskRecord> {
+    return this._tasks;
+  }
+
+  /** The pipeline registry. */
+  get pipelines(): readonly IPipeline[] {
+    return this._pipelines;
+  }
+
+  /** The task with this id, if known. */
+  get(taskId: string): ITaskRecord | undefined {
+    return this._tasks.get(taskId);
+  }
+
+  /** The tasks of a shot, newest first. */
+  of(nodeId: string): ITaskRecord[] {
+    return [...this._tasks.values()]
+      .filter(task => task.nodeId === nodeId)
+      .sort((a, b) => b.created.localeCompare(a.created));
+  }
+
+  /** Read the pipeline registry. */
+  async loadPipelines(): Promise<void> {
+    const list = await this._api.listPipelines();
+    this._pipelines = list.pipelines;
+    this._pipelinesChanged.emit(this._pipelines);
+  }
+
+  /**
+   * Ask for a take of a shot.
+   *
+   * @returns the task id
+   */
+  async generate(
+    shotId: string,
+    pipeline: string,
+    parameters: JSONRecord = {}
+  ): Promise<string> {
+    const projectId = this._projects.requireId();
+    try {
+      const { taskId } = await this._api.submitTask({
+        projectId,
+        nodeId: shotId,
+        pipeline,
+        parameters
+      });
+      if (!this._tasks.has(taskId)) {
+        this._tasks.set(taskId, {
+          taskId,
+          projectId,
+          nodeId: shotId,
+          pipeline,
+          parameters,
+          status: 'pending',
+          progress: 0,
+          step: 'queued',
+          seq: 0,
+          result: null,
+          error: null,
+          created: new Date().toISOString()
+        });
+        this._emit();
+      }
+      return taskId;
+    } catch (error) {
+      this._notices.report(error, 'Could not start the generation');
+      throw error;
+    }
+  }
+
+  /** Cancel a task; its end arrives as an event. */
+  async cancel(taskId: string): Promise<void> {
+    try {
+      await this._api.cancelTask(taskId);
+    } catch (error) {
+      this._notices.report(error, 'Could not cancel the task');
+      throw error;
+    }
+  }
+
+  /** Start a new task with the same shot, pipeline and parameters as `taskId`. */
+  async retry(taskId: string): Promise<string> {
+    let task = this._tasks.get(taskId);
+    if (!task?.pipeline) {
+      // Known from events only: read what it asked for.
+      await this._fetch(taskId);
+      task = this._tasks.get(taskId);
+    }
+    if (!task?.pipeline) {
+      const error = new Error(`Task ${taskId} is unknown`);
+      this._notices.report(error, 'Could not retry');
+      throw error;
+    }
+    return this.generate(task.nodeId, task.pipeline, task.parameters);
+  }
+
+  /** Re-read the open project's tasks and merge them by seq. */
+  async refresh(): Promise<void> {
+    const projectId = this._projects.id;
+    if (!projectId) {
+      return;
+    }
+    const list = await this._api.listTasks(projectId);
+    if (this._projects.id === projectId) {
+      this.applySnapshot(list.tasks);
+    }
+  }
+
+  /**
+   * Merge task records read from the server: a record replaces the known task unless the known
+   * one is newer (a live event overtook the snapshot).
+   */
+  applySnapshot(records: ITaskRecord[]): void {
+    let changed = false;
+    for (const record of records) {
+      const known = this._tasks.get(record.taskId);
+      if (known && known.seq > record.seq) {
+        // The live state is newer; still take what events never carry (what was asked for).
+        this._tasks.set(record.taskId, {
+          ...known,
+          pipeline: known.pipeline || record.pipeline,
+          parameters: record.parameters ?? known.parameters,
+          created: record.created ?? known.created,
+          started: known.started ?? record.started,
+          tier: record.tier ?? known.tier,
+          runner: record.runner ?? known.runner
+        });
+      } else {
+        this._tasks.set(record.taskId, { ...known, ...record });
+      }
+      changed = true;
+    }
+    if (changed) {
+      this._emit();
+    }
+  }
+
+  /** Apply a `task_progress` event. */
+  applyProgress(event: TaskProgress): void {
+    this._apply(event.taskId, event.seq, event.nodeId, {
+      status: event.status,
+      progress: event.progress,
+      step: event.step,
+      ...(event.pipeline ? { pipeline: event.pipeline } : {})
+    });
+  }
+
+  /** Apply a `task_success` event; a take's success is announced once the manifest has it. */
+  applySuccess(event: TaskSuccess): void {
+    const applied = this._apply(event.taskId, event.seq, event.nodeId, {
+      status: 'completed',
+      progress: 1,
+      step: 'done',
+      result: event.result,
+      takeId: event.result.takeId ?? null,
+      finished: new Date().toISOString()
+    });
+    if (!applied || isFileTask(this._tasks.get(event.taskId) ?? event)) {
+      return;
+    }
+    // The take is registered in project.json: show it.
+    void this._projects
+      .refresh()
+      .then(() => {
+        const project = this._projects.current;
+        const shot = findNode(project, event.nodeId);
+        const take = event.result.takeId
+          ? findNode(project, event.result.takeId)
+          : null;
+        const label =
+          take?.shot && take.take
+            ? takeLabel(take.shot, take.take)
+            : 'A new take';
+        this._notices.notify({
+          type: 'success',
+          message: `${label} of ${shot?.name ?? 'the shot'} is ready`,
+          actions: [
+            {
+              label: 'Show',
+              callback: () =>
+                this._selection.select(
+                  take
+                    ? { kind: 'take', id: take.id }
+                    : { kind: 'shot', id: event.nodeId }
+                )
+            }
+          ]
+        });
+      })
+      .catch(() => undefined);
+  }
+
+  /** Apply a `task_failed` event (a failure or a cancel). */
+  applyFailure(event: TaskFailed): void {
+    const applied = this._apply(event.taskId, event.seq, event.nodeId, {
+      status: event.cancelled ? 'cancelled' : 'error',
+      error: event.error,
+      step: event.cancelled ? 'cancelled' : 'failed',
+      finished: new Date().toISOString()
+    });
+    if (!applied) {
+      return;
+    }
+    if (isFileTask(this._tasks.get(event.taskId) ?? event)) {
+      console.warn(`gms: no thumbnail for ${event.nodeId}: ${event.error}`);
+      return;
+    }
+    void this._projects.refresh().catch(() => undefined);
+    const shot = findNode(this._projects.current, event.nodeId);
+    if (event.cancelled) {
+      this._notices.notify({
+        type: 'info',
+        message: `Generation for ${shot?.name ?? 'a shot'} cancelled`
+      });
+      return;
+    }
+    this._notices.notify({
+      type: 'error',
+      message: `Generation for ${shot?.name ?? 'a shot'} failed: ${event.error}`,
+      actions: [
+        {
+          label: 'Retry',
+          callback: () => void this.retry(event.taskId).catch(() => undefined)
+        }
+      ]
+    });
+  }
+
+  /** Disconnect every listener. */
+  dispose(): void {
+    Signal.clearData(this);
+  }
+
+  /**
+   * Apply a task event unless it is not newer than what is known.
+   *
+   * @returns whether the event was applied
+   */
+  private _apply(
+    taskId: string,
+    seq: number,
+    nodeId: string,
+    changes: Partial<ITaskRecord>
+  ): boolean {
+    const known = this._tasks.get(taskId);
+    if (known && seq <= known.seq) {
+      return false;
+    }
+    const base: ITaskRecord = known ?? {
+      taskId,
+      projectId: this._projects.id ?? '',
+      nodeId,
+      pipeline: '',
+      parameters: {},
+      status: 'pending',
+      progress: 0,
+      step: '',
+      seq: 0,
+      result: null,
+      error: null,
+      created: new Date().toISOString()
+    };
+    const next: ITaskRecord = { ...base, ...changes, seq };
+    if (!next.started && next.status === 'running') {
+      next.started = new Date().toISOString();
+    }
+    this._tasks.set(taskId, next);
+    this._emit();
+    if (!known) {
+      // Started elsewhere (a notebook, another client): read the rest of its record.
+      void this._fetch(taskId);
+    }
+    return true;
+  }
+
+  /** Read one task's record and merge it by seq; failures are left to the next resync. */
+  private async _fetch(taskId: string): Promise<void> {
+    try {
+      const record = await this._api.getTaskStatus(taskId);
+      if (record && record.projectId === this._projects.id) {
+        this.applySnapshot([record]);
+      }
+    } catch (error) {
+      console.warn(`gms: cannot read task ${taskId}`, error);
+    }
+  }
+
+  private _reset(): void {
+    this._tasks = new Map();
+    this._changed.emit(this._tasks);
+  }
+
+  private _emit(): void {
+    this._tasks = new Map(this._tasks);
+    this._changed.emit(this._tasks);
+  }
+
+  private _api: IStudioAPI;
+  private _notices: Notices;
+  private _projects: ProjectModel;
+  private _selection: SelectionModel;
+  private _tasks = new Map<string, ITaskRecord>();
+  private _pipelines: IPipeline[] = [];
+  private _changed = new Signal<this, ReadonlyMap<string, ITaskRecord>>(this);
+  private _pipelinesChanged = new Signal<this, readonly IPipeline[]>(this);
+}
