@@ -47,10 +47,18 @@ def list_models(folder: Path) -> list[ModelInfo]:
 
 
 def describe_model(entry: Path) -> ModelInfo | None:
-    """What a library entry is (None when it is no model)."""
-    if entry.is_dir() and (entry / "model_index.json").is_file():
-        index = _read_json(entry / "model_index.json")
-        class_name = str(index.get("_class_name", "")) if index else ""
+    """What a library entry is (None when it is no model).
+
+    A folder holding one checkpoint is a single-file model even with diffusers configs beside
+    it (that is how a checkpoint loads offline); the pipeline reads it the same way.
+    """
+    configs = entry.is_dir() and (entry / "model_index.json").is_file()
+    index = _read_json(entry / "model_index.json") if configs else None
+    class_name = str(index.get("_class_name", "")) if index else ""
+    checkpoint = _checkpoint_of(entry)
+    if checkpoint is None:
+        if not configs:
+            return None
         return ModelInfo(
             name=entry.name,
             format="diffusers",
@@ -59,15 +67,12 @@ def describe_model(entry: Path) -> ModelInfo | None:
             size=_size(entry),
             path=entry.name,
         )
-    checkpoint = _checkpoint_of(entry)
-    if checkpoint is None:
-        return None
     name = entry.name if entry.is_dir() else entry.stem
     return ModelInfo(
         name=name,
         format="single-file",
-        family=_family_of_checkpoint(checkpoint),
-        pipeline_class=None,
+        family=_family_of_checkpoint(checkpoint) or _FAMILIES.get(class_name, class_name or None),
+        pipeline_class=class_name or None,
         size=_size(entry),
         path=checkpoint.relative_to(entry.parent).as_posix(),
     )

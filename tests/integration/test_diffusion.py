@@ -24,7 +24,7 @@ from tests.integration.test_generation import (
     submit,
     wait_finished,
 )
-from tests.model_library import build_tiny_sd
+from tests.model_library import build_tiny_sd, save_single_file
 
 pytest.importorskip("diffusers", reason="the diffusion extra is not installed")
 pytestmark = pytest.mark.usefixtures("worker")
@@ -44,6 +44,16 @@ def tiny_sd(task_workspace: Path) -> Path:
     if not (folder / "model_index.json").is_file():
         build_tiny_sd(folder)
     return folder
+
+
+@pytest.fixture(scope="module")
+def tiny_sd_single(tiny_sd: Path) -> Path:
+    """The same model as one checkpoint in the original layout, its diffusers configs beside it."""
+    folder = tiny_sd.parent / "tiny-sd-single"
+    checkpoint = folder / "tiny-sd-single.safetensors"
+    if not checkpoint.is_file():
+        save_single_file(tiny_sd, folder)
+    return checkpoint
 
 
 def pixels(workspace: Path, pid: str, record: dict[str, Any]) -> Image.Image:
@@ -239,3 +249,58 @@ async def test_unknown_model_is_a_400_naming_the_folder(
     # without a model named, the library's first model is taken and recorded with the take
     record = await generate(api, pid, shot, model="")
     assert record["parameters"]["model"] == "tiny-sd"
+
+
+def test_the_single_checkpoint_holds_every_weight_of_the_diffusers_model(
+    tiny_sd: Path, tiny_sd_single: Path
+) -> None:
+    """Written in the original layout, read back by diffusers' own single-file loader."""
+    import torch
+    from diffusers import StableDiffusionPipeline
+    from safetensors import safe_open
+
+    with safe_open(str(tiny_sd_single), "pt") as opened:
+        names = set(opened.keys())
+    assert {n.split(".")[0] for n in names} == {"model", "first_stage_model", "cond_stage_model"}
+    assert "model.diffusion_model.input_blocks.0.0.weight" in names  # the original's names
+    assert "first_stage_model.decoder.up.0.block.0.conv1.weight" in names
+    assert not [n for n in names if "down_blocks" in n or "resnets" in n]
+
+    folder = StableDiffusionPipeline.from_pretrained(str(tiny_sd), local_files_only=True)
+    single = StableDiffusionPipeline.from_single_file(
+        str(tiny_sd_single), config=str(tiny_sd_single.parent), local_files_only=True
+    )
+    for part in ("unet", "vae", "text_encoder"):
+        ours, theirs = getattr(folder, part).state_dict(), getattr(single, part).state_dict()
+        assert ours.keys() == theirs.keys(), part
+        assert all(torch.equal(ours[k], theirs[k]) for k in ours), part
+
+
+async def test_a_single_checkpoint_makes_the_same_pixels_as_the_folder(
+    api: Api, workspace: Path, tiny_sd: Path, tiny_sd_single: Path
+) -> None:
+    status, body = await api.call("GET", "models")
+    assert status == 200
+    listed = {m["name"]: m for m in body["models"]}
+    single = listed["tiny-sd-single"]
+    assert single["format"] == "single-file" and single["family"] == "stable-diffusion-1"
+    assert single["path"] == "tiny-sd-single/tiny-sd-single.safetensors"
+    assert listed["tiny-sd"]["format"] == "diffusers"
+
+    pid, _, [shot] = await make_shot(api)
+    prompt = "a ferry in fog"
+    from_folder = await generate(api, pid, shot, prompt=prompt, seed=21, steps=5)
+    from_file = await generate(
+        api, pid, shot, prompt=prompt, seed=21, steps=5, model="tiny-sd-single"
+    )
+    image = pixels(workspace, pid, from_file)
+    assert image.size == (80, 64)
+    assert ImageChops.difference(pixels(workspace, pid, from_folder), image).getbbox() is None
+
+    m = sidecar(workspace, pid, from_file)["metadata"]
+    assert m["model"]["name"] == "tiny-sd-single" and m["model"]["format"] == "single-file"
+    assert len(m["model"]["sha256"]) == 64 and m["modelReused"] is False
+    assert (
+        m["model"]["sha256"] != sidecar(workspace, pid, from_folder)["metadata"]["model"]["sha256"]
+    )
+    assert from_file["parameters"]["model"] == "tiny-sd-single"

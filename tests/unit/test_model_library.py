@@ -36,12 +36,21 @@ def test_both_formats_are_listed_with_family_and_size(tmp_path: Path) -> None:
     checkpoint(models / "dream-v1.safetensors", ["cond_stage_model.transformer.x"])
     (models / "in-a-folder").mkdir()
     checkpoint(models / "in-a-folder" / "model.safetensors", ["conditioner.embedders.1.x"])
+    (models / "with-configs").mkdir()  # a checkpoint with its family's configs beside it
+    (models / "with-configs" / "model_index.json").write_text(
+        json.dumps({"_class_name": "StableDiffusionPipeline"})
+    )
+    checkpoint(models / "with-configs" / "with-configs.safetensors", ["model.diffusion_model.x"])
     (models / "notes.txt").write_text("not a model")
     (models / ".partial.safetensors").write_bytes(b"")
 
     listed = {m.name: m for m in list_models(models)}
 
-    assert sorted(listed) == ["dream-v1", "harbour-sd", "in-a-folder"]
+    assert sorted(listed) == ["dream-v1", "harbour-sd", "in-a-folder", "with-configs"]
+    configured = listed["with-configs"]
+    assert (configured.format, configured.family) == ("single-file", "stable-diffusion-1")
+    assert configured.pipeline_class == "StableDiffusionPipeline"
+    assert configured.path == "with-configs/with-configs.safetensors"
     assert listed["harbour-sd"].format == "diffusers"
     assert listed["harbour-sd"].family == "stable-diffusion-xl"
     index = models / "harbour-sd" / "model_index.json"
