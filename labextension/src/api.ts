@@ -13,6 +13,7 @@ import type {
   INodeCreate,
   INodeInfo,
   INodePatch,
+  IModelList,
   IPipelineList,
   IProject,
   IProjectCreate,
@@ -144,6 +145,8 @@ export interface IStudioAPI {
   cancelTask(taskId: string): Promise<void>;
   /** `GET pipelines`. */
   listPipelines(): Promise<IPipelineList>;
+  /** `GET models`: the workspace's model library. */
+  listModels(): Promise<IModelList>;
   /** `GET quality/mappings`. */
   getQualityMappings(): Promise<JSONRecord>;
   /** The absolute URL of a project file (`GET projects/{id}/files/{path}`), for `<img>` and co. */
@@ -481,6 +484,10 @@ export class StudioClient implements IStudioAPI {
 
   listPipelines(): Promise<IPipelineList> {
     return this.request('pipelines');
+  }
+
+  listModels(): Promise<IModelList> {
+    return this.request('models');
   }
 
   getQualityMappings(): Promise<JSONRecord> {

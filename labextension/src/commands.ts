@@ -226,9 +226,12 @@ export function registerCommands(
             }
           : null;
       if (!choice) {
-        if (takePipelines(model.tasks.pipelines).length === 0) {
-          await model.tasks.loadPipelines().catch(ignore);
-        }
+        // The registry and the model library are read each time the dialog opens: a model
+        // copied into the library meanwhile is offered at once.
+        const [, models] = await Promise.all([
+          model.tasks.loadPipelines().catch(ignore),
+          model.tasks.loadModels().catch(() => null)
+        ]);
         if (takePipelines(model.tasks.pipelines).length === 0) {
           Notification.error(
             'No pipeline is available: check the server and the worker'
@@ -243,7 +246,8 @@ export function registerCommands(
         for (;;) {
           const body = new GenerateBody(model.tasks.pipelines, {
             initial,
-            quality: model.projects.current?.quality
+            quality: model.projects.current?.quality,
+            models
           });
           const result = await showDialog({
             title: `Generate a take of ${findNode(model.projects.current, shotId)?.name ?? 'the shot'}`,

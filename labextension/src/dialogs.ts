@@ -5,7 +5,10 @@
 import { Dialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
+import { formatBytes } from './models/uploads';
 import type {
+  IModelInfo,
+  IModelList,
   IPipeline,
   IPipelineParameter,
   JSONRecord,
@@ -121,6 +124,13 @@ export function validateParameter(
     if (typeof spec.maximum === 'number' && value > spec.maximum) {
       return `${label} must be at most ${spec.maximum}`;
     }
+    if (
+      typeof spec.multipleOf === 'number' &&
+      spec.multipleOf > 0 &&
+      value % spec.multipleOf !== 0
+    ) {
+      return `${label} must be a multiple of ${spec.multipleOf}`;
+    }
   }
   if (Array.isArray(spec.enum) && !spec.enum.includes(value)) {
     return `${label} must be one of ${spec.enum.join(', ')}`;
@@ -132,6 +142,63 @@ export function validateParameter(
 export function parameterLabel(name: string): string {
   const words = name.replace(/[_-]+/g, ' ').trim();
   return words ? words[0].toUpperCase() + words.slice(1) : name;
+}
+
+/** Whether a pipeline can run here (a server that does not say is taken at its word). */
+export function isAvailable(pipeline: IPipeline): boolean {
+  return pipeline.available !== false;
+}
+
+/** Why a pipeline cannot run here, for the dialog: what is missing and how to install it. */
+export function unavailableReason(pipeline: IPipeline): string | null {
+  if (isAvailable(pipeline)) {
+    return null;
+  }
+  const missing = pipeline.missing ?? [];
+  const what = missing.length
+    ? `${missing.join(', ')} ${missing.length === 1 ? 'is' : 'are'} not installed`
+    : 'what it needs is not installed';
+  return `${pipeline.name} is unavailable: ${what}.${pipeline.hint ? ` ${pipeline.hint}` : ''}`;
+}
+
+/** Whether a parameter names a model of the workspace's library. */
+export function isModelParameter(spec: IPipelineParameter): boolean {
+  return spec.source === 'models';
+}
+
+/** A model as one line of the picker: name, family (or format) and size. */
+export function modelLabel(model: IModelInfo): string {
+  const kind =
+    model.format === 'single-file'
+      ? `${model.family ?? 'checkpoint'}, single file`
+      : (model.family ?? 'diffusers');
+  return `${model.name} — ${kind}, ${formatBytes(model.size)}`;
+}
+
+/**
+ * Why a model choice cannot be submitted, or null. A blank choice takes the library's first
+ * model, so it needs a library with one; a library not read (null) is left to the server.
+ */
+export function validateModel(
+  name: string,
+  value: unknown,
+  library: IModelList | null | undefined
+): string | null {
+  if (!library) {
+    return null;
+  }
+  const where = library.folder || 'Library/AI_Models';
+  if (library.models.length === 0) {
+    return `No model in ${where}: put a diffusers folder (with model_index.json) or a .safetensors checkpoint there`;
+  }
+  if (
+    typeof value === 'string' &&
+    value !== '' &&
+    !library.models.some(m => m.name === value)
+  ) {
+    return `${parameterLabel(name)} ${value} is not in ${where}`;
+  }
+  return null;
 }
 
 /** The pipelines a take can be generated with (not thumbnails or exports). */
@@ -177,6 +244,8 @@ export interface IGenerateBodyOptions {
   initial?: Partial<IGenerateValue>;
   /** The project's quality, for the tier's values shown as placeholders. */
   quality?: Quality;
+  /** The workspace's model library, for parameters whose values are models. */
+  models?: IModelList | null;
 }
 
 /**
@@ -201,6 +270,7 @@ export class GenerateBody
     super();
     this.pipelines = takePipelines(pipelines);
     this._quality = options.quality;
+    this._models = options.models ?? null;
     const initial = options.initial ?? {};
     this.addClass('gms-Dialog');
     this.addClass('gms-GenerateDialog');
@@ -211,11 +281,32 @@ export class GenerateBody
       const option = document.createElement('option');
       option.value = pipeline.id;
       option.textContent = `${pipeline.name} (${pipeline.media})`;
+      const reason = unavailableReason(pipeline);
+      if (reason) {
+        // Listed, so the user learns it exists and what it needs, but not choosable.
+        option.disabled = true;
+        option.textContent += ' — unavailable';
+        option.title = reason;
+      }
       this._pipeline.append(option);
     }
+    this._unavailable.className = 'gms-Dialog-unavailable';
+    this._unavailable.dataset.testid = 'gms-generate-unavailable';
+    for (const pipeline of this.pipelines) {
+      const reason = unavailableReason(pipeline);
+      if (reason) {
+        const item = document.createElement('li');
+        item.dataset.pipeline = pipeline.id;
+        item.textContent = reason;
+        this._unavailable.append(item);
+      }
+    }
+    this._unavailable.hidden = this._unavailable.childElementCount === 0;
+    // What was asked for (Generate again) even if it became unavailable: the dialog says why.
     const start =
       this.pipelines.find(p => p.id === initial.pipeline) ??
-      this.pipelines.find(p => p.id === 'still') ??
+      this.pipelines.find(p => p.id === 'still' && isAvailable(p)) ??
+      this.pipelines.find(isAvailable) ??
       this.pipelines[0];
     if (start) {
       this._pipeline.value = start.id;
@@ -229,6 +320,7 @@ export class GenerateBody
     this._fields.className = 'gms-Dialog-fields';
     this.node.append(
       labelled('Pipeline', this._pipeline),
+      this._unavailable,
       this._description,
       this._fields
     );
@@ -257,9 +349,15 @@ export class GenerateBody
     if (!pipeline) {
       return 'No pipeline is available';
     }
+    const reason = unavailableReason(pipeline);
+    if (reason) {
+      return reason;
+    }
     const { parameters } = this.getValue();
     for (const [name, spec] of Object.entries(pipeline.parameters)) {
-      const error = validateParameter(name, spec, parameters[name]);
+      const error = isModelParameter(spec)
+        ? validateModel(name, parameters[name], this._models)
+        : validateParameter(name, spec, parameters[name]);
       if (error) {
         return error;
       }
@@ -320,7 +418,9 @@ export class GenerateBody
       input.type === 'number' &&
       input.validity.badInput
         ? `${parameterLabel(name)} must be a number`
-        : validateParameter(name, spec, raw);
+        : isModelParameter(spec)
+          ? validateModel(name, raw, this._models)
+          : validateParameter(name, spec, raw);
     input.setCustomValidity(error ?? '');
     message.textContent = error ?? spec.description ?? '';
     message.classList.toggle('gms-mod-error', error !== null);
@@ -328,8 +428,10 @@ export class GenerateBody
 
   private _renderParameters(): void {
     const pipeline = this._current();
-    this._description.textContent = pipeline?.description ?? '';
-    this._description.title = pipeline?.description ?? '';
+    const reason = pipeline ? unavailableReason(pipeline) : null;
+    this._description.textContent = reason ?? pipeline?.description ?? '';
+    this._description.title = reason ?? pipeline?.description ?? '';
+    this._description.classList.toggle('gms-mod-error', reason !== null);
     this._fields.replaceChildren();
     this._inputs.clear();
     if (!pipeline) {
@@ -339,7 +441,9 @@ export class GenerateBody
       const given = this._initial[name];
       const standard = effectiveDefault(pipeline, name, this._quality);
       let input: HTMLInputElement | HTMLSelectElement;
-      if (spec.enum) {
+      if (isModelParameter(spec)) {
+        input = this._modelPicker(given);
+      } else if (spec.enum) {
         input = document.createElement('select');
         const blank = document.createElement('option');
         blank.value = '';
@@ -367,6 +471,9 @@ export class GenerateBody
           if (typeof spec.maximum === 'number') {
             input.max = String(spec.maximum);
           }
+          if (typeof spec.multipleOf === 'number' && spec.multipleOf > 0) {
+            input.step = String(spec.multipleOf);
+          }
         } else {
           input.type = 'text';
         }
@@ -389,13 +496,50 @@ export class GenerateBody
       input.addEventListener('input', check);
       input.addEventListener('change', check);
       this._fields.append(field);
+      if (isModelParameter(spec)) {
+        check(); // an empty library, or a model gone since, is said at once
+      }
     }
   }
 
+  /** A picker of the library's models; blank takes the first one, as the server does. */
+  private _modelPicker(given: unknown): HTMLSelectElement {
+    const select = document.createElement('select');
+    select.dataset.testid = 'gms-generate-model';
+    const models = this._models?.models ?? [];
+    const blank = document.createElement('option');
+    blank.value = '';
+    blank.textContent = !this._models
+      ? '(the library could not be read)'
+      : models.length
+        ? `${models[0].name} (default: the library's first)`
+        : '(no model in the library)';
+    select.append(blank);
+    for (const model of models) {
+      const option = document.createElement('option');
+      option.value = model.name;
+      option.textContent = modelLabel(model);
+      option.title = model.path;
+      select.append(option);
+    }
+    const wanted = asText(given);
+    if (wanted && !models.some(m => m.name === wanted)) {
+      // Asked for before (Generate again) but not in the library now: shown, and refused.
+      const option = document.createElement('option');
+      option.value = wanted;
+      option.textContent = `${wanted} (not in the library)`;
+      select.append(option);
+    }
+    select.value = wanted;
+    return select;
+  }
+
   private _pipeline = document.createElement('select');
+  private _unavailable = document.createElement('ul');
   private _description = document.createElement('p');
   private _fields = document.createElement('div');
   private _inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
   private _initial: JSONRecord;
   private _quality: Quality | undefined;
+  private _models: IModelList | null;
 }

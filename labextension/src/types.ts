@@ -317,6 +317,10 @@ export interface IPipelineParameter {
   maximum?: number | null;
   enum?: unknown[] | null;
   description?: string | null;
+  /** Integers that must be a multiple of this (e.g. 8 for a frame size). */
+  multipleOf?: number | null;
+  /** Where the values come from: `models` — a model of the workspace's library. */
+  source?: 'models' | string | null;
 }
 
 /** A pipeline of the registry. */
@@ -330,6 +334,32 @@ export interface IPipeline {
   produces?: 'take' | 'export' | 'thumbnail';
   parameters: { [name: string]: IPipelineParameter };
   tiers: JSONRecord;
+  /** False when Python packages it needs are not installed (older servers leave it out). */
+  available?: boolean;
+  /** The packages it needs that are missing. */
+  missing?: string[];
+  /** How to install what is missing. */
+  hint?: string;
+}
+
+/** A model of the workspace's `Library/AI_Models/`, read without loading its weights. */
+export interface IModelInfo {
+  name: string;
+  format: 'diffusers' | 'single-file';
+  /** The family, where configs or the checkpoint's header tell it (e.g. stable-diffusion-1). */
+  family?: string | null;
+  pipelineClass?: string | null;
+  /** Bytes on disk. */
+  size: number;
+  /** Inside `Library/AI_Models/`: the folder, or the checkpoint file. */
+  path: string;
+}
+
+/** Body of `GET models`. */
+export interface IModelList {
+  models: IModelInfo[];
+  /** The folder the models are read from. */
+  folder: string;
 }
 
 /** Body of `GET pipelines`. */

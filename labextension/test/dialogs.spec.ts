@@ -7,11 +7,14 @@ import { describe, expect, it } from 'vitest';
 import {
   effectiveDefault,
   GenerateBody,
+  modelLabel,
   parameterLabel,
   takePipelines,
+  unavailableReason,
+  validateModel,
   validateParameter
 } from '../src/dialogs';
-import type { IPipeline } from '../src/types';
+import type { IModelList, IPipeline } from '../src/types';
 
 /** The `still` pipeline as `GET pipelines` answers it (pydantic writes unset bounds as null). */
 function still(): IPipeline {
@@ -64,6 +67,63 @@ function thumbnail(): IPipeline {
   };
 }
 
+/** The diffusion pipeline: a model from the library, frame sizes in multiples of 8. */
+function diffusion(): IPipeline {
+  return {
+    id: 'diffusion',
+    name: 'Diffusion',
+    version: '1.0.0',
+    media: 'image',
+    description: 'Stable Diffusion from the library',
+    produces: 'take',
+    available: true,
+    missing: [],
+    hint: '',
+    parameters: {
+      model: {
+        type: 'string',
+        default: '',
+        source: 'models',
+        description: 'A model of Library/AI_Models/'
+      },
+      width: {
+        type: 'integer',
+        default: 512,
+        minimum: 64,
+        maximum: 2048,
+        multipleOf: 8
+      }
+    },
+    tiers: {}
+  };
+}
+
+/** A pipeline whose Python packages are not installed, as `GET pipelines` lists it. */
+function unplugged(): IPipeline {
+  return {
+    ...still(),
+    id: 'unplugged',
+    name: 'Unplugged',
+    available: false,
+    missing: ['torch', 'diffusers'],
+    hint: "pip install 'gms_lab[diffusion]'"
+  };
+}
+
+function library(...names: string[]): IModelList {
+  return {
+    folder: 'ws/Library/AI_Models',
+    models: names.map((name, i) => ({
+      name,
+      format: i % 2 ? ('single-file' as const) : ('diffusers' as const),
+      family: 'stable-diffusion-1',
+      pipelineClass: null,
+      size: 1536 * (i + 1),
+      path: i % 2 ? `${name}.safetensors` : name
+    }))
+  };
+}
+
 function field(body: GenerateBody, name: string): HTMLInputElement {
   return body.node.querySelector(`[data-parameter="${name}"]`)!;
 }
@@ -87,6 +147,14 @@ describe('validateParameter', () => {
     expect(
       validateParameter('mode', { type: 'string', enum: ['a', 'b'] }, 'c')
     ).toBe('Mode must be one of a, b');
+  });
+
+  it('wants frame sizes in the multiple the pipeline declares', () => {
+    const { width } = diffusion().parameters;
+    expect(validateParameter('width', width, 512)).toBeNull();
+    expect(validateParameter('width', width, 100)).toBe(
+      'Width must be a multiple of 8'
+    );
   });
 });
 
@@ -146,5 +214,135 @@ describe('the Generate dialog', () => {
     expect(effectiveDefault(still(), 'steps', 'high')).toBe(40);
     expect(effectiveDefault(still(), 'seed', 'high')).toBe(0);
     expect(effectiveDefault(still(), 'steps')).toBe(20);
+  });
+});
+
+describe('the Generate dialog with pipelines that cannot run here', () => {
+  it('lists an unavailable pipeline disabled, with what is missing and how to install it', () => {
+    const body = new GenerateBody([unplugged(), still()]);
+    const picker = body.node.querySelector<HTMLSelectElement>(
+      '[data-testid="gms-generate-pipeline"]'
+    )!;
+    const option = [...picker.options].find(o => o.value === 'unplugged')!;
+    expect(option.disabled).toBe(true);
+    expect(option.textContent).toBe('Unplugged (image) — unavailable');
+    const reason =
+      "Unplugged is unavailable: torch, diffusers are not installed. pip install 'gms_lab[diffusion]'";
+    expect(option.title).toBe(reason);
+    expect(unavailableReason(unplugged())).toBe(reason);
+    const note = body.node.querySelector<HTMLElement>(
+      '[data-testid="gms-generate-unavailable"]'
+    )!;
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toBe(reason);
+    // It starts on a pipeline that can run
+    expect(body.getValue().pipeline).toBe('still');
+    expect(body.validate()).toBeNull();
+  });
+
+  it('says why when asked to generate again with a pipeline that became unavailable', () => {
+    const body = new GenerateBody([still(), unplugged()], {
+      initial: { pipeline: 'unplugged', parameters: {} }
+    });
+    expect(body.getValue().pipeline).toBe('unplugged');
+    expect(body.validate()).toBe(unavailableReason(unplugged()));
+    const description = body.node.querySelector('.gms-Dialog-description')!;
+    expect(description.textContent).toBe(unavailableReason(unplugged()));
+    expect(description.classList.contains('gms-mod-error')).toBe(true);
+  });
+
+  it('has no note when every pipeline runs (and servers that do not say are believed)', () => {
+    const body = new GenerateBody([still(), diffusion()]);
+    const note = body.node.querySelector<HTMLElement>(
+      '[data-testid="gms-generate-unavailable"]'
+    )!;
+    expect(note.hidden).toBe(true);
+    expect(unavailableReason(still())).toBeNull(); // no `available` field at all
+  });
+});
+
+describe('the Generate dialog with models from the library', () => {
+  const picker = (body: GenerateBody): HTMLSelectElement =>
+    body.node.querySelector('[data-testid="gms-generate-model"]')!;
+
+  it("offers the library's models; blank takes the first, as the server does", () => {
+    const body = new GenerateBody([diffusion()], {
+      initial: { pipeline: 'diffusion' },
+      models: library('tiny-sd', 'dream-v1')
+    });
+    const select = picker(body);
+    expect([...select.options].map(o => [o.value, o.textContent])).toEqual([
+      ['', "tiny-sd (default: the library's first)"],
+      ['tiny-sd', 'tiny-sd — stable-diffusion-1, 1.5 KB'],
+      ['dream-v1', 'dream-v1 — stable-diffusion-1, single file, 3.0 KB']
+    ]);
+    expect(body.getValue().parameters).toEqual({});
+    expect(body.validate()).toBeNull();
+    select.value = 'dream-v1';
+    select.dispatchEvent(new Event('change'));
+    expect(body.getValue().parameters).toEqual({ model: 'dream-v1' });
+    expect(body.validate()).toBeNull();
+  });
+
+  it('says at once that an empty library has nothing to generate with', () => {
+    const body = new GenerateBody([diffusion()], {
+      initial: { pipeline: 'diffusion' },
+      models: library()
+    });
+    const message = picker(body).parentElement!.querySelector('small')!;
+    const expected =
+      'No model in ws/Library/AI_Models: put a diffusers folder (with model_index.json) or a .safetensors checkpoint there';
+    expect(message.textContent).toBe(expected);
+    expect(message.classList.contains('gms-mod-error')).toBe(true);
+    expect(body.validate()).toBe(expected);
+  });
+
+  it('keeps a model asked for before, marked as no longer in the library, and refuses it', () => {
+    const body = new GenerateBody([diffusion()], {
+      initial: { pipeline: 'diffusion', parameters: { model: 'gone-v2' } },
+      models: library('tiny-sd')
+    });
+    const select = picker(body);
+    expect(select.value).toBe('gone-v2');
+    expect(select.selectedOptions[0].textContent).toBe(
+      'gone-v2 (not in the library)'
+    );
+    expect(body.validate()).toBe(
+      'Model gone-v2 is not in ws/Library/AI_Models'
+    );
+    select.value = 'tiny-sd';
+    select.dispatchEvent(new Event('change'));
+    expect(body.validate()).toBeNull();
+  });
+
+  it('leaves the choice to the server when the library could not be read', () => {
+    expect(validateModel('model', 'anything', null)).toBeNull();
+    const body = new GenerateBody([diffusion()], {
+      initial: { pipeline: 'diffusion' },
+      models: null
+    });
+    expect(picker(body).options[0].textContent).toBe(
+      '(the library could not be read)'
+    );
+    expect(body.validate()).toBeNull();
+  });
+
+  it('names a model by its family and format', () => {
+    expect(modelLabel(library('a', 'b').models[1])).toBe(
+      'b — stable-diffusion-1, single file, 3.0 KB'
+    );
+  });
+
+  it('refuses a frame size off the multiple as it is typed', () => {
+    const body = new GenerateBody([diffusion()], {
+      initial: { pipeline: 'diffusion' },
+      models: library('tiny-sd')
+    });
+    const width = field(body, 'width');
+    expect(width.step).toBe('8');
+    width.value = '100';
+    width.dispatchEvent(new Event('input'));
+    expect(width.validationMessage).toBe('Width must be a multiple of 8');
+    expect(body.validate()).toBe('Width must be a multiple of 8');
   });
 });

@@ -387,6 +387,19 @@ export function fakeAPI(project: IProject = sampleProject()) {
     listTasks: vi.fn(async () => ({ tasks: structuredClone(state.tasks) })),
     cancelTask: vi.fn(async () => undefined),
     listPipelines: vi.fn(async () => ({ pipelines: [] })),
+    listModels: vi.fn(async () => ({
+      models: [
+        {
+          name: 'tiny-sd',
+          format: 'diffusers' as const,
+          family: 'stable-diffusion-1',
+          pipelineClass: 'StableDiffusionPipeline',
+          size: 524_288,
+          path: 'tiny-sd'
+        }
+      ],
+      folder: 'ws/Library/AI_Models'
+    })),
     getQualityMappings: vi.fn(async () => ({})),
     fileUrl: (projectId: string, path: string) =>
       `http://lab/gms/api/projects/${projectId}/files/${path}`,

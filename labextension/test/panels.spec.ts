@@ -408,3 +408,106 @@ describe('Inspector (rendered)', () => {
     ).toBe(true);
   });
 });
+
+describe('Studio main view (rendered): a take in the making', () => {
+  let widget: Widget | null = null;
+
+  afterEach(() => {
+    widget?.dispose();
+    widget = null;
+  });
+
+  const until = async (check: () => boolean): Promise<void> => {
+    for (let i = 0; i < 100 && !check(); i++) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    expect(check()).toBe(true);
+  };
+
+  it("shows the pipeline's live preview in the take's tile, then the final image instead", async () => {
+    const { StudioView } = await import('../src/panels/mainView');
+    const { FakeSocket } = await import('./fakes');
+    const api = fakeAPI();
+    const sockets: InstanceType<typeof FakeSocket>[] = [];
+    const model = new StudioModel({
+      api,
+      createSocket: () => {
+        const socket = new FakeSocket();
+        sockets.push(socket);
+        return socket;
+      }
+    });
+    await model.projects.open('film');
+    model.selection.select({ kind: 'shot', id: 'sh1' });
+    widget = new StudioView(model, new CommandRegistry());
+    Widget.attach(widget, document.body);
+    const root = widget.node;
+    const tile = () =>
+      root.querySelector<HTMLElement>(
+        '[data-testid="gms-take-strip"] [data-take-id="t2"]'
+      );
+    await until(() => tile() !== null);
+    // Take 2 is generating: no preview yet, just the bar.
+    expect(tile()!.querySelector('[data-testid="gms-generating"]')).not.toBe(
+      null
+    );
+    expect(tile()!.querySelector('[data-testid="gms-take-preview"]')).toBe(
+      null
+    );
+
+    const step = (seq: number, preview: string | null) => ({
+      type: 'task_progress' as const,
+      taskId: 'task-2',
+      nodeId: 'sh1',
+      progress: seq / 10,
+      step: `denoising ${seq}/8`,
+      status: 'running' as const,
+      seq,
+      pipeline: 'diffusion',
+      preview
+    });
+    const previewSrc = () =>
+      tile()
+        ?.querySelector<HTMLImageElement>('[data-testid="gms-take-preview"]')
+        ?.getAttribute('src') ?? null;
+    const first = '05_Cache/previews/task-2/1.jpg';
+    sockets[0].emit(step(2, first));
+    await until(() => previewSrc() !== null);
+    expect(previewSrc()).toBe(
+      `http://lab/gms/api/projects/film/files/${first}`
+    );
+    expect(tile()!.textContent).toContain('Generating 20%');
+    // A step without a new picture keeps the latest one (the server repeats it).
+    sockets[0].emit(step(3, first));
+    const second = '05_Cache/previews/task-2/2.jpg';
+    sockets[0].emit(step(4, second));
+    await until(() => previewSrc()?.endsWith(second) === true);
+    expect(model.tasks.get('task-2')?.preview).toBe(second);
+
+    // The take is made: the manifest has its file, and the tile shows it, not a preview.
+    const done = sampleProject(2);
+    const take = done.chapters[0].scenes[0].shots[0].takes[1];
+    Object.assign(take, {
+      status: 'completed',
+      file: '03_Renders/ch1/sc1/sh1/t2.png'
+    });
+    api.state.project = done;
+    sockets[0].emit({
+      type: 'task_success',
+      taskId: 'task-2',
+      nodeId: 'sh1',
+      seq: 9,
+      result: { outputPath: '03_Renders/ch1/sc1/sh1/t2.png', takeId: 't2' }
+    });
+    await until(
+      () =>
+        tile()?.querySelector('img')?.getAttribute('src') ===
+        'http://lab/gms/api/projects/film/files/03_Renders/ch1/sc1/sh1/t2.png'
+    );
+    expect(tile()!.querySelector('[data-testid="gms-take-preview"]')).toBe(
+      null
+    );
+    expect(tile()!.querySelector('[data-testid="gms-generating"]')).toBe(null);
+    expect(model.tasks.get('task-2')?.preview).toBeNull();
+  });
+});

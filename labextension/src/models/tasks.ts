@@ -11,7 +11,7 @@ import type {
   TaskSuccess
 } from '../events.generated';
 import { findNode, takeLabel } from '../hierarchy';
-import type { IPipeline, ITaskRecord, JSONRecord } from '../types';
+import type { IModelList, IPipeline, ITaskRecord, JSONRecord } from '../types';
 import type { Notices } from './notices';
 import type { ProjectModel } from './projects';
 import type { SelectionModel } from './selection';
@@ -78,6 +78,11 @@ export class TaskTracker {
     return this._pipelines;
   }
 
+  /** The workspace's model library as last read (null before the first read). */
+  get models(): IModelList | null {
+    return this._models;
+  }
+
   /** The task with this id, if known. */
   get(taskId: string): ITaskRecord | undefined {
     return this._tasks.get(taskId);
@@ -95,6 +100,15 @@ export class TaskTracker {
     const list = await this._api.listPipelines();
     this._pipelines = list.pipelines;
     this._pipelinesChanged.emit(this._pipelines);
+  }
+
+  /**
+   * Read the workspace's model library (cheap on the server: configs and headers only). Read
+   * each time the Generate dialog opens, so a model copied in meanwhile is offered.
+   */
+  async loadModels(): Promise<IModelList> {
+    this._models = await this._api.listModels();
+    return this._models;
   }
 
   /**
@@ -212,6 +226,7 @@ export class TaskTracker {
       status: event.status,
       progress: event.progress,
       step: event.step,
+      preview: event.preview ?? null,
       ...(event.pipeline ? { pipeline: event.pipeline } : {})
     });
   }
@@ -222,6 +237,7 @@ export class TaskTracker {
       status: 'completed',
       progress: 1,
       step: 'done',
+      preview: null,
       result: event.result,
       takeId: event.result.takeId ?? null,
       finished: new Date().toISOString()
@@ -267,6 +283,7 @@ export class TaskTracker {
       status: event.cancelled ? 'cancelled' : 'error',
       error: event.error,
       step: event.cancelled ? 'cancelled' : 'failed',
+      preview: null,
       finished: new Date().toISOString()
     });
     if (!applied) {
@@ -372,6 +389,7 @@ export class TaskTracker {
   private _selection: SelectionModel;
   private _tasks = new Map<string, ITaskRecord>();
   private _pipelines: IPipeline[] = [];
+  private _models: IModelList | null = null;
   private _changed = new Signal<this, ReadonlyMap<string, ITaskRecord>>(this);
   private _pipelinesChanged = new Signal<this, readonly IPipeline[]>(this);
 }

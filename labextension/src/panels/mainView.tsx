@@ -98,12 +98,46 @@ function takeUrl(
     : model.fileUrl(path);
 }
 
-/** A take on its way: the pipeline's progress and step. */
-function Generating(props: { task: ITaskRecord | null }): React.ReactElement {
-  const { task } = props;
+/**
+ * The URL of a running task's latest preview (a project file under `05_Cache/previews/`), or
+ * null while the pipeline has sent none (or the task has ended: its take replaces it).
+ */
+export function previewUrl(
+  model: StudioModel,
+  task: ITaskRecord | null
+): string | null {
+  if (!task?.preview || task.status === 'completed') {
+    return null;
+  }
+  return model.fileUrl(task.preview) || null;
+}
+
+/** A take on its way: the pipeline's latest preview, its progress and step. */
+function Generating(props: {
+  model: StudioModel;
+  task: ITaskRecord | null;
+}): React.ReactElement {
+  const { model, task } = props;
   const percent = task ? Math.round(task.progress * 100) : 0;
+  const preview = previewUrl(model, task);
   return (
-    <div className="gms-Placeholder gms-mod-generating">
+    <div
+      className={
+        'gms-Placeholder gms-mod-generating' +
+        (preview ? ' gms-mod-withPreview' : '')
+      }
+      data-testid="gms-generating"
+    >
+      {preview ? (
+        <img
+          className="gms-Generating-preview"
+          data-testid="gms-take-preview"
+          src={preview}
+          alt={`Preview: ${task?.step ?? ''}`}
+          title={task?.step ?? undefined}
+          draggable={false}
+        />
+      ) : null}
       <span className="gms-Placeholder-label">
         Generating{task ? ` ${percent}%` : '…'}
       </span>
@@ -129,7 +163,7 @@ export function TakePicture(props: {
   const { model, take, label, compact, busy } = props;
   if (!take) {
     return busy ? (
-      <Generating task={busy} />
+      <Generating model={model} task={busy} />
     ) : (
       <div className="gms-Placeholder">No take yet</div>
     );
@@ -137,7 +171,7 @@ export function TakePicture(props: {
   if (take.status !== 'completed' || !take.file) {
     const task = take.taskId ? model.tasks.get(take.taskId) : undefined;
     return take.status === 'generating' ? (
-      <Generating task={task ?? null} />
+      <Generating model={model} task={task ?? null} />
     ) : (
       <div className={`gms-Placeholder gms-mod-${take.status}`}>
         {take.error ?? take.status}
