@@ -98,6 +98,11 @@ class StudioConfig(BaseModel):
     task_history: int = Field(
         10_000, ge=100, description="Task records a project's history keeps (oldest go first)."
     )
+    comfyui_url: str = Field(
+        "http://127.0.0.1:8188",
+        pattern=r"^https?://[^\s/]+(/\S*)?$",
+        description="The ComfyUI server the comfyui pipeline sends its workflows to.",
+    )
 
     #: The environment variable of each field.
     ENV: ClassVar[dict[str, str]] = {
@@ -128,6 +133,7 @@ class StudioConfig(BaseModel):
         "trash_retention_days": "GMS_TRASH_RETENTION_DAYS",
         "manifest_cache": "GMS_MANIFEST_CACHE",
         "task_history": "GMS_TASK_HISTORY",
+        "comfyui_url": "GMS_COMFYUI_URL",
     }
 
     @classmethod

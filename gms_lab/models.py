@@ -331,6 +331,9 @@ class WorkspaceConfig(CamelModel):
     auto_commit: bool
     user: dict[str, Any]
     health: dict[str, ToolHealth]
+    #: The ComfyUI server the comfyui pipeline uses, and whether it was set (not the default).
+    comfyui_url: str = ""
+    comfyui_configured: bool = False
 
 
 class GitFileStatus(CamelModel):

@@ -7,12 +7,14 @@ import contextlib
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from .config import StudioConfig
 from .core import assets
+from .core.comfyui import comfyui_health
 from .core.errors import ServiceUnavailable, StudioError
 from .core.services import StudioCore
 from .core.watcher import ProjectWatcher
@@ -27,6 +29,8 @@ from .tasks.service import TaskService
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+#: Seconds a ComfyUI health answer is reused.
+COMFYUI_HEALTH_EVERY = 5.0
 #: How often the trash is swept for items past the retention period (seconds).
 TRASH_SWEEP_EVERY = 3600.0
 
@@ -46,6 +50,7 @@ class StudioServer:
         self.ready = asyncio.Event()
         self._docker = DockerLauncher(config.docker_host)
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._comfyui_checked: tuple[float, ToolHealth] | None = None
         #: Threads of their own for calls that reach Redis: a hung Redis holds these (up to
         #: redis_timeout each), never the threads that read and write projects on disk.
         self._broker_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gms-redis")
@@ -172,7 +177,18 @@ class StudioServer:
             out["docker"] = ToolHealth(
                 ok=False, message="No Docker engine: pipelines run as local processes."
             )
+        out["comfyui"] = self._comfyui_health()
         return out
+
+    def _comfyui_health(self) -> ToolHealth:
+        """ComfyUI's health, asked at most every few seconds (the banner polls often)."""
+        now = time.monotonic()
+        cached = self._comfyui_checked
+        if cached is not None and now - cached[0] < COMFYUI_HEALTH_EVERY:
+            return cached[1]
+        health = comfyui_health(self.config.comfyui_url)
+        self._comfyui_checked = (now, health)
+        return health
 
     # -- files changed on disk ------------------------------------------------------------------
     def _on_files_changed(self, project_id: str, changes: list[tuple[str, str]]) -> None:

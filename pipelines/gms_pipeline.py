@@ -76,11 +76,34 @@ class Job:
     project_dir: Path | None
     #: The workspace's model library (``Library/AI_Models``), for pipelines that load models.
     models_dir: Path | None = None
+    #: Fields of the job line beyond the common ones, for pipelines that take more (`comfyui`).
+    extras: dict[str, Any] = field(default_factory=dict)
     _cancel: threading.Event = field(default_factory=threading.Event, repr=False, compare=False)
+    _on_cancel: list[Callable[[], None]] = field(default_factory=list, repr=False, compare=False)
 
     def cancelled(self) -> bool:
         """Whether the studio asked to cancel this job (long loops may poll it)."""
         return self._cancel.is_set()
+
+    def on_cancel(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (from the stdin reader's thread) when the job is cancelled.
+
+        For handlers that wait on something else (a socket, a process) and want to wake at
+        once rather than poll; called right away if the job is already cancelled.
+        """
+        self._on_cancel.append(callback)
+        if self._cancel.is_set():
+            callback()
+
+    def _mark_cancelled(self) -> None:
+        if self._cancel.is_set():
+            return
+        self._cancel.set()
+        for callback in list(self._on_cancel):
+            try:
+                callback()
+            except Exception:  # a listener's failure must not stop the stdin reader
+                traceback.print_exc(file=sys.stderr)
 
     @property
     def tier_name(self) -> str:
@@ -185,7 +208,7 @@ class _Inbox:
     def _cancel(self, job_id: str) -> None:
         with self._lock:
             if self._current is not None and self._current.id == job_id:
-                self._current._cancel.set()
+                self._current._mark_cancelled()
                 return
             self._early[job_id] = None
             while len(self._early) > 64:
@@ -197,7 +220,7 @@ class _Inbox:
             self._current = job
             if job is not None and job.id in self._early:
                 del self._early[job.id]
-                job._cancel.set()
+                job._mark_cancelled()
 
     def next_job(self) -> str | None:
         """The next job line; None once stdin closed."""
@@ -320,7 +343,12 @@ def _parse_job(raw: dict[str, Any], declared: dict[str, dict[str, Any]]) -> Job:
         output_dir=Path(output_dir),
         project_dir=Path(project_dir) if project_dir else None,
         models_dir=Path(models_dir) if models_dir else None,
+        extras={key: value for key, value in raw.items() if key not in _COMMON_FIELDS},
     )
+
+
+#: The job line's fields every pipeline reads; anything else lands in `Job.extras`.
+_COMMON_FIELDS = frozenset({"jobId", "parameters", "tier", "outputDir", "projectDir", "modelsDir"})
 
 
 def _declared_parameters(manifest: Path) -> dict[str, dict[str, Any]]:

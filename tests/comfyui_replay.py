@@ -328,12 +328,37 @@ class Scenario:
                     return
             if any(target > index for target, _ in self.pending):
                 # the client went past a recorded read it did not need: skip the read
-                self.pos += 1
-                if self.pos < len(self.entries) and self._answers(self.entries[self.pos], entry):
-                    self.pos += 1
+                self._skip_read(entry)
                 return
             self.wake.clear()
-            await self.wake.wait()
+            moment = self._read_passes(index)
+            if moment is None:
+                await self.wake.wait()
+                continue
+            try:
+                await asyncio.wait_for(self.wake.wait(), max(0.0, moment - time.monotonic()))
+            except TimeoutError:
+                # a read the client did not make by the time the server spoke again
+                self._skip_read(entry)
+                return
+
+    def _skip_read(self, entry: dict[str, Any]) -> None:
+        self.pos += 1
+        if self.pos < len(self.entries) and self._answers(self.entries[self.pos], entry):
+            self.pos += 1
+
+    def _read_passes(self, index: int) -> float | None:
+        """For a recorded GET: when the server's next frame after it is due (else None)."""
+        entry = self.entries[index]
+        if not (entry.get("kind") == "http" and entry.get("method") == "GET"):
+            return None
+        for later in self.entries[index + 1 :]:
+            if is_client(later):
+                return None
+            if later.get("frame") in ("text", "binary"):
+                wall, recorded = self.anchor
+                return wall + (float(later["t"]) - recorded) / self.speed
+        return None
 
     def _consume(self, entry: dict[str, Any], action: Action) -> None:
         if action.kind == "connect" and action.socket is not None:
@@ -580,6 +605,19 @@ class ComfyReplay:
         self.loop.call_soon_threadsafe(halt)
         self._thread.join(10)
 
+    @contextlib.contextmanager
+    def offline(self) -> Iterator[None]:
+        """Nothing listens on the replay's port meanwhile: connections are refused."""
+        self._call(self._server.stop)
+        try:
+            yield
+        finally:
+
+            def listen() -> None:
+                self._server.listen(self.port, "127.0.0.1")
+
+            self._call(listen)
+
     def _call(self, fn: Any, *args: Any) -> Any:
         async def run() -> Any:
             return fn(*args)
@@ -651,7 +689,7 @@ def multipart_fields(action: Action) -> list[str]:
     """The field names of a multipart body (to say what an unrecorded upload carried)."""
     if b"Content-Disposition" not in action.body[:4096]:
         return []
-    return re.findall(r'name="([^"]+)"', action.body[:65536].decode("latin-1"))
+    return re.findall(r'; name="([^"]+)"', action.body[:65536].decode("latin-1"))
 
 
 def check(scenario: Scenario, timeout: float = 10.0, allowed: tuple[str, ...] = ()) -> None:

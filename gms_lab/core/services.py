@@ -11,6 +11,7 @@ from .manifest import ManifestStore
 from .projects import Projects
 from .trash import Trash
 from .vcs import tool_health
+from .workflows import WorkflowTemplates, install_examples
 from .workspace import Workspace
 
 
@@ -31,6 +32,8 @@ class StudioCore:
         self.health = health if health is not None else tool_health()
         self.manifests = ManifestStore(self.workspace, on_write, config.manifest_cache)
         self.projects = Projects(self.workspace, self.manifests, lfs=self.health["gitLfs"].ok)
+        self.workflows = WorkflowTemplates(self.workspace)
+        install_examples(self.workspace, config.pipelines_path)
         self.trash = Trash(
             self.workspace, self.manifests, self.projects, config.trash_retention_days
         )

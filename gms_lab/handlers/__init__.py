@@ -13,6 +13,7 @@ from .tasks import (
     TaskCancelHandler,
     TaskListHandler,
     TaskStatusHandler,
+    TemplatesHandler,
 )
 from .trash import TrashHandler, TrashItemHandler, TrashRestoreHandler
 from .vcs import GitCommitHandler, GitLogHandler, GitStatusHandler
@@ -40,6 +41,7 @@ ROUTES: list[Route] = [
     Route(f"{API}/tasks/{{task_id}}/cancel", TaskCancelHandler),
     Route(f"{API}/tasks", TaskListHandler),
     Route(f"{API}/pipelines", PipelinesHandler),
+    Route(f"{API}/pipelines/{{pipeline_id}}/templates", TemplatesHandler),
     Route(f"{API}/models", ModelsHandler),
     Route(f"{API}/quality/mappings", QualityMappingsHandler),
     Route(f"{API}/trash", TrashHandler),

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from tornado import web
 
 from ..core.errors import InvalidInput
+from ..core.workflows import TemplateList
 from ..models import TaskAccepted, TaskList, TaskRecord, TaskSubmit
 from ..server import StudioServer
 from ..tasks.registry import PipelineRegistry, PipelineSpec, RegistryError
@@ -111,6 +112,22 @@ class TaskCancelHandler(TaskHandlerBase):
     @operation("Cancel a queued or running task", response=TaskRecord, errors=(403, 404, 409, 503))
     async def post(self, task_id: str) -> None:
         self.send(await self.run(self.tasks.cancel, task_id))
+
+
+class TemplatesHandler(TaskHandlerBase):
+    """`/gms/api/pipelines/{pipeline_id}/templates?projectId=`."""
+
+    @web.authenticated
+    @operation(
+        "The workflow templates a pipeline runs (ComfyUI), with their parameters and the one "
+        "each tier picks; a template that cannot run is listed with its error",
+        response=TemplateList,
+        query={"projectId": "The project whose own templates come first (optional)"},
+        errors=(403, 404, 503),
+    )
+    async def get(self, pipeline_id: str) -> None:
+        project_id = self.get_query_argument("projectId", "") or None
+        self.send(await self.run(self.tasks.templates, pipeline_id, project_id))
 
 
 class PipelineInfo(BaseModel):

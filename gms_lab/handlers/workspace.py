@@ -14,7 +14,7 @@ class WorkspaceConfigHandler(StudioHandler):
 
     @web.authenticated
     @operation(
-        "Workspace paths, quality tiers, and git/LFS/Redis/worker/Docker health",
+        "Workspace paths, quality tiers, and git/LFS/Redis/worker/Docker/ComfyUI health",
         response=WorkspaceConfig,
     )
     async def get(self) -> None:
@@ -36,6 +36,8 @@ class WorkspaceConfigHandler(StudioHandler):
                 auto_commit=core.config.auto_commit,
                 user={"name": user.name, "email": user.email},
                 health=health,
+                comfyui_url=core.config.comfyui_url,
+                comfyui_configured="comfyui_url" in core.config.model_fields_set,
             )
         )
 

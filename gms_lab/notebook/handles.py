@@ -19,6 +19,7 @@ from ..core.assets import preview_png
 from ..core.errors import InvalidInput, NotFound
 from ..core.files import UploadSink
 from ..core.takes import find_take
+from ..core.workflows import TemplateList
 from ..models import (
     Asset,
     Chapter,
@@ -143,6 +144,18 @@ class Film:
         return self.studio.core.trash.public(
             self.studio.core.trash.delete_project(self.id, by=self.studio.author.name)
         )
+
+    def templates(self, pipeline: str = "comfyui") -> TemplateList:
+        """The workflow templates this film can use (its own, then the library's), each with
+        the parameters it takes, and the one each quality tier picks.
+
+        Make a take with one: ``shot.generate("comfyui", template="portrait", prompt="…")``.
+        """
+        from ..tasks.registry import PipelineRegistry
+        from ..tasks.service import template_list
+
+        registry = PipelineRegistry(self.studio.config.pipelines_path)
+        return template_list(self.studio.core, registry, pipeline, self.id)
 
     def commit(self, message: str) -> str | None:
         """Commit the project's changes (media through LFS); the commit id, None if clean."""

@@ -113,6 +113,7 @@ def execute_generation(
         )
         spec, tier = ctx.dispatcher.dispatch(record.pipeline, quality)
         parameters = spec.resolve(quality, record.parameters)
+        extras = job_extras(ctx, spec, quality, record.project_id, parameters)
     except StudioError as exc:
         return _fail(ctx, record, exc.message)
     except Exception as exc:
@@ -138,6 +139,7 @@ def execute_generation(
                 output_dir=out,
                 project_dir=root,
                 models_dir=ctx.core.workspace.models_dir,
+                extras=extras,
             )
             relay = _ProgressRelay(ctx, task_id, root)
 
@@ -188,6 +190,23 @@ def execute_generation(
                 shutil.rmtree(out, ignore_errors=True)
             if relay is not None:
                 relay.drop_previews()
+
+
+def job_extras(
+    ctx: TaskContext,
+    spec: PipelineSpec,
+    quality: Quality,
+    project_id: str,
+    parameters: dict[str, Any],
+) -> dict[str, Any]:
+    """What a pipeline's job line carries besides the common fields: a ComfyUI pipeline gets
+    its template, chosen and bound now (the version on disk at run time is the one recorded)."""
+    if spec.templates != "comfyui":
+        return {}
+    root = ctx.core.projects.path(project_id)
+    allowed = set(spec.parameters) - {"template"}
+    block = ctx.core.workflows.prepare(parameters, quality, root, allowed, ctx.config.comfyui_url)
+    return {"comfyui": block}
 
 
 class _ProgressRelay:

@@ -121,6 +121,9 @@ class PipelineSpec(_Spec):
     network: bool = False
     warm: bool = True
     produces: Literal["take", "export", "thumbnail"] = "take"
+    #: The kind of templates the pipeline runs (`comfyui`: ComfyUI workflow templates); the
+    #: worker binds the chosen one into the job line.
+    templates: Literal["comfyui"] | None = None
     requires: Requirements = Field(default_factory=Requirements)
     parameters: dict[str, ParameterSpec] = Field(default_factory=dict)
     tiers: dict[Quality, TierSpec]

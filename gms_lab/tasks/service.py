@@ -13,10 +13,13 @@ from ..core import assets, hierarchy, library, limits, takes
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
 from ..core.paths import resolve_inside, slug_for
+from ..core.services import StudioCore
+from ..core.workflows import TemplateList
 from ..events import TaskFailed, progress_of
 from ..models import Project, Scene, TaskList, TaskRecord, TaskStatus, TaskSubmit, utcnow
 from .context import TaskContext, needs_broker
 from .records import finish
+from .registry import PipelineRegistry
 
 EXECUTE = "gms.execute_generation"
 #: Sends a Celery task: (task name, task id, keyword arguments).
@@ -51,7 +54,14 @@ class TaskService:
             parameters, target = self._thumbnail(project, request.node_id, parameters)
         else:
             takes.shot_of(project, request.node_id)
-        spec.resolve(project.quality, parameters)  # a bad parameter is a 400 now, not a failed take
+        # a bad parameter (or template) is a 400 now, not a failed take
+        resolved = spec.resolve(project.quality, parameters)
+        if spec.templates == "comfyui":
+            root = ctx.core.projects.path(project.id)
+            allowed = set(spec.parameters) - {"template"}
+            block = ctx.core.workflows.prepare(resolved, project.quality, root, allowed, "")
+            # the take names its template: the one its tier picks today
+            parameters["template"] = block["template"]["name"]
         ctx.redis.ping()  # Redis down: a 503 before anything is written
         task_id = uuid.uuid4().hex
         take_id = None
@@ -211,6 +221,10 @@ class TaskService:
         return page
 
     @needs_broker
+    def templates(self, pipeline: str, project_id: str | None) -> TemplateList:
+        """The workflow templates of a pipeline that runs templates (see `template_list`)."""
+        return template_list(self.ctx.core, self.ctx.registry, pipeline, project_id)
+
     def cancel(self, task_id: str) -> TaskRecord:
         """Stop a task: a queued one is cancelled at once; a running one by its worker."""
         return cancel_task(self.ctx, task_id)
@@ -269,3 +283,15 @@ def started_now(record: TaskRecord, runner_kind: str | None = None) -> None:
     record.step = "starting"
     if runner_kind:
         record.runner = runner_kind
+
+
+def template_list(
+    core: StudioCore, registry: PipelineRegistry, pipeline: str, project_id: str | None
+) -> TemplateList:
+    """The templates a pipeline can run for a project (or the library's alone), each with the
+    parameters it takes, and the one each tier picks."""
+    spec = registry.get(pipeline)
+    if spec.templates != "comfyui":
+        raise NotFound(f"Pipeline {pipeline!r} takes no templates.", {"pipeline": pipeline})
+    root = core.projects.path(project_id) if project_id else None
+    return core.workflows.listing(root, set(spec.parameters) - {"template"})

@@ -40,7 +40,13 @@ def studio_settings(broken: Path) -> dict[str, Any]:
 async def test_bad_pipeline_files_are_reported_not_fatal(api: Api, broken: Path) -> None:
     status, body = await api.call("GET", "pipelines")
     assert status == 200
-    assert {p["id"] for p in body["pipelines"]} == {"still", "animatic", "thumbnail", "diffusion"}
+    assert {p["id"] for p in body["pipelines"]} == {
+        "still",
+        "animatic",
+        "thumbnail",
+        "diffusion",
+        "comfyui",
+    }
     errors = {(Path(e["path"]).parent.name, e["field"]): e["message"] for e in body["errors"]}
     assert ("notoml", "(syntax)") in errors
     assert ("badtier", "tiers.high.targetVram") in errors

@@ -48,11 +48,14 @@ class Job:
     project_dir: Path
     #: The workspace's model library, which pipelines that load models read from.
     models_dir: Path | None = None
+    #: More fields of the job line for pipelines that take them (`comfyui`: the bound workflow).
+    extras: dict[str, Any] = field(default_factory=dict)
 
     def line(self, process: PipelineProcess) -> str:
         """The job as the JSON line the program reads, with paths as the program sees them."""
         return json.dumps(
             {
+                **self.extras,
                 "jobId": self.job_id,
                 "parameters": self.parameters,
                 "tier": {
