@@ -290,10 +290,10 @@ class AssetList(CamelModel):
 
 
 class FileEntry(CamelModel):
-    """One row of `GET /gms/api/projects/{id}/files`."""
+    """One row of `GET /gms/api/projects/{id}/files`; a `symlink` leads outside the project."""
 
     path: str
-    kind: MediaKind | Literal["directory"]
+    kind: MediaKind | Literal["directory", "symlink"]
     size: int
     modified: datetime
 

@@ -10,6 +10,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from .config import StudioConfig
@@ -59,6 +60,9 @@ class StudioServer:
     async def start(self) -> None:
         """Start (or connect to) the broker, then the event hub and the watcher."""
         self._loop = asyncio.get_running_loop()
+        removed = await asyncio.to_thread(self.core.workspace.sweep_partial_files)
+        if removed:
+            log.info("Generative Studio: removed %d partial files left by a crash", len(removed))
         try:
             url = self.config.broker_url
             if not url:
@@ -83,7 +87,7 @@ class StudioServer:
             self.hub = EventHub(url, timeout=self.config.redis_timeout)
             self.hub.start()
         except Exception as exc:
-            self.error = str(exc)
+            self.error = self.plain(exc)
             log.error("Generative Studio: tasks are unavailable: %s", exc)
         if self.config.watch:
             self.watcher = ProjectWatcher(self.core.workspace, self._on_files_changed)
@@ -125,6 +129,13 @@ class StudioServer:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._broker_threads, functools.partial(fn, *args))
 
+    def plain(self, exc: BaseException) -> str:
+        """What went wrong, for clients: no path of the server's (files by name, the workspace
+        as $GMS_WORKSPACE)."""
+        if isinstance(exc, OSError) and exc.filename is not None:
+            return f"{exc.strerror or type(exc).__name__}: {Path(str(exc.filename)).name}"
+        return str(exc).replace(str(self.config.workspace), "$GMS_WORKSPACE")
+
     def task_service(self) -> TaskService:
         """The task service, or a clear 503 when there is no broker."""
         if self.tasks is None:
@@ -165,14 +176,16 @@ class StudioServer:
                     )
                 )
             except Exception as exc:
-                out["redis"] = ToolHealth(ok=False, message=f"Redis does not answer: {exc}")
+                out["redis"] = ToolHealth(
+                    ok=False, message=f"Redis does not answer: {self.plain(exc)}"
+                )
                 out["worker"] = ToolHealth(ok=False, message="unknown (Redis does not answer)")
         if self._docker.engine_ok(cache=30):
             try:
                 version = self._docker.info().get("Version")
                 out["docker"] = ToolHealth(ok=True, version=str(version))
             except Exception as exc:
-                out["docker"] = ToolHealth(ok=False, message=str(exc))
+                out["docker"] = ToolHealth(ok=False, message=self.plain(exc))
         else:
             out["docker"] = ToolHealth(
                 ok=False, message="No Docker engine: pipelines run as local processes."

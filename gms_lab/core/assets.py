@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from ..models import Asset, AssetCategory, FileEntry
 from .errors import InvalidInput
-from .files import media_kind, mtime
+from .files import is_temp_name, media_kind, mtime
 from .paths import check_name, resolve_inside, split_relative
 from .projects import ASSETS, CACHE
 
@@ -72,45 +74,94 @@ def describe(project_id: str, root: Path, path: Path, thumb_size: int) -> Asset:
     )
 
 
-def _visible_files(folder: Path) -> list[Path]:
+def _listable(name: str) -> bool:
+    """Whether a name found on disk is shown: not hidden, not a temp file, valid Unicode."""
+    if name.startswith(".") or is_temp_name(name):
+        return False
+    try:
+        name.encode("utf-8")  # names in another encoding arrive with lone surrogates
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _leads_out(root: Path, path: Path) -> bool:
+    """Whether `path` is a symlink that leads outside the project (or nowhere)."""
+    if not path.is_symlink():
+        return False
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):  # broken, or a loop
+        return True
+    base = root.resolve()
+    return target != base and base not in target.parents
+
+
+def _visible_files(root: Path, folder: Path) -> list[Path]:
     out = []
     for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-        out += [Path(dirpath) / f for f in sorted(filenames) if not f.startswith(".")]
+        dirnames[:] = sorted(d for d in dirnames if _listable(d))
+        here = Path(dirpath)
+        out += [
+            here / f
+            for f in sorted(filenames)
+            if _listable(f) and not _leads_out(root, here / f) and (here / f).is_file()
+        ]
     return out
 
 
 def list_assets(project_id: str, root: Path, thumb_size: int) -> dict[str, list[Asset]]:
-    """Every asset by category (every category present, even when empty)."""
+    """Every asset by category (every category present, even when empty).
+
+    Symlinks that lead outside the project are not assets (they are never followed).
+    """
     out: dict[str, list[Asset]] = {}
     for category in AssetCategory:
         folder = root / ASSETS / category.folder
-        files = _visible_files(folder) if folder.is_dir() else []
-        out[category.value] = [describe(project_id, root, f, thumb_size) for f in files]
+        files = _visible_files(root, folder) if folder.is_dir() else []
+        found = out[category.value] = []
+        for path in files:
+            with contextlib.suppress(FileNotFoundError):  # removed while we looked
+                found.append(describe(project_id, root, path, thumb_size))
     return out
 
 
 def list_files(root: Path, under: str | None = None) -> list[FileEntry]:
-    """Files and folders of the project (or of a folder in it), hidden ones and .git left out."""
+    """Files and folders of the project (or of a folder in it), hidden ones and .git left out.
+
+    A symlink that leads outside the project (or nowhere) is listed as a `symlink`, with its
+    own time and no size: it is never followed, so nothing outside is looked at.
+    """
     base = resolve_inside(root, under) if under else root
     if not base.is_dir():
         raise InvalidInput(f"{under!r} is not a folder of the project.", {"path": under})
     out = []
     for dirpath, dirnames, filenames in os.walk(base):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        dirnames[:] = sorted(d for d in dirnames if _listable(d))
         here = Path(dirpath)
-        for d in dirnames:
-            p = here / d
-            rel = p.relative_to(root).as_posix()
-            out.append(FileEntry(path=rel, kind="directory", size=0, modified=mtime(p)))
-        for f in sorted(filenames):
-            if f.startswith("."):
+        names = [(d, True) for d in dirnames] + [(f, False) for f in sorted(filenames)]
+        for name, is_dir in names:
+            if not _listable(name):
                 continue
-            p = here / f
-            rel = p.relative_to(root).as_posix()
-            size = p.stat().st_size
-            out.append(FileEntry(path=rel, kind=media_kind(f), size=size, modified=mtime(p)))
+            entry = _file_entry(root, here / name, is_dir)
+            if entry is not None:
+                out.append(entry)
     return out
+
+
+def _file_entry(root: Path, path: Path, is_dir: bool) -> FileEntry | None:
+    rel = path.relative_to(root).as_posix()
+    try:
+        if _leads_out(root, path):
+            when = datetime.fromtimestamp(path.lstat().st_mtime, UTC)
+            return FileEntry(path=rel, kind="symlink", size=0, modified=when)
+        stat = path.stat()
+    except FileNotFoundError:  # removed while we looked
+        return None
+    when = datetime.fromtimestamp(stat.st_mtime, UTC)
+    if is_dir:
+        return FileEntry(path=rel, kind="directory", size=0, modified=when)
+    return FileEntry(path=rel, kind=media_kind(path.name), size=stat.st_size, modified=when)
 
 
 def upload_target(root: Path, *, category: str | None, name: str | None, path: str | None) -> Path:

@@ -1,8 +1,17 @@
-"""File operations every writer shares: atomic writes, media kinds, streamed uploads."""
+"""File operations every writer shares: atomic writes, media kinds, streamed uploads.
+
+Temp files (an atomic write's, an upload's) have hidden names, so no listing shows them and the
+path resolver never serves them, and they are locked (`flock`) while their writer has them
+open: a writer that crashed leaves an unlocked temp file, which `sweep_partial_files` removes at
+start-up, while one being written by a live process (another server, the worker, a notebook)
+is left alone.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import os
+import re
 import secrets
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,18 +57,74 @@ def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> tuple[int, i
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with open(tmp, "wb") as fh:
+        with _create_locked(tmp) as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
             st = os.fstat(fh.fileno())
-        os.replace(tmp, path)
+            os.replace(tmp, path)  # still locked: a sweep never takes it half-way
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     if sync_dir:
         fsync_dir(path.parent)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+#: Names of temp files: an atomic write's (`.project.json.<pid>.<hex>.tmp`) and an upload's
+#: (`.upload-<hex>.part`; `upload-<hex>.part` before temp files were hidden).
+_TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$|^\.?upload-[0-9a-f]{16}\.part$")
+
+
+def _create_locked(path: Path) -> BinaryIO:
+    """Create `path` and hold an exclusive `flock` on it for as long as it is open."""
+    while True:
+        fh = open(path, "xb")  # noqa: SIM115 - the caller closes it
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            if os.fstat(fh.fileno()).st_nlink > 0:
+                return fh
+        except BaseException:
+            fh.close()
+            raise
+        fh.close()  # swept between its creation and the lock: make it again
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether `name` is one of the studio's temp files (never listed, never served)."""
+    return _TEMP_NAME.match(name) is not None
+
+
+def sweep_partial_files(folder: Path) -> list[Path]:
+    """Remove the temp files in `folder` that no live process is writing; what was removed.
+
+    A temp file whose `flock` can be taken belonged to a writer that is gone (a crash, a
+    `kill -9`): it is a partial file and goes. One that is locked is being written and stays.
+    """
+    removed: list[Path] = []
+    try:
+        names = os.listdir(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for name in names:
+        if not is_temp_name(name):
+            continue
+        path = folder / name
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            continue  # a live writer holds it
+        try:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed
 
 
 def unique_path(path: Path) -> Path:
@@ -87,8 +152,8 @@ class UploadSink:
         self.target = target
         self.limit = limit
         self.size = 0
-        self.temp = temp_dir / f"upload-{secrets.token_hex(8)}.part"
-        self._fh: BinaryIO | None = open(self.temp, "wb")  # noqa: SIM115 - closed in finish/abort
+        self.temp = temp_dir / f".upload-{secrets.token_hex(8)}.part"
+        self._fh: BinaryIO | None = _create_locked(self.temp)
 
     def write(self, chunk: bytes) -> None:
         """Append a chunk; over the limit, abort and raise `TooLarge`."""
@@ -107,20 +172,26 @@ class UploadSink:
         """Flush, fsync and rename into place (never over an existing file); the final path."""
         if self._fh is None:
             raise RuntimeError("upload already closed")
-        self._fh.flush()
-        os.fsync(self._fh.fileno())
-        self._fh.close()
-        self._fh = None
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        final = unique_path(self.target)
-        # link + unlink, not rename: never overwrites a file that appeared meanwhile
-        while True:
-            try:
-                os.link(self.temp, final)
-                break
-            except FileExistsError:
-                final = unique_path(final)
-        self.temp.unlink()
+        fh, self._fh = self._fh, None
+        try:
+            fh.flush()
+            os.fsync(fh.fileno())
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            final = unique_path(self.target)
+            # link + unlink, not rename: never overwrites a file that appeared meanwhile;
+            # the temp file stays locked until it is gone, so a sweep never takes it
+            while True:
+                try:
+                    os.link(self.temp, final)
+                    break
+                except FileExistsError:
+                    final = unique_path(final)
+            self.temp.unlink()
+        except BaseException:
+            self.temp.unlink(missing_ok=True)
+            raise
+        finally:
+            fh.close()
         fsync_dir(final.parent)
         return final
 

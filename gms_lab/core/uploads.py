@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from .errors import InvalidInput, TooLarge
@@ -29,7 +30,7 @@ class Upload:
         self.sinks: list[UploadSink] = []
         self._current: UploadSink | None = None
         self._parser: MultipartParser | None = None
-        self._headers: dict[str, str] = {}
+        self._headers: dict[str, bytes] = {}
         self._header_field = b""
         self._header_value = b""
         mime, options = parse_options_header(content_type or "application/octet-stream")
@@ -70,6 +71,9 @@ class Upload:
                 self._parser.write(data)
             elif self._current is not None:
                 self._current.write(data)
+        except FormParserError as exc:
+            self.abort()
+            raise _malformed(exc) from exc
         except Exception:
             self.abort()
             raise
@@ -77,7 +81,11 @@ class Upload:
     def finish(self) -> list[Path]:
         """Move every complete file into place; the final paths (renamed if a name was taken)."""
         if self._parser is not None:
-            self._parser.finalize()
+            try:
+                self._parser.finalize()
+            except FormParserError as exc:
+                self.abort()
+                raise _malformed(exc) from exc
             if self._current is not None:
                 self.abort()
                 raise InvalidInput("The multipart body ended in the middle of a file.")
@@ -102,16 +110,15 @@ class Upload:
         self._header_value += data[start:end]
 
     def _header_end(self) -> None:
-        self._headers[self._header_field.decode("latin-1").lower()] = self._header_value.decode(
-            "utf-8", "replace"
-        )
+        # header values stay bytes: names arrive as raw UTF-8 (curl -F, requests, browsers)
+        self._headers[self._header_field.decode("latin-1").lower()] = self._header_value
         self._header_field = self._header_value = b""
 
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get("content-disposition", ""))
+        _, options = parse_options_header(self._headers.get("content-disposition", b""))
         filename = options.get(b"filename")
         if filename:
-            self._open(filename.decode("utf-8", "replace"))
+            self._open(_file_name(filename))
         else:
             self._current = None  # a plain form field: ignored
 
@@ -121,3 +128,17 @@ class Upload:
 
     def _part_end(self) -> None:
         self._current = None
+
+
+def _file_name(raw: bytes) -> str:
+    """A part's file name: UTF-8 as clients send it today, else Latin-1 (older clients)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _malformed(exc: FormParserError) -> InvalidInput:
+    """A multipart body that breaks the format: say where, not how the parser works inside."""
+    reason = str(exc).strip() or type(exc).__name__
+    return InvalidInput(f"The multipart body is malformed: {reason}.", {"reason": reason})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import git
 from filelock import FileLock
 
 from ..models import GitCommit, GitFileStatus, GitStatus, ToolHealth
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput
 from .workspace import Workspace
 
 #: Every common media type goes through LFS: images, video, audio, 3D, archives, model weights.
@@ -177,10 +178,45 @@ class ProjectRepo:
             return self._commit(repo, "Create project", author, None)
 
     def commit(self, message: str, author: Author, paths: list[str] | None = None) -> str | None:
-        """Add (through the LFS filter) and commit; None when there was nothing to commit."""
+        """Add (through the LFS filter) and commit; None when there was nothing to commit.
+
+        `paths` (project-relative, already checked by the path resolver) must each exist or be
+        known to git (a deleted file), and not be ignored; else `InvalidInput` naming them.
+        """
         with self._lock:
             repo = self._repo()
-            return self._commit(repo, message, author, paths)
+            if paths:
+                self._check_paths(repo, paths)
+            try:
+                return self._commit(repo, message, author, paths)
+            except git.GitCommandError as exc:
+                raise GitFailed(exc, self.path) from exc
+
+    def _check_paths(self, repo: git.Repo, paths: list[str]) -> None:
+        with repo.git.custom_environment(GIT_LITERAL_PATHSPECS="1"):
+            missing = [
+                p
+                for p in paths
+                if not os.path.lexists(self.path / p) and not repo.git.ls_files("--", p)
+            ]
+        # exit 1 when nothing is ignored; names are printed unquoted (no control characters or
+        # quotes get past the path resolver); check-ignore takes plain paths, not pathspecs
+        _, out, _ = repo.git.execute(
+            ["git", "-c", "core.quotepath=false", "check-ignore", "--", *paths],
+            with_extended_output=True,
+            with_exceptions=False,
+        )
+        ignored = [p for p in str(out).splitlines() if p]
+        if missing or ignored:
+            parts = []
+            if missing:
+                parts.append(f"not in the project: {', '.join(missing[:10])}")
+            if ignored:
+                parts.append(f"ignored by git (caches, exports): {', '.join(ignored[:10])}")
+            raise InvalidInput(
+                f"Cannot commit these paths; {'; '.join(parts)}.",
+                {"missing": missing, "ignored": ignored},
+            )
 
     @staticmethod
     def _commit(
@@ -188,7 +224,8 @@ class ProjectRepo:
     ) -> str | None:
         # repo.git.add runs the clean filter (LFS); repo.index.add would store media whole
         if paths:
-            repo.git.add("--all", "--", *paths)
+            with repo.git.custom_environment(GIT_LITERAL_PATHSPECS="1"):
+                repo.git.add("--all", "--", *paths)
         else:
             repo.git.add("--all")
         if repo.head.is_valid() and not repo.git.diff("--cached", "--name-only"):
@@ -252,6 +289,17 @@ def _file_status(x: str, y: str, path: str) -> GitFileStatus:
     code = x if x != " " else y
     status = {"A": "added", "D": "deleted", "R": "renamed"}.get(code, "modified")
     return GitFileStatus(path=path, status=status, staged=x not in (" ", "?"))
+
+
+class GitFailed(Conflict):
+    """git refused an operation; its own words, without the server's paths."""
+
+    code = "git_failed"
+
+    def __init__(self, exc: git.GitCommandError, root: Path) -> None:
+        said = str(exc.stderr or exc.stdout or "").strip().removeprefix("stderr:").strip(" '\n")
+        said = said.replace(str(root) + os.sep, "").replace(str(root), ".")
+        super().__init__(f"git could not do it: {said or f'exit code {exc.status}'}", None)
 
 
 def check_message(message: str) -> str:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import ProjectNotFound, UnsafePath
+from .files import sweep_partial_files
 from .paths import check_name
 
+#: Where a project's writers keep temp files: its root (project.json), the upload area.
+_TEMP_FOLDERS = ("", "05_Cache/uploads")
 LIBRARY_FOLDERS = (
     "Pipeline_Templates",
     "Stock_Media",
@@ -58,6 +61,20 @@ class Workspace:
             folder.mkdir(parents=True, exist_ok=True)
         for name in LIBRARY_FOLDERS:
             (self.library_dir / name).mkdir(parents=True, exist_ok=True)
+
+    def sweep_partial_files(self) -> list[str]:
+        """Remove the temp files crashed writers left: manifests half-written, partial uploads.
+
+        Run at start-up. Only unlocked temp files go (see `files.sweep_partial_files`); the
+        answer is what was removed, relative to the workspace.
+        """
+        folders = [self.runtime_dir]
+        if self.projects_dir.is_dir():
+            for project in self.projects_dir.iterdir():
+                if project.is_dir() and not project.name.startswith("."):
+                    folders += [project / sub for sub in _TEMP_FOLDERS]
+        removed = [p for folder in folders for p in sweep_partial_files(folder)]
+        return [p.relative_to(self.root).as_posix() for p in removed]
 
     def project_dir(self, project_id: str, *, must_exist: bool = True) -> Path:
         """The folder of project `project_id`; the id is checked like any user input."""

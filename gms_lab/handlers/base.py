@@ -21,6 +21,8 @@ from ..core.vcs import Author
 from ..models import ErrorBody, ErrorDetail, Project
 
 M = TypeVar("M", bound=BaseModel)
+#: A version in `If-Match`: digits, bare or in ETag quotes.
+_VERSION = re.compile(r'^(?:W/)?"?([0-9]{1,18})"?$')
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -121,14 +123,22 @@ class StudioHandler(ExtensionHandlerMixin, APIHandler):
             raise InvalidInput(f"Invalid request body: {where}: {first['msg']}", details) from exc
 
     def if_match(self) -> int | None:
-        """The `If-Match` version (a number, quotes allowed), or None when absent."""
+        """The `If-Match` version, or None when absent.
+
+        A version is a number (the `ETag` the server sent), also accepted in ETag quotes
+        (`"3"`, `W/"3"`); anything else, `*` included, is a 400: a precondition that cannot be
+        checked must not let a change through unchecked.
+        """
         raw = self.request.headers.get("If-Match")
-        if raw is None or raw.strip() in ("", "*"):
+        if raw is None:
             return None
-        value = raw.strip().removeprefix("W/").strip('"')
-        if not value.isdigit():
-            raise InvalidInput("If-Match must be the project version (a number).", {"got": raw})
-        return int(value)
+        match = _VERSION.match(raw.strip())
+        if match is None:
+            raise InvalidInput(
+                "If-Match must be the project version (a number, as in its ETag).",
+                {"got": raw[:100]},
+            )
+        return int(match.group(1))
 
     async def change(self, project_id: str, change: Callable[[Project], T]) -> tuple[Project, T]:
         """Change the project's manifest (checked against `If-Match`); sets the new `ETag`."""

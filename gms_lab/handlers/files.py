@@ -16,6 +16,7 @@ from tornado import web
 
 from ..core import assets
 from ..core.errors import InvalidInput, NotFound, StudioError, TooLarge
+from ..core.files import is_temp_name
 from ..core.paths import resolve_inside
 from ..core.uploads import Upload
 from ..models import AssetList, FileList, UploadResult
@@ -28,6 +29,8 @@ _FLUSH_AT = 1024 * 1024
 #: which is what brings an upload near a bare tornado handler's speed; this bounds memory.
 _WRITE_BEHIND = 8 * 1024 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+#: Positions of more digits than this are past the end of any file (10^18 bytes = 1 EB).
+_POSITION_DIGITS = 18
 #: Served files are never run as pages under the server's origin (an uploaded HTML or SVG).
 _SANDBOX = (
     "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'; style-src 'unsafe-inline'"
@@ -269,13 +272,18 @@ class FileHandler(StudioHandler):
         if first == "" and last == "":
             return None
         if first == "":
-            start, end = max(0, total - int(last)), total - 1
+            start, end = max(0, total - _position(last)), total - 1
         else:
-            start = int(first)
-            end = min(int(last), total - 1) if last else total - 1
+            start = _position(first)
+            end = min(_position(last), total - 1) if last else total - 1
         if start >= total or start > end:
             raise _RangeNotSatisfiable(total)
         return start, end
+
+
+def _position(digits: str) -> int:
+    """A byte position of a Range header; thousands of digits mean "past any file", not a 500."""
+    return int(digits) if len(digits) <= _POSITION_DIGITS else 10**_POSITION_DIGITS
 
 
 class _RangeNotSatisfiable(StudioError):
@@ -287,7 +295,7 @@ class _RangeNotSatisfiable(StudioError):
 
 
 def _stat_file(target: Path, relpath: str) -> os.stat_result:
-    if not target.is_file():
+    if not target.is_file() or is_temp_name(target.name):  # a partial upload is not a file yet
         raise NotFound(f"No file {relpath!r} in the project.", {"path": relpath})
     return target.stat()
 

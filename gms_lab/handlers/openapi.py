@@ -14,6 +14,11 @@ from ..models import ErrorBody
 from .base import Operation, Route, StudioHandler
 
 VERBS = ("get", "post", "put", "patch", "delete", "head")
+#: What the request headers the handlers read hold (others are described as strings).
+HEADER_SCHEMAS: dict[str, dict[str, Any]] = {
+    # the project version, as its ETag says it (quoted forms are accepted as well)
+    "If-Match": {"type": "integer", "minimum": 0, "maximum": 10**18 - 1},
+}
 
 
 def operations(route: Route) -> dict[str, Operation]:
@@ -64,7 +69,7 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
                     "in": "header",
                     "required": False,
                     "description": d,
-                    "schema": {"type": "string"},
+                    "schema": HEADER_SCHEMAS.get(n, {"type": "string"}),
                 }
                 for n, d in op.headers.items()
             ]

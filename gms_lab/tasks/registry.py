@@ -166,7 +166,8 @@ class PipelineSpec(_Spec):
 
 
 class RegistryError(BaseModel):
-    """A pipeline.toml that could not be loaded: where, and which field is at fault."""
+    """A pipeline.toml that could not be loaded: where (`<folder>/pipeline.toml`, in its
+    pipelines folder), and which field is at fault."""
 
     path: str
     field: str
@@ -232,7 +233,9 @@ class PipelineRegistry:
 
     def _error(self, toml: Path, field: str, message: str) -> None:
         log.error("pipeline %s: %s: %s", toml, field, message)
-        self.errors.append(RegistryError(path=str(toml), field=field, message=message))
+        # clients see where it is among the pipelines, not where the server keeps them
+        where = f"{toml.parent.name}/{toml.name}"
+        self.errors.append(RegistryError(path=where, field=field, message=message))
 
     def get(self, pipeline_id: str) -> PipelineSpec:
         """The pipeline with that id, or `NotFound` listing the known ones."""

@@ -80,3 +80,27 @@ async def test_openapi_lists_every_route_and_validates(api: Api) -> None:
         project, {"$ref": "#/components/schemas/Project", "components": doc["components"]}
     )
     assert "ErrorBody" in schemas
+
+
+async def test_openapi_says_what_the_server_answers(api: Api) -> None:
+    status, doc = await api.call("GET", "openapi.json")
+    assert status == 200
+    for path, item in doc["paths"].items():
+        for verb, op in item.items():
+            # a request without a token is refused with 403, never 401
+            assert "403" in op["responses"] and "401" not in op["responses"], (verb, path)
+            for param in op["parameters"]:
+                if param["name"] == "If-Match":
+                    assert param["schema"]["type"] == "integer", (verb, path)
+    status, _ = await api.call("POST", "projects", {"name": "Harbour"})
+    assert status == 201
+    for bad in ("*", "abc", "", "1.5", "-1", "3 4"):
+        status, answer = await api.call(
+            "PATCH", "projects/harbour", {"quality": "low"}, headers={"If-Match": bad}
+        )
+        assert status == 400 and "If-Match" in answer["error"]["message"], (bad, answer)
+    for good in ("1", '"2"', 'W/"3"'):
+        status, answer = await api.call(
+            "PATCH", "projects/harbour", {"quality": "low"}, headers={"If-Match": good}
+        )
+        assert status == 200, (good, answer)

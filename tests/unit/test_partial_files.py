@@ -1,0 +1,61 @@
+"""Temp files of a writer that died are swept at start-up; those being written are left alone."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from gms_lab.core.files import UploadSink, sweep_partial_files
+from tests.services import REPO, wait_until
+
+WRITER = """
+import sys, time
+from pathlib import Path
+from gms_lab.core.files import UploadSink
+sink = UploadSink(Path(sys.argv[1]), Path(sys.argv[2]), 1 << 20)
+sink.write(b"half a song")
+print(sink.temp, flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_live_writers_temp_file_stays_and_a_dead_ones_goes(tmp_path: Path) -> None:
+    uploads = tmp_path / "05_Cache" / "uploads"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(uploads), str(tmp_path / "song.wav")],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    assert writer.stdout is not None
+    temp = Path(writer.stdout.readline().decode().strip())
+    assert temp.name.startswith(".upload-") and temp.name.endswith(".part")
+    assert sweep_partial_files(uploads) == []  # locked: being written
+    assert temp.exists()
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait(timeout=10)
+    wait_until(lambda: sweep_partial_files(uploads) == [temp] or not temp.exists(), 10)
+    assert not temp.exists()
+
+
+def test_only_temp_names_are_swept(tmp_path: Path) -> None:
+    keep = ["hero.png", "upload-notes.txt", "project.json", ".gitkeep", "upload-123.part"]
+    for name in keep:
+        (tmp_path / name).write_text("x")
+    (tmp_path / ".project.json.77.deadbeef.tmp").write_text("{")
+    (tmp_path / "upload-0123456789abcdef.part").write_text("half")
+    swept = sweep_partial_files(tmp_path)
+    assert sorted(p.name for p in swept) == [
+        ".project.json.77.deadbeef.tmp",
+        "upload-0123456789abcdef.part",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(keep)
+
+
+def test_a_finished_upload_leaves_no_temp_file(tmp_path: Path) -> None:
+    sink = UploadSink(tmp_path / "uploads", tmp_path / "song.wav", 1 << 20)
+    sink.write(b"a whole song")
+    assert sink.finish() == tmp_path / "song.wav"
+    assert list((tmp_path / "uploads").iterdir()) == []
