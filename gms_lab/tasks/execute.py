@@ -95,14 +95,14 @@ def execute_generation(
 ) -> TaskRecord | None:
     """Run one task to its end; the final record (None for an unknown task)."""
     records = ctx.records
-    record = records.find(task_id)
+    record, raw, cancel = records.begin(task_id)  # one round trip
     if record is None:
         log.error("task %s has no record; dropped", task_id)
         return None
     if record.status.finished:
         log.info("task %s already %s; nothing to do", task_id, record.status.value)
         return record
-    if records.cancel_requested(task_id):
+    if cancel:
         return _fail(ctx, record, "Cancelled.", cancelled=True)
     try:
         # the tier the take was asked at (its quality is recorded at submit time)
@@ -121,7 +121,7 @@ def execute_generation(
         return _fail(ctx, record, f"The task could not be prepared ({type(exc).__name__}: {exc}).")
 
     with Heartbeat(ctx, task_id, worker):
-        record = records.update(task_id, lambda r: started_now(r))
+        record = records.update(task_id, lambda r: started_now(r), read=raw)
         ctx.publisher.publish(record.project_id, progress_of(record))
         out: Path | None = None
         relay: _ProgressRelay | None = None
@@ -144,7 +144,7 @@ def execute_generation(
             relay = _ProgressRelay(ctx, task_id, root)
 
             def note_runner(kind: str) -> None:
-                records.update(task_id, lambda r: setattr(r, "runner", kind), bump=False)
+                relay.runner = kind  # recorded with the first progress (or at the end)
 
             outcome = runner.run(
                 spec,
@@ -223,6 +223,8 @@ class _ProgressRelay:
         self.pending: tuple[float, str] | None = None
         self.preview: str | None = None
         self.previews: list[Path] = []
+        #: The runner the job runs in, not yet in the record.
+        self.runner: str | None = None
 
     def __call__(self, progress: float, step: str, preview: Path | None = None) -> None:
         self.pending = (progress, step)
@@ -249,13 +251,15 @@ class _ProgressRelay:
         if self.pending is None:
             return
         progress, step = self.pending
-        preview = self.preview
-        self.pending = None
+        preview, runner = self.preview, self.runner
+        self.pending = self.runner = None
         self.last_sent = time.monotonic()
         self.last_step = step
 
         def change(r: TaskRecord) -> None:
             r.progress, r.step, r.preview = progress, step, preview
+            if runner is not None:
+                r.runner = runner
 
         record = self.ctx.records.update(self.task_id, change)
         self.ctx.publisher.publish(record.project_id, progress_of(record))
@@ -263,6 +267,9 @@ class _ProgressRelay:
     def end(self) -> None:
         """The job ended: the last progress goes out, the previews go (the take replaces them)."""
         self.flush()
+        runner, self.runner = self.runner, None
+        if runner is not None:  # it made no progress to carry it
+            self.ctx.records.update(self.task_id, lambda r: setattr(r, "runner", runner), False)
         self.drop_previews()
 
     def drop_previews(self) -> None:

@@ -67,14 +67,29 @@ class TaskRecords:
         raw = self.client.get(TASK_KEY + task_id)
         return None if raw is None else TaskRecord.model_validate_json(raw)
 
+    def begin(self, task_id: str) -> tuple[TaskRecord | None, bytes | None, bool]:
+        """What a worker reads first, in one round trip: the record (None if unknown), the
+        record as stored (for `update(read=...)`), and whether a cancel was asked for."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(TASK_KEY + task_id)
+        pipe.exists(CANCEL_KEY + task_id)
+        raw, cancel = pipe.execute()
+        record = None if raw is None else TaskRecord.model_validate_json(raw)
+        return record, raw, bool(cancel)
+
     def update(
-        self, task_id: str, change: Callable[[TaskRecord], Any], bump: bool = True
+        self,
+        task_id: str,
+        change: Callable[[TaskRecord], Any],
+        bump: bool = True,
+        read: bytes | None = None,
     ) -> TaskRecord:
         """Apply `change` to the record and bump its `seq`: read, change, then compare-and-set
-        (two round trips; another writer in between makes it start again)."""
+        (two round trips, one when the record as read is given; another writer in between
+        makes it start again)."""
         key = TASK_KEY + task_id
         while True:
-            raw = self.client.get(key)
+            raw, read = (read, None) if read is not None else (self.client.get(key), None)
             if raw is None:
                 raise NotFound(f"No task {task_id!r}.", {"taskId": task_id})
             record = TaskRecord.model_validate_json(raw)

@@ -52,10 +52,10 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
         celery = make_celery(config, url)
         project, shot = small_film(ctx.core, "Submit")
         request = TaskSubmit(project_id=project, node_id=shot, pipeline="still", parameters=TINY)
-        first = service.submit(request)  # warm the process
-        wait_until(lambda: ctx.records.get(first.task_id).status.finished, 60, 0.01)
+        service.submit(request)  # warm the process
+        wait_until(lambda: _project_idle(ctx, project, 2), 60, 0.01)
         latencies = []
-        for _ in range(n):
+        for i in range(n):
             sent = time.perf_counter()
             record = service.submit(request)
             wait_until(
@@ -63,7 +63,8 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
             )
             latencies.append(time.perf_counter() - sent)
             # the worker is idle again: the take and the thumbnail it queued are done
-            wait_until(lambda: _project_idle(ctx, project), 30, 0.002)
+            wait_until(lambda i=i: _project_idle(ctx, project, 2 * (i + 2)), 30, 0.002)
+            time.sleep(0.01)  # and back waiting for work
         raw = []
         for i in range(n):
             key = f"bench:ping:lat:{i}"
@@ -90,8 +91,10 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
         worker.stop()
 
 
-def _project_idle(ctx: TaskContext, project: str) -> bool:
-    return all(r.status.finished for r in ctx.records.for_project(project, 10))
+def _project_idle(ctx: TaskContext, project: str, count: int) -> bool:
+    """The project has `count` tasks (takes and their thumbnails), all of them finished."""
+    tasks = ctx.records.for_project(project, count + 1)
+    return len(tasks) >= count and all(r.status.finished for r in tasks)
 
 
 def _busy(ctx: TaskContext) -> bool:
