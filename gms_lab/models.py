@@ -487,6 +487,59 @@ class TrashEmptied(CamelModel):
     deleted: list[str]
 
 
+# --- exports -------------------------------------------------------------------------------
+
+#: What the studio hands to an editor: the cut as a movie, as a timeline in three interchange
+#: formats, or as a printed storyboard sheet.
+ExportKind = Literal["animatic", "otio", "edl", "fcpxml", "boards"]
+ScopeKind = Literal["film", "chapter", "scene"]
+
+
+class ExportRequest(CamelModel):
+    """Body of `POST /gms/api/projects/{id}/exports`: what to export, of which part."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    kind: ExportKind
+    #: A chapter or scene id; null (or the project id) for the whole film.
+    scope: str | None = None
+
+
+class ExportGap(CamelModel):
+    """A shot that has no picture in an export, held as a named gap of its duration."""
+
+    shot_id: str
+    name: str
+    duration: float
+    reason: str
+
+
+class ExportInfo(CamelModel):
+    """One export in `06_Exports/`: what it is, of what, when, and its files."""
+
+    kind: ExportKind | Literal["other"]
+    scope: str | None = None
+    scope_kind: ScopeKind | None = None
+    scope_name: str | None = None
+    path: str
+    files: list[str] = Field(default_factory=list)
+    created: datetime
+    size: int
+    url: str
+    task_id: str | None = None
+    shots: int | None = None
+    duration: float | None = None
+    fps: float | None = None
+    gaps: list[ExportGap] = Field(default_factory=list)
+    author: dict[str, str] | None = None
+
+
+class ExportList(CamelModel):
+    """Body of `GET /gms/api/projects/{id}/exports`, newest first."""
+
+    exports: list[ExportInfo]
+
+
 # --- tasks ----------------------------------------------------------------------------------
 
 
@@ -523,12 +576,13 @@ class TaskAccepted(CamelModel):
 
 
 class TaskResult(CamelModel):
-    """What a successful task made."""
+    """What a successful task made (an export also says what it is, in `export`)."""
 
     output_path: str
     metadata: dict[str, Any] = Field(default_factory=dict)
     take_id: str | None = None
     outputs: list[str] = Field(default_factory=list)
+    export: ExportInfo | None = None
 
 
 class TaskRecord(CamelModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .base import Route
+from .exports import ExportsHandler
 from .files import AssetsHandler, FileHandler, FilesHandler
 from .openapi import OpenAPIHandler
 from .projects import NodeHandler, NodesHandler, ProjectHandler, ProjectsHandler
@@ -36,6 +37,7 @@ ROUTES: list[Route] = [
     Route(f"{P}/git/status", GitStatusHandler),
     Route(f"{P}/git/commit", GitCommitHandler),
     Route(f"{P}/git/log", GitLogHandler),
+    Route(f"{P}/exports", ExportsHandler),
     Route(f"{API}/tasks/submit", SubmitHandler),
     Route(f"{API}/tasks/{{task_id}}/status", TaskStatusHandler),
     Route(f"{API}/tasks/{{task_id}}/cancel", TaskCancelHandler),

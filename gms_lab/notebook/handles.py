@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..core import assets as asset_files
-from ..core import hierarchy, limits
+from ..core import exports, hierarchy, limits
 from ..core.assets import preview_png
 from ..core.errors import InvalidInput, NotFound
 from ..core.files import UploadSink
@@ -23,6 +23,7 @@ from ..core.workflows import TemplateList
 from ..models import (
     Asset,
     Chapter,
+    ExportRequest,
     NodeCreate,
     NodePatch,
     Project,
@@ -32,6 +33,7 @@ from ..models import (
     TrashItem,
 )
 from ..models import Take as TakeModel
+from .exports import Export
 from .widgets import TakeGallery
 
 if TYPE_CHECKING:
@@ -161,16 +163,66 @@ class Film:
         """Commit the project's changes (media through LFS); the commit id, None if clean."""
         return self.studio.core.projects.repo(self.id).commit(message, self.studio.author)
 
+    def export(
+        self,
+        kind: str = "animatic",
+        scope: str | _Node | None = None,
+        *,
+        wait: bool = True,
+        timeout: float | None = None,
+    ) -> Export | Task:
+        """Export the film, a chapter or a scene (by name, id or handle) for an editor.
+
+        `kind` is animatic (MP4), otio (OpenTimelineIO), edl (CMX 3600), fcpxml (FCP 7 XML)
+        or boards (storyboard PDF + PNG). Shots without a selected take are held as named gaps.
+        Waits for the export and returns it; with `wait=False`, returns the running task.
+        """
+        request = ExportRequest(kind=exports.parse_kind(kind), scope=self._scope_id(scope))
+        label = f"{exports.KINDS[request.kind].label} of {self._scope_name(request.scope)}"
+        task = self.studio.export(self.id, request, label)
+        if not wait:
+            return task
+        task.result(timeout)
+        result = task.record.result
+        assert result is not None and result.export is not None
+        return Export(self.path, result.export)
+
+    def exports(self) -> list[Export]:
+        """The film's exports in `06_Exports/`, newest first."""
+        root = self.path
+        return [Export(root, info) for info in exports.list_exports(self.id, root)]
+
     def export_animatic(
         self, scene: str | None = None, timeout: float | None = None, **parameters: Any
     ) -> Path:
         """Cut the selected takes of a scene (or the whole film) into an MP4; its path."""
-        node = self.scene(scene).id if scene else self.id
-        task = self.studio.submit(
-            self.id, node, "animatic", parameters, f"animatic of {scene or self.name}"
-        )
-        path: Path = task.result(timeout)
-        return path
+        if parameters:  # tuning the encoder: straight to the pipeline
+            node = self.scene(scene).id if scene else self.id
+            label = f"animatic of {scene or self.name}"
+            task = self.studio.submit(self.id, node, "animatic", parameters, label)
+            path: Path = task.result(timeout)
+            return path
+        made = self.export("animatic", self.scene(scene) if scene else None, timeout=timeout)
+        assert isinstance(made, Export)
+        return made.path
+
+    def _scope_id(self, scope: str | _Node | None) -> str | None:
+        if scope is None:
+            return None
+        if isinstance(scope, _Node):
+            return scope.id
+        for located in hierarchy.walk(self.manifest):
+            if located.kind in ("chapter", "scene") and scope in (
+                located.node.id,
+                getattr(located.node, "name", None),
+            ):
+                return located.node.id
+        raise NotFound(f"No chapter or scene {scope!r} in project {self.id!r}.")
+
+    def _scope_name(self, scope_id: str | None) -> str:
+        if scope_id is None:
+            return self.name
+        return str(getattr(hierarchy.find(self.manifest, scope_id).node, "name", scope_id))
 
     def _repr_mimebundle_(self, **_: Any) -> dict[str, Any]:
         project = self.manifest

@@ -16,7 +16,15 @@ from ..core.library import list_models
 from ..core.paths import slug_for
 from ..core.services import StudioCore
 from ..core.vcs import Author
-from ..models import ModelInfo, ProjectCreate, Quality, TaskRecord, TaskStatus, TaskSubmit
+from ..models import (
+    ExportRequest,
+    ModelInfo,
+    ProjectCreate,
+    Quality,
+    TaskRecord,
+    TaskStatus,
+    TaskSubmit,
+)
 from ..runtime import broker_url
 from .errors import NoWorkerRunning, TaskCancelled, TaskError
 from .widgets import TaskProgress
@@ -330,6 +338,18 @@ class Studio:
             ),
             {"name": self.author.name, "email": self.author.email},
         )
+        return self._follow(record, label)
+
+    def export(self, project_id: str, request: ExportRequest, label: str) -> Task:
+        """Queue an export (the same path as the REST API's) and follow it live."""
+        self.require_worker()
+        self.live.follow(project_id)
+        record = self.tasks.export(
+            project_id, request, {"name": self.author.name, "email": self.author.email}
+        )
+        return self._follow(record, label)
+
+    def _follow(self, record: TaskRecord, label: str) -> Task:
         task = Task(self, record, label)
         self._known[task.id] = task
         self._show_in_cell(task)

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import assets, takes
+from ..core import assets, exports, takes
 from ..core.errors import ProjectNotFound, StudioError
 from ..core.files import atomic_write, fsync_dir
 from ..core.paths import public_text
-from ..core.projects import RENDERS
+from ..core.projects import EXPORTS, RENDERS
 from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskSuccess, progress_of
 from ..models import Quality, TaskRecord, TaskResult, TaskStatus, utcnow
 from .context import TaskContext
@@ -329,9 +329,24 @@ def _complete(
             output_path=relpath, metadata=outcome.metadata, take_id=take_id, outputs=[relpath]
         )
     elif spec.produces == "export":
-        main = _place(first, root / "06_Exports" / first.name, replace=True)
-        relpath = main.relative_to(root).as_posix()
-        result = TaskResult(output_path=relpath, metadata=outcome.metadata, outputs=[relpath])
+        placed = [_place(out, root / EXPORTS / out.name, replace=True) for out in outcome.outputs]
+        files = [path.relative_to(root).as_posix() for path in placed]
+        project = ctx.core.projects.get(record.project_id)
+        info = exports.describe(
+            project,
+            root,
+            record.node_id,
+            exports.kind_of(spec.id, parameters),
+            parameters,
+            files,
+            record.task_id,
+            record.author,
+            utcnow(),
+        )
+        exports.record(root, info)
+        result = TaskResult(
+            output_path=files[0], metadata=outcome.metadata, outputs=files, export=info
+        )
     else:
         assert record.target is not None
         target = root / record.target

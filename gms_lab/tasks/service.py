@@ -9,14 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..core import assets, hierarchy, library, limits, takes
+from ..core import assets, exports, hierarchy, library, limits, takes
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
-from ..core.paths import resolve_inside, slug_for
+from ..core.paths import resolve_inside
 from ..core.services import StudioCore
 from ..core.workflows import TemplateList
 from ..events import TaskFailed, progress_of
-from ..models import Project, Scene, TaskList, TaskRecord, TaskStatus, TaskSubmit, utcnow
+from ..models import ExportRequest, Project, TaskList, TaskRecord, TaskStatus, TaskSubmit, utcnow
 from .context import TaskContext, needs_broker
 from .records import finish
 from .registry import PipelineRegistry
@@ -49,7 +49,9 @@ class TaskService:
         if "seed" in spec.parameters and parameters.get("seed") is None:
             parameters["seed"] = secrets.randbelow(2**31)
         if spec.produces == "export":
-            parameters = {**self._timeline(project, request.node_id), **parameters}
+            root = ctx.core.projects.path(project.id)
+            made = exports.job_parameters(project, root, spec.id, request.node_id, parameters)
+            parameters = {**made, **parameters}
         elif spec.produces == "thumbnail":
             parameters, target = self._thumbnail(project, request.node_id, parameters)
         else:
@@ -134,40 +136,20 @@ class TaskService:
             )
         return models[0].name
 
-    def _timeline(self, project: Project, node_id: str) -> dict[str, Any]:
-        """The animatic's clips: each shot's selected (else newest completed) take."""
-        if node_id == project.id:
-            scenes = [s for c in project.chapters for s in c.scenes]
-            name = project.id
-        else:
-            located = hierarchy.find(project, node_id)
-            if not isinstance(located.node, Scene):
-                raise InvalidInput(
-                    f"An animatic is made of a scene or the whole project, not a {located.kind}.",
-                    {"nodeId": node_id},
-                )
-            scenes = [located.node]
-            name = slug_for(located.node.name)
-        clips = []
-        for scene in scenes:
-            for shot in scene.shots:
-                done = [t for t in shot.takes if t.status == "completed" and t.file]
-                chosen = next((t for t in done if t.id == shot.selected_take), None)
-                chosen = chosen or (done[-1] if done else None)
-                if chosen is not None:
-                    clips.append({"path": chosen.file, "duration": shot.duration})
-        if not clips:
-            raise InvalidInput(
-                "No shot there has a finished take yet; generate takes first.", {"nodeId": node_id}
-            )
-        res = project.settings.resolution
-        return {
-            "clips": clips,
-            "fps": round(project.settings.fps),
-            "width": res.width,
-            "height": res.height,
-            "output": f"animatic-{name}.mp4",
-        }
+    def export(
+        self, project_id: str, request: ExportRequest, author: dict[str, str] | None = None
+    ) -> TaskRecord:
+        """Queue an export of a scope (a chapter, a scene, or None for the film)."""
+        spec = exports.KINDS[request.kind]
+        return self.submit(
+            TaskSubmit(
+                project_id=project_id,
+                node_id=request.scope or project_id,
+                pipeline=spec.pipeline,
+                parameters=dict(spec.parameters),
+            ),
+            author,
+        )
 
     def _thumbnail(
         self, project: Project, source: str, parameters: dict[str, Any]

@@ -2,15 +2,19 @@
 
 Stills are held, clips are trimmed or held on their last frame, and everything is scaled and
 letterboxed to one resolution and frame rate, then concatenated by ffmpeg in a single pass.
+A clip without a path is a shot with no picture yet: it shows a slate with its name.
 """
 
 from __future__ import annotations
 
 import math
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from PIL import Image, ImageDraw, ImageFont
 
 # Run as `python animatic/main.py` from pipelines/: the shared modules sit one level up.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -36,25 +40,48 @@ class Cut:
         return self.path.suffix.lower() in STILL_SUFFIXES
 
 
-def read_cuts(job: Job, fps: int) -> list[Cut]:
-    """Turn the ``clips`` parameter into cuts, naming the first clip that is unusable."""
+def read_cuts(job: Job, fps: int, slates: Path, size: tuple[int, int]) -> list[Cut]:
+    """Turn the ``clips`` parameter into cuts, naming the first clip that is unusable.
+
+    A clip whose ``path`` is null is drawn as a slate (in ``slates``) saying what is missing.
+    """
     clips: Any = job.parameters.get("clips")
     if not isinstance(clips, list) or not clips:
         raise PipelineError("the animatic has no clips")
     cuts = []
     for number, clip in enumerate(clips, start=1):
-        if not isinstance(clip, dict) or not isinstance(clip.get("path"), str):
-            raise PipelineError(f"clip {number} needs a path")
-        name, seconds = clip["path"], clip.get("duration")
+        if not isinstance(clip, dict) or not isinstance(clip.get("path", 0), str | None):
+            raise PipelineError(f"clip {number} needs a path (null for a shot with no picture)")
+        label = clip.get("name") if isinstance(clip.get("name"), str) else None
+        name = clip["path"] or label or f"clip {number}"
+        seconds = clip.get("duration")
         if isinstance(seconds, bool) or not isinstance(seconds, int | float):
             seconds = math.nan
         if not math.isfinite(seconds) or seconds <= 0:
             raise PipelineError(f"clip {name} needs a duration in seconds above 0")
-        path = job.input_path(name)
+        if clip["path"] is None:
+            reason = str(clip.get("missing") or "no take")
+            path = slate(slates / f"slate-{number}.png", size, label or name, reason)
+        else:
+            path = job.input_path(clip["path"])
         if path.suffix.lower() not in STILL_SUFFIXES | CLIP_SUFFIXES:
             raise PipelineError(f"clip {name} is not an image or a video")
         cuts.append(Cut(name=name, path=path, frames=max(1, round(seconds * fps))))
     return cuts
+
+
+def slate(target: Path, size: tuple[int, int], title: str, reason: str) -> Path:
+    """A dark card naming a shot that has no picture yet, and why."""
+    width, height = size
+    card = Image.new("RGB", size, (24, 24, 28))
+    pen = ImageDraw.Draw(card)
+    pen.rectangle((0, 0, width - 1, height - 1), outline=(90, 90, 100), width=max(1, width // 160))
+    big = ImageFont.load_default(size=max(8, height // 10))
+    small = ImageFont.load_default(size=max(6, height // 18))
+    pen.text((width / 2, height * 0.45), title, fill=(235, 235, 235), font=big, anchor="mm")
+    pen.text((width / 2, height * 0.62), reason, fill=(170, 170, 180), font=small, anchor="mm")
+    card.save(target)
+    return target
 
 
 def ffmpeg_arguments(
@@ -116,13 +143,14 @@ def assemble(job: Job, progress: Progress) -> Result:
         raise PipelineError(f"output {output} must be an .mp4 file name")
     crf, preset = int(params.get("crf", 26)), str(params.get("preset", "veryfast"))
 
-    cuts = read_cuts(job, fps)
-    total_frames = sum(cut.frames for cut in cuts)
-    duration = total_frames / fps
-    progress(0.0, f"cutting {len(cuts)} clip{'s' if len(cuts) > 1 else ''}, {duration:.1f}s")
-    with job.writing(output) as path:
-        arguments = ffmpeg_arguments(cuts, fps, (width, height), crf, preset, path)
-        run_with_progress(arguments, duration, lambda f, s: progress(0.98 * f, s), "encoding")
+    with tempfile.TemporaryDirectory(prefix=".slates-", dir=job.output_dir) as slates:
+        cuts = read_cuts(job, fps, Path(slates), (width, height))
+        total_frames = sum(cut.frames for cut in cuts)
+        duration = total_frames / fps
+        progress(0.0, f"cutting {len(cuts)} clip{'s' if len(cuts) > 1 else ''}, {duration:.1f}s")
+        with job.writing(output) as path:
+            arguments = ffmpeg_arguments(cuts, fps, (width, height), crf, preset, path)
+            run_with_progress(arguments, duration, lambda f, s: progress(0.98 * f, s), "encoding")
     metadata = {
         "duration": duration,
         "fps": fps,
@@ -130,6 +158,7 @@ def assemble(job: Job, progress: Progress) -> Result:
         "width": width,
         "height": height,
         "clipCount": len(cuts),
+        "gaps": sum(1 for clip in job.parameters["clips"] if clip["path"] is None),
         "codec": "h264",
         "crf": crf,
         "preset": preset,
