@@ -14,6 +14,7 @@ from gms_lab import Studio
 from gms_lab.core.errors import InvalidInput, NotFound, ProjectExists
 from gms_lab.models import TaskRecord
 from gms_lab.notebook import NoWorkerRunning, TaskError
+from gms_lab.notebook.exports import Export
 from tests.services import REPO, TEST_PIPELINES, Worker
 
 
@@ -79,6 +80,19 @@ def test_a_film_scripted_end_to_end(studio: Studio, tmp_path: Path) -> None:
 
     mp4 = film.export_animatic(scene="Dawn", timeout=120)
     assert mp4 == film.path / "06_Exports" / "animatic-dawn.mp4" and mp4.stat().st_size > 1000
+
+    # the hand-off to an editor: the same exports as the panels' and the API's
+    boards = film.export("boards", "Dawn", timeout=120)
+    assert isinstance(boards, Export) and boards.path == film.path / "06_Exports/boards-dawn.pdf"
+    assert [f.suffix for f in boards.files] == [".pdf", ".png"] and boards.gaps == []
+    assert "image/png;base64" in boards._repr_mimebundle_()["text/html"]
+    film.chapter("Act 2").scene("Night").shot("Lamps", duration=1.0)  # nothing generated yet
+    edl = film.export("edl", timeout=60)
+    assert isinstance(edl, Export) and edl.gaps == ["Lamps"]
+    assert "Lamps" in edl.path.read_text()  # a named black event where the picture will go
+    assert [e.kind for e in film.exports()][:3] == ["edl", "boards", "animatic"]
+    with pytest.raises(NotFound, match="No chapter or scene 'Dusk'"):
+        film.export("otio", "Dusk")
 
     # the manifest saw all of it, through the one writer
     manifest = json.loads((film.path / "project.json").read_text())

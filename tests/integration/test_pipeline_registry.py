@@ -47,6 +47,8 @@ async def test_bad_pipeline_files_are_reported_not_fatal(api: Api, broken: Path)
         "thumbnail",
         "diffusion",
         "comfyui",
+        "timeline",
+        "boards",
     }
     errors = {(Path(e["path"]).parent.name, e["field"]): e["message"] for e in body["errors"]}
     # where among the pipelines, not where the server keeps them

@@ -25,7 +25,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
-NAMES = ["still", "animatic", "thumbnail"]
+NAMES = ["still", "animatic", "thumbnail", "timeline", "boards"]
 EVENT_TIMEOUT = 30  # seconds to wait for one event before calling a pipeline stuck
 
 MANIFEST_KEYS = {
