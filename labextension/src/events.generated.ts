@@ -88,7 +88,7 @@ export interface TaskSuccess {
   seq: number;
 }
 /**
- * What a successful task made.
+ * What a successful task made (an export also says what it is, in `export`).
  *
  * This interface was referenced by `GmsEventsSchema`'s JSON-Schema
  * via the `definition` "TaskResult".
@@ -100,6 +100,44 @@ export interface TaskResult {
   };
   takeId?: string | null;
   outputs?: string[];
+  export?: ExportInfo | null;
+}
+/**
+ * One export in `06_Exports/`: what it is, of what, when, and its files.
+ *
+ * This interface was referenced by `GmsEventsSchema`'s JSON-Schema
+ * via the `definition` "ExportInfo".
+ */
+export interface ExportInfo {
+  kind: ('animatic' | 'otio' | 'edl' | 'fcpxml' | 'boards') | 'other';
+  scope?: string | null;
+  scopeKind?: ('film' | 'chapter' | 'scene') | null;
+  scopeName?: string | null;
+  path: string;
+  files?: string[];
+  created: string;
+  size: number;
+  url: string;
+  taskId?: string | null;
+  shots?: number | null;
+  duration?: number | null;
+  fps?: number | null;
+  gaps?: ExportGap[];
+  author?: {
+    [k: string]: string | undefined;
+  } | null;
+}
+/**
+ * A shot that has no picture in an export, held as a named gap of its duration.
+ *
+ * This interface was referenced by `GmsEventsSchema`'s JSON-Schema
+ * via the `definition` "ExportGap".
+ */
+export interface ExportGap {
+  shotId: string;
+  name: string;
+  duration: number;
+  reason: string;
 }
 /**
  * A task failed or was cancelled.
