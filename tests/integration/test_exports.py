@@ -42,7 +42,7 @@ async def add(api: Api, pid: str, kind: str, parent: str | None, name: str, **mo
 
 async def take(api: Api, pid: str, shot: str, pipeline: str, **params: Any) -> None:
     record = await wait_finished(api, await submit(api, pid, shot, pipeline, **params), 90)
-    assert record["status"] == "completed", record
+    assert record["status"] == "completed", (record["error"], record)
 
 
 async def harbour(api: Api) -> dict[str, Any]:
@@ -98,7 +98,7 @@ async def export(api: Api, pid: str, kind: str, scope: str | None) -> dict[str, 
     status, body = await api.call("POST", f"projects/{pid}/exports", {"kind": kind, "scope": scope})
     assert status == 202, body
     record = await wait_finished(api, body["taskId"], timeout=120)
-    assert record["status"] == "completed", record
+    assert record["status"] == "completed", (record["error"], record)
     return dict(record["result"])
 
 
