@@ -503,3 +503,45 @@ describe('StudioModel: health', () => {
     expect(changes).toHaveBeenCalledTimes(1);
   });
 });
+
+describe('StudioModel: a long task history comes in pages', () => {
+  it('reads the newest page, then older pages on request, until none is left', async () => {
+    const ctx = setup();
+    const { api, model } = ctx;
+    const page = (ids: string[], nextCursor: string | null) => ({
+      tasks: ids.map(taskId =>
+        taskRecord({ taskId, status: 'completed', seq: 3, progress: 1 })
+      ),
+      more: nextCursor !== null,
+      nextCursor
+    });
+    api.listTasks.mockImplementation(
+      async (_project: string, cursor?: string | null) =>
+        cursor === 'c1'
+          ? page(['t3', 't2'], 'c2')
+          : cursor === 'c2'
+            ? page(['t1'], null)
+            : page(['t5', 't4'], 'c1')
+    );
+    await model.projects.open('film');
+    await settle();
+    expect([...model.tasks.all.keys()].sort()).toEqual(['t4', 't5']);
+    expect(model.tasks.hasOlder).toBe(true);
+
+    await model.tasks.loadOlder();
+    expect(api.listTasks).toHaveBeenLastCalledWith('film', 'c1');
+    expect(model.tasks.hasOlder).toBe(true);
+    await model.tasks.loadOlder();
+    expect([...model.tasks.all.keys()].sort()).toEqual([
+      't1',
+      't2',
+      't3',
+      't4',
+      't5'
+    ]);
+    expect(model.tasks.hasOlder).toBe(false);
+    api.listTasks.mockClear();
+    await model.tasks.loadOlder(); // nothing older: no request
+    expect(api.listTasks).not.toHaveBeenCalled();
+  });
+});

@@ -188,6 +188,24 @@ describe('Progress panel', () => {
     );
     expect(active.map(t => t.taskId)).toEqual(['run1', 'run2']);
     expect(recent.map(t => t.taskId)).toEqual(['new', 'old']);
+    // a shorter list says how many finished ones it left out ("Show older" shows them)
+    const shorter = orderTasks(
+      [
+        taskRecord({
+          taskId: 'a',
+          status: 'completed',
+          finished: '2026-01-01T00:00:01Z'
+        }),
+        taskRecord({
+          taskId: 'b',
+          status: 'completed',
+          finished: '2026-01-01T00:00:02Z'
+        })
+      ],
+      1
+    );
+    expect(shorter.recent.map(t => t.taskId)).toEqual(['b']);
+    expect(shorter.finished).toBe(2);
     expect(formatDuration(300)).toBe('<1s');
     expect(formatDuration(4_200)).toBe('4s');
     expect(formatDuration(65_000)).toBe('1:05');

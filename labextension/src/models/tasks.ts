@@ -179,7 +179,12 @@ export class TaskTracker {
     return this.generate(task.nodeId, task.pipeline, task.parameters);
   }
 
-  /** Re-read the open project's tasks and merge them by seq. */
+  /** Whether the project has older tasks than those read so far (`loadOlder` reads them). */
+  get hasOlder(): boolean {
+    return this._olderCursor !== null;
+  }
+
+  /** Re-read the open project's newest tasks (one page) and merge them by seq. */
   async refresh(): Promise<void> {
     const projectId = this._projects.id;
     if (!projectId) {
@@ -187,7 +192,30 @@ export class TaskTracker {
     }
     const list = await this._api.listTasks(projectId);
     if (this._projects.id === projectId) {
+      if (!this._pagedFurther) {
+        this._olderCursor = list.more ? (list.nextCursor ?? null) : null;
+      }
       this.applySnapshot(list.tasks);
+      this._emit();
+    }
+  }
+
+  /**
+   * Read the next page of older tasks (the server answers a project's history a page at a
+   * time, newest first); nothing happens when there is none.
+   */
+  async loadOlder(): Promise<void> {
+    const projectId = this._projects.id;
+    const cursor = this._olderCursor;
+    if (!projectId || cursor === null) {
+      return;
+    }
+    const list = await this._api.listTasks(projectId, cursor);
+    if (this._projects.id === projectId && this._olderCursor === cursor) {
+      this._pagedFurther = true;
+      this._olderCursor = list.more ? (list.nextCursor ?? null) : null;
+      this.applySnapshot(list.tasks);
+      this._emit();
     }
   }
 
@@ -375,6 +403,8 @@ export class TaskTracker {
 
   private _reset(): void {
     this._tasks = new Map();
+    this._olderCursor = null;
+    this._pagedFurther = false;
     this._changed.emit(this._tasks);
   }
 
@@ -388,6 +418,8 @@ export class TaskTracker {
   private _projects: ProjectModel;
   private _selection: SelectionModel;
   private _tasks = new Map<string, ITaskRecord>();
+  private _olderCursor: string | null = null;
+  private _pagedFurther = false;
   private _pipelines: IPipeline[] = [];
   private _models: IModelList | null = null;
   private _changed = new Signal<this, ReadonlyMap<string, ITaskRecord>>(this);

@@ -19,25 +19,29 @@ import { UploadRow } from './assetBrowser';
 import { useSignals, useTicker } from './hooks';
 import { StatusBanner } from './statusBanner';
 
-/** How many finished tasks the panel keeps showing. */
+/** How many finished tasks the panel keeps showing (until "Show older" asks for more). */
 export const RECENT_LIMIT = 20;
+/** How many more finished tasks each "Show older" shows. */
+export const OLDER_STEP = 50;
 
-/** Running tasks first (oldest first), then finished ones (newest first), at most `limit` of those. */
+/**
+ * Running tasks first (oldest first), then finished ones (newest first), at most `limit` of
+ * those; `finished` counts every finished task known.
+ */
 export function orderTasks(
   tasks: Iterable<ITaskRecord>,
   limit = RECENT_LIMIT
-): { active: ITaskRecord[]; recent: ITaskRecord[] } {
+): { active: ITaskRecord[]; recent: ITaskRecord[]; finished: number } {
   const all = [...tasks].filter(task => !isFileTask(task));
   const active = all
     .filter(task => !isFinished(task.status))
     .sort((a, b) => a.created.localeCompare(b.created));
-  const recent = all
+  const done = all
     .filter(task => isFinished(task.status))
     .sort((a, b) =>
       (b.finished ?? b.created).localeCompare(a.finished ?? a.created)
-    )
-    .slice(0, limit);
-  return { active, recent };
+    );
+  return { active, recent: done.slice(0, limit), finished: done.length };
 }
 
 /** A duration in ms as `1:05` or `12s`. */
@@ -192,7 +196,18 @@ function ProgressView(props: { model: StudioModel }): React.ReactElement {
       connection: model.connection.state
     })
   );
-  const { active, recent } = orderTasks(tasks.values());
+  const [limit, setLimit] = React.useState(RECENT_LIMIT);
+  const { active, recent, finished } = orderTasks(tasks.values(), limit);
+  const olderKnown = finished > recent.length;
+  const canShowOlder = olderKnown || model.tasks.hasOlder;
+  const showOlder = (): void => {
+    setLimit(current => current + OLDER_STEP);
+    if (finished < limit + OLDER_STEP) {
+      void model.tasks.loadOlder().catch(error => {
+        console.warn('gms: cannot read older tasks', error);
+      });
+    }
+  };
   const finishedUploads = uploads.some(
     u => u.status !== 'uploading' && u.status !== 'queued'
   );
@@ -235,6 +250,16 @@ function ProgressView(props: { model: StudioModel }): React.ReactElement {
               ))}
             </ul>
           )}
+          {canShowOlder ? (
+            <button
+              className="jp-Button jp-mod-minimal gms-TextButton gms-ShowOlder"
+              data-testid="gms-tasks-older"
+              title="The project's history is read a page at a time"
+              onClick={showOlder}
+            >
+              Show older tasks
+            </button>
+          ) : null}
         </Section>
         <Section
           title="Uploads"
