@@ -7,6 +7,8 @@ import { ServerConnection } from '@jupyterlab/services';
 import type {
   CategoryKey,
   IAssetList,
+  IExportList,
+  ExportKind,
   IErrorBody,
   IGitCommit,
   IGitStatus,
@@ -116,6 +118,14 @@ export interface IStudioAPI {
   ): Promise<void>;
   /** `GET projects/{id}/assets`. */
   listAssets(projectId: string): Promise<IAssetList>;
+  /** `GET projects/{id}/exports`: the project's exports, newest first. */
+  listExports(projectId: string): Promise<IExportList>;
+  /** `POST projects/{id}/exports` → 202 with the task id; `scope` null for the film. */
+  startExport(
+    projectId: string,
+    kind: ExportKind,
+    scope: string | null
+  ): Promise<ITaskAccepted>;
   /** `POST projects/{id}/files?category=&name=` with the raw file as the body. */
   uploadFile(
     projectId: string,
@@ -371,6 +381,21 @@ export class StudioClient implements IStudioAPI {
 
   listAssets(projectId: string): Promise<IAssetList> {
     return this.request(StudioClient.projectPath(projectId, '/assets'));
+  }
+
+  listExports(projectId: string): Promise<IExportList> {
+    return this.request(StudioClient.projectPath(projectId, '/exports'));
+  }
+
+  startExport(
+    projectId: string,
+    kind: ExportKind,
+    scope: string | null
+  ): Promise<ITaskAccepted> {
+    return this.request(
+      StudioClient.projectPath(projectId, '/exports'),
+      StudioClient.json('POST', { kind, scope })
+    );
   }
 
   uploadFile(

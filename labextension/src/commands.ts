@@ -29,6 +29,7 @@ import { studioIcon } from './icons';
 import type { StudioModel } from './model';
 import { CommandIDs } from './tokens';
 import type { CreatableKind, IProject, JSONRecord, Quality } from './types';
+import { EXPORT_KINDS } from './types';
 
 /** The palette category of the studio's commands. */
 export const PALETTE_CATEGORY = 'Generative Studio';
@@ -47,6 +48,32 @@ function targetId(
   return typeof args.nodeId === 'string'
     ? args.nodeId
     : (model.selection.current?.id ?? null);
+}
+
+/**
+ * What an export covers: the given or selected scene or chapter, the scene of a selected shot or
+ * take, or the whole film (`id` null) when the project is given or selected.
+ */
+function exportScope(
+  model: StudioModel,
+  args: ReadonlyPartialJSONObject
+): { id: string | null; name: string } | null {
+  const project = model.projects.current;
+  if (!project) {
+    return null;
+  }
+  const id = targetId(model, args);
+  if (!id || id === project.id) {
+    return { id: null, name: project.name };
+  }
+  const node = findNode(project, id);
+  if (!node) {
+    return null;
+  }
+  if (node.kind === 'chapter') {
+    return { id: node.chapter.id, name: node.chapter.name };
+  }
+  return node.scene ? { id: node.scene.id, name: node.scene.name } : null;
 }
 
 /** What rename and delete act on: the project itself, or one of its nodes. */
@@ -203,6 +230,60 @@ export function registerCommands(
       if (path) {
         model.selection.select({ kind: 'asset', id: path });
         context.openStudio();
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.openExport, {
+    label: 'Open Export',
+    caption: 'Play or show an export in the Studio',
+    execute: args => {
+      const path =
+        typeof args.path === 'string'
+          ? args.path
+          : model.selection.current?.kind === 'export'
+            ? model.selection.current.id
+            : null;
+      if (path) {
+        model.selection.select({ kind: 'export', id: path });
+        context.openStudio();
+      }
+    }
+  });
+
+  commands.addCommand(CommandIDs.exportScope, {
+    label: args => {
+      const kind = EXPORT_KINDS.find(k => k.kind === args.kind);
+      const scope = exportScope(model, args);
+      const of = args.isPalette && scope ? ` of ${scope.name}` : '';
+      return kind ? `Export ${kind.label}${of}` : 'Export…';
+    },
+    caption: 'Export a scene, a chapter or the film for an editor (06_Exports)',
+    isEnabled: args => hasProject() && exportScope(model, args) !== null,
+    execute: async args => {
+      const scope = exportScope(model, args);
+      if (!scope) {
+        return;
+      }
+      let kind = EXPORT_KINDS.find(k => k.kind === args.kind)?.kind;
+      if (!kind) {
+        const choice = await InputDialog.getItem({
+          title: `Export ${scope.name}`,
+          label: 'Export as',
+          items: EXPORT_KINDS.map(k => k.label),
+          okLabel: 'Export'
+        });
+        kind = EXPORT_KINDS.find(k => k.label === choice.value)?.kind;
+        if (!choice.button.accept || !kind) {
+          return;
+        }
+      }
+      const taskId = await model.exports.start(kind, scope.id).catch(ignore);
+      if (taskId) {
+        Notification.info(
+          `Exporting ${EXPORT_KINDS.find(k => k.kind === kind)?.label} of ${scope.name}…`,
+          { autoClose: 3000 }
+        );
       }
     }
   });

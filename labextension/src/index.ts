@@ -16,6 +16,7 @@ import {
 import { ILauncher } from '@jupyterlab/launcher';
 import { CommandToolbarButton, Toolbar } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
+import { Menu } from '@lumino/widgets';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
 import { JSONObject, ReadonlyPartialJSONObject } from '@lumino/coreutils';
@@ -27,6 +28,7 @@ import {
   TREE_CONTEXT_MENU
 } from './commands';
 import { findNode } from './hierarchy';
+import { EXPORT_KINDS } from './types';
 import { studioIcon } from './icons';
 import {
   DEFAULT_SETTINGS,
@@ -226,6 +228,21 @@ const browsersPlugin: JupyterFrontEndPlugin<void> = {
         });
       }
     }
+    // Export ▸ of the film, a chapter or a scene (right-click selects the row first)
+    const exportMenu = new Menu({ commands: app.commands });
+    exportMenu.title.label = 'Export';
+    exportMenu.id = 'gms-export-menu';
+    for (const { kind } of EXPORT_KINDS) {
+      exportMenu.addItem({ command: CommandIDs.exportScope, args: { kind } });
+    }
+    for (const kind of ['project', 'chapter', 'scene']) {
+      app.contextMenu.addItem({
+        type: 'submenu',
+        submenu: exportMenu,
+        selector: `.gms-TreeItem[data-kind="${kind}"]`,
+        rank: 6.5
+      });
+    }
 
     // Show the Project Browser on the first visit (of a workspace); later, the restored layout
     // decides. Doing it inside activate() would be undone by the layout restore, hence after
@@ -321,7 +338,8 @@ const studioPlugin: JupyterFrontEndPlugin<void> = {
       [CommandIDs.rename],
       [CommandIDs.remove],
       [CommandIDs.commit],
-      [CommandIDs.refresh]
+      [CommandIDs.refresh],
+      [CommandIDs.exportScope]
     ];
     for (const [command, args] of paletteCommands) {
       palette?.addItem({

@@ -11,6 +11,7 @@ import { IResyncRequest, IStudioSocket, ITimers, realTimers } from './socket';
 import type { Quality } from './types';
 import { AssetLibrary } from './models/assets';
 import { Connection } from './models/connection';
+import { ExportShelf } from './models/exports';
 import { HealthMonitor } from './models/health';
 import { Notices } from './models/notices';
 import { ProjectModel } from './models/projects';
@@ -53,6 +54,7 @@ export interface IStudioModelOptions {
  * - `selection`: what is selected
  * - `tasks`: the open project's generation tasks and the pipeline registry
  * - `assets`: the open project's asset library
+ * - `exports`: the open project's exports for editors
  * - `uploads`: files on their way into the library
  * - `health`: the workspace config and whether the server and its tools answer
  * - `connection`: the open project's event socket
@@ -94,6 +96,12 @@ export class StudioModel implements IDisposable {
       projects: this.projects,
       selection: this.selection
     });
+    this.exports = new ExportShelf({
+      api: this._api,
+      notices: this.notices,
+      projects: this.projects,
+      selection: this.selection
+    });
     this.uploads = new UploadQueue({
       api: this._api,
       notices: this.notices,
@@ -118,6 +126,8 @@ export class StudioModel implements IDisposable {
   readonly tasks: TaskTracker;
   /** The open project's asset library. */
   readonly assets: AssetLibrary;
+  /** The open project's exports (`06_Exports/`). */
+  readonly exports: ExportShelf;
   /** Uploads into the asset library. */
   readonly uploads: UploadQueue;
   /** The workspace config and the health of the server and its tools. */
@@ -175,7 +185,8 @@ export class StudioModel implements IDisposable {
     await Promise.all([
       this.projects.refresh(),
       this.tasks.refresh(),
-      this.assets.refresh()
+      this.assets.refresh(),
+      this.exports.refresh()
     ]);
   }
 
@@ -213,6 +224,7 @@ export class StudioModel implements IDisposable {
         break;
       case 'task_success':
         this.tasks.applySuccess(event);
+        this.exports.applySuccess(event);
         break;
       case 'task_failed':
         this.tasks.applyFailure(event);
@@ -251,6 +263,7 @@ export class StudioModel implements IDisposable {
     this.health.dispose();
     this.uploads.dispose();
     this.assets.dispose();
+    this.exports.dispose();
     this.tasks.dispose();
     this.projects.dispose();
     this.selection.dispose();
@@ -262,7 +275,8 @@ export class StudioModel implements IDisposable {
   private async _loadOpened(projectId: string): Promise<void> {
     await Promise.all([
       this.tasks.refresh().catch(() => undefined),
-      this.assets.refresh().catch(() => undefined)
+      this.assets.refresh().catch(() => undefined),
+      this.exports.refresh().catch(() => undefined)
     ]);
     if (this.projects.id === projectId) {
       this.connection.open(projectId);
@@ -289,6 +303,7 @@ export class StudioModel implements IDisposable {
     if (
       selection &&
       selection.kind !== 'asset' &&
+      selection.kind !== 'export' &&
       selection.kind !== 'project'
     ) {
       this.connection.send({
@@ -307,7 +322,7 @@ export class StudioModel implements IDisposable {
       reads.push(this.projects.refresh());
     }
     if (request.reconnect) {
-      reads.push(this.assets.refresh());
+      reads.push(this.assets.refresh(), this.exports.refresh());
     }
     void Promise.all(reads).catch(error =>
       this.notices.reportQuietly(error, 'Could not resync')
@@ -346,6 +361,7 @@ export class StudioModel implements IDisposable {
 export { isFinished } from './types';
 export * from './models/assets';
 export * from './models/connection';
+export * from './models/exports';
 export * from './models/health';
 export * from './models/notices';
 export * from './models/projects';

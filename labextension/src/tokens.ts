@@ -41,6 +41,8 @@ export namespace CommandIDs {
   export const commit = 'gms:commit';
   export const refresh = 'gms:refresh';
   export const previewAsset = 'gms:preview-asset';
+  export const exportScope = 'gms:export';
+  export const openExport = 'gms:open-export';
 }
 
 /** The ids of the studio's widgets (also their DOM ids). */

@@ -8,11 +8,20 @@
 import type {
   Asset,
   AssetCategory,
+  ExportGap,
+  ExportInfo,
   TaskResult,
   TaskStatus
 } from './events.generated';
 
-export type { Asset, AssetCategory, TaskResult, TaskStatus };
+export type {
+  Asset,
+  AssetCategory,
+  ExportGap,
+  ExportInfo,
+  TaskResult,
+  TaskStatus
+};
 
 /** A JSON object of free-form values (node properties, task parameters, metadata). */
 export type JSONRecord = { [key: string]: unknown };
@@ -39,8 +48,41 @@ export type HierarchyKind = 'chapter' | 'scene' | 'shot' | 'take';
 /** The kinds of node that the nodes endpoint creates. */
 export type CreatableKind = 'chapter' | 'scene' | 'shot';
 
-/** Everything the studio can select: a node of the hierarchy, the project itself or an asset. */
-export type SelectionKind = 'project' | HierarchyKind | 'asset';
+/**
+ * Everything the studio can select: a node of the hierarchy, the project itself, an asset or an
+ * export (by path).
+ */
+export type SelectionKind = 'project' | HierarchyKind | 'asset' | 'export';
+
+/** What the studio hands to an editor. */
+export type ExportKind = 'animatic' | 'otio' | 'edl' | 'fcpxml' | 'boards';
+
+/** The export kinds in menu order, with how they read. */
+export const EXPORT_KINDS: readonly { kind: ExportKind; label: string }[] = [
+  { kind: 'animatic', label: 'Animatic (MP4)' },
+  { kind: 'otio', label: 'OpenTimelineIO Timeline' },
+  { kind: 'edl', label: 'CMX 3600 EDL' },
+  { kind: 'fcpxml', label: 'Final Cut Pro 7 XML' },
+  { kind: 'boards', label: 'Storyboard Sheet (PDF + PNG)' }
+];
+
+/** How an export's kind reads in lists and notices. */
+export function exportLabel(kind: string): string {
+  const labels: { [kind: string]: string } = {
+    animatic: 'Animatic',
+    otio: 'OpenTimelineIO',
+    edl: 'EDL',
+    fcpxml: 'FCP XML',
+    boards: 'Boards',
+    other: 'File'
+  };
+  return labels[kind] ?? kind;
+}
+
+/** Body of `GET projects/{id}/exports`, newest first. */
+export interface IExportList {
+  exports: ExportInfo[];
+}
 
 /** The media kind of a file, as classified by the server. */
 export type MediaKind = Asset['kind'];

@@ -342,6 +342,8 @@ export function fakeAPI(project: IProject = sampleProject()) {
       node: {}
     })),
     deleteNode: vi.fn(async () => undefined),
+    listExports: vi.fn(async () => ({ exports: [] })),
+    startExport: vi.fn(async () => ({ taskId: 'task-export' })),
     listAssets: vi.fn(async () => ({
       categories: { locations: [], characters: [], music: [], styles: [] }
     })),

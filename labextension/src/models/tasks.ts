@@ -12,6 +12,7 @@ import type {
 } from '../events.generated';
 import { findNode, takeLabel } from '../hierarchy';
 import type { IModelList, IPipeline, ITaskRecord, JSONRecord } from '../types';
+import { exportLabel } from '../types';
 import type { Notices } from './notices';
 import type { ProjectModel } from './projects';
 import type { SelectionModel } from './selection';
@@ -271,6 +272,25 @@ export class TaskTracker {
       finished: new Date().toISOString()
     });
     if (!applied || isFileTask(this._tasks.get(event.taskId) ?? event)) {
+      return;
+    }
+    const made = event.result.export;
+    if (made) {
+      // An export names itself: what it is, of what, and where it went.
+      const gaps = made.gaps?.length
+        ? ` (${made.gaps.length} shot${made.gaps.length === 1 ? '' : 's'} without a picture)`
+        : '';
+      this._notices.notify({
+        type: 'success',
+        message: `${exportLabel(made.kind)} of ${made.scopeName ?? 'the film'} is ready: ${made.path}${gaps}`,
+        actions: [
+          {
+            label: made.kind === 'animatic' ? 'Play' : 'Show',
+            callback: () =>
+              this._selection.select({ kind: 'export', id: made.path })
+          }
+        ]
+      });
       return;
     }
     // The take is registered in project.json: show it.

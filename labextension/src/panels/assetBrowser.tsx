@@ -18,6 +18,7 @@ import type { IUploadState, StudioModel } from '../model';
 import { formatBytes } from '../model';
 import { ASSET_MIME, CommandIDs, WidgetIDs } from '../tokens';
 import { Asset, CATEGORY_KEYS, CATEGORY_LABELS, CategoryKey } from '../types';
+import { ExportsSection } from './exports';
 import { useSignals } from './hooks';
 import { StatusBanner } from './statusBanner';
 
@@ -376,6 +377,7 @@ function AssetBrowserView(props: {
               selectedPath={selectedPath}
             />
           ))}
+          <ExportsSection model={model} commands={commands} />
         </div>
       )}
     </div>

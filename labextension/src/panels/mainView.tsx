@@ -20,6 +20,7 @@ import { formatBytes } from '../model';
 import { CommandIDs } from '../tokens';
 import { CATEGORY_LABELS } from '../types';
 import type { IScene, IShot, ITake, ITaskRecord, MediaKind } from '../types';
+import { ExportTab } from './exports';
 import { useSignals } from './hooks';
 import { StatusBanner } from './statusBanner';
 
@@ -33,7 +34,7 @@ export function formatSeconds(seconds: number): string {
 }
 
 /** The two tabs of the main view. */
-export type StudioTab = 'scene' | 'asset';
+export type StudioTab = 'scene' | 'asset' | 'export';
 
 /** A media element for a URL: image, video or audio; null for other kinds. */
 export function Media(props: {
@@ -544,13 +545,19 @@ function StudioViewComponent(props: {
     })
   );
   const [tab, setTab] = useState<StudioTab>(
-    selection?.kind === 'asset' ? 'asset' : 'scene'
+    selection?.kind === 'asset'
+      ? 'asset'
+      : selection?.kind === 'export'
+        ? 'export'
+        : 'scene'
   );
   const [sceneId, setSceneId] = useState<string | null>(null);
 
   useEffect(() => {
     if (selection?.kind === 'asset') {
       setTab('asset');
+    } else if (selection?.kind === 'export') {
+      setTab('export');
     } else if (selection && selection.kind !== 'project') {
       setTab('scene');
       const scene = sceneOf(project, selection.id);
@@ -587,6 +594,15 @@ function StudioViewComponent(props: {
         >
           Asset
         </button>
+        <button
+          role="tab"
+          aria-selected={tab === 'export'}
+          className={'gms-Tab' + (tab === 'export' ? ' gms-mod-active' : '')}
+          data-testid="gms-tab-export"
+          onClick={() => setTab('export')}
+        >
+          Export
+        </button>
         <span className="gms-Tabs-context">{project?.name ?? ''}</span>
       </div>
       <div className="gms-TabPanel" role="tabpanel">
@@ -596,6 +612,8 @@ function StudioViewComponent(props: {
           </div>
         ) : tab === 'scene' ? (
           <SceneTab model={model} commands={commands} scene={scene} />
+        ) : tab === 'export' ? (
+          <ExportTab model={model} />
         ) : (
           <AssetTab model={model} />
         )}

@@ -67,7 +67,11 @@ function TaskRow(props: {
   const { model, task } = props;
   const running = !isFinished(task.status);
   useTicker(running);
-  const node = findNode(model.projects.current, task.nodeId);
+  const project = model.projects.current;
+  const node = findNode(project, task.nodeId);
+  // an export of the whole film is made for the project itself
+  const name =
+    node?.name ?? (task.nodeId === project?.id ? project.name : task.nodeId);
   const start = Date.parse(task.started ?? task.created);
   const end = task.finished ? Date.parse(task.finished) : Date.now();
   const duration = Number.isFinite(start) ? formatDuration(end - start) : '';
@@ -96,7 +100,7 @@ function TaskRow(props: {
             node && model.selection.select({ kind: node.kind, id: node.id })
           }
         >
-          {node?.name ?? task.nodeId}
+          {name}
         </button>
         <span className="gms-Task-duration">{duration}</span>
       </div>
@@ -108,7 +112,7 @@ function TaskRow(props: {
           className="gms-ProgressBar"
           max={1}
           value={task.status === 'completed' ? 1 : task.progress}
-          aria-label={`Progress of ${node?.name ?? task.nodeId}`}
+          aria-label={`Progress of ${name}`}
           aria-valuenow={percent}
         />
         <span className="gms-Task-percent">{percent}%</span>
