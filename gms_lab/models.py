@@ -10,6 +10,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+#: The OpenAPI schema of a free-form object (see `handlers/openapi.py`, FreeJson).
+_FREE: dict[str, Any] = {"additionalProperties": {"$ref": "#/components/schemas/FreeJson"}}
+_FREE_LIST: dict[str, Any] = {"items": {"type": "object", **_FREE}}
+
 
 def utcnow() -> datetime:
     """The current time, timezone-aware, to the millisecond."""
@@ -74,9 +78,11 @@ class ProjectSettings(ManifestModel):
 class Canvas(ManifestModel):
     """The node canvas saved with the project (filled by a future canvas view)."""
 
-    nodes: list[dict[str, Any]] = Field(default_factory=list)
-    edges: list[dict[str, Any]] = Field(default_factory=list)
-    viewport: dict[str, Any] = Field(default_factory=lambda: {"x": 0, "y": 0, "zoom": 1})
+    nodes: list[dict[str, Any]] = Field(default_factory=list, json_schema_extra=_FREE_LIST)
+    edges: list[dict[str, Any]] = Field(default_factory=list, json_schema_extra=_FREE_LIST)
+    viewport: dict[str, Any] = Field(
+        default_factory=lambda: {"x": 0, "y": 0, "zoom": 1}, json_schema_extra=_FREE
+    )
 
 
 class Take(CamelModel):
@@ -159,7 +165,16 @@ def _visible_name(name: str) -> str:
 
 
 #: A project's name as a user gives it (1 to 120 characters, something visible in it).
-ProjectName = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(_visible_name)]
+ProjectName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=120,
+        # no control characters, and something besides spaces (the OpenAPI document says so)
+        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s][^\x00-\x1f\x7f-\x9f]*$",
+    ),
+    AfterValidator(_visible_name),
+]
 
 
 class ProjectCreate(CamelModel):
@@ -222,9 +237,9 @@ class NodeCreate(CamelModel):
     kind: Literal["chapter", "scene", "shot"]
     parent_id: str | None = None
     name: str = Field(min_length=1, max_length=200)
-    properties: dict[str, Any] | None = None
+    properties: dict[str, Any] | None = Field(None, json_schema_extra=_FREE)
     duration: float | None = Field(None, gt=0, le=3600)
-    index: int | None = Field(None, ge=0)
+    index: int | None = Field(None, ge=0, le=2**31)
 
 
 class NodePatch(CamelModel):
@@ -233,11 +248,11 @@ class NodePatch(CamelModel):
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
     name: str | None = Field(None, min_length=1, max_length=200)
-    properties: dict[str, Any] | None = None
+    properties: dict[str, Any] | None = Field(None, json_schema_extra=_FREE)
     duration: float | None = Field(None, gt=0, le=3600)
     selected_take: str | None = None
     parent_id: str | None = None
-    index: int | None = Field(None, ge=0)
+    index: int | None = Field(None, ge=0, le=2**31)
 
 
 class NodeInfo(CamelModel):
@@ -566,7 +581,7 @@ class TaskSubmit(CamelModel):
     project_id: str = Field(min_length=1)
     node_id: str = Field(min_length=1)
     pipeline: str = Field(min_length=1)
-    parameters: dict[str, Any] = Field(default_factory=dict)
+    parameters: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_FREE)
 
 
 class TaskAccepted(CamelModel):

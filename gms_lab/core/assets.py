@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from ..models import Asset, AssetCategory, FileEntry
-from .errors import InvalidInput
+from .errors import InvalidInput, NotFound, UnsafePath
 from .files import is_temp_name, media_kind, mtime
 from .paths import check_name, resolve_inside, split_relative
 from .projects import ASSETS, CACHE
@@ -132,9 +132,12 @@ def list_files(root: Path, under: str | None = None) -> list[FileEntry]:
     A symlink that leads outside the project (or nowhere) is listed as a `symlink`, with its
     own time and no size: it is never followed, so nothing outside is looked at.
     """
-    base = resolve_inside(root, under) if under else root
+    try:
+        base = resolve_inside(root, under) if under else root
+    except UnsafePath as exc:
+        raise NotFound(f"No folder {under!r} in the project.", {"path": under}) from exc
     if not base.is_dir():
-        raise InvalidInput(f"{under!r} is not a folder of the project.", {"path": under})
+        raise NotFound(f"No folder {under!r} in the project.", {"path": under})
     out = []
     for dirpath, dirnames, filenames in os.walk(base):
         dirnames[:] = sorted(d for d in dirnames if _listable(d))

@@ -13,7 +13,7 @@ import git
 from filelock import FileLock
 
 from ..models import GitCommit, GitFileStatus, GitStatus, ToolHealth
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .workspace import Workspace
 
 #: Every common media type goes through LFS: images, video, audio, 3D, archives, model weights.
@@ -181,7 +181,7 @@ class ProjectRepo:
         """Add (through the LFS filter) and commit; None when there was nothing to commit.
 
         `paths` (project-relative, already checked by the path resolver) must each exist or be
-        known to git (a deleted file), and not be ignored; else `InvalidInput` naming them.
+        known to git (a deleted file), else `NotFound`, and not be ignored, else `Conflict`.
         """
         with self._lock:
             repo = self._repo()
@@ -207,15 +207,16 @@ class ProjectRepo:
             with_exceptions=False,
         )
         ignored = [p for p in str(out).splitlines() if p]
-        if missing or ignored:
-            parts = []
-            if missing:
-                parts.append(f"not in the project: {', '.join(missing[:10])}")
-            if ignored:
-                parts.append(f"ignored by git (caches, exports): {', '.join(ignored[:10])}")
-            raise InvalidInput(
-                f"Cannot commit these paths; {'; '.join(parts)}.",
-                {"missing": missing, "ignored": ignored},
+        if missing:
+            raise NotFound(
+                f"Cannot commit these paths, not in the project: {', '.join(missing[:10])}.",
+                {"missing": missing},
+            )
+        if ignored:
+            raise Conflict(
+                "Cannot commit these paths, ignored by git (caches, exports): "
+                f"{', '.join(ignored[:10])}.",
+                {"ignored": ignored},
             )
 
     @staticmethod

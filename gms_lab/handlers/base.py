@@ -35,7 +35,10 @@ class Operation:
     body: type[BaseModel] | None = None
     response: type[BaseModel] | None = None
     status: int = 200
-    query: dict[str, str] = field(default_factory=dict)
+    #: Query parameters: a description, or (description, JSON Schema) when not a free string.
+    query: dict[str, str | tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    #: The query parameters that must be given.
+    required: tuple[str, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
     content: str | None = None  # a non-JSON body or answer (uploads, downloads)
     errors: tuple[int, ...] = (400, 403, 404)
@@ -63,6 +66,15 @@ class Route:
         """The tornado regex: `{name}` matches one segment, `{name:path}` the rest of the URL."""
         out = re.sub(r"\{(\w+):path\}", r"(?P<\1>.+)", self.template)
         return re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", out) + "/?$"
+
+
+def _implements(handler: type, verb: str) -> bool:
+    """Whether a handler class defines `verb` itself (not tornado's default that answers 405)."""
+    return any(
+        verb in klass.__dict__
+        for klass in handler.__mro__
+        if klass.__module__.startswith("gms_lab")
+    )
 
 
 def author_of(user: Any) -> Author:
@@ -173,6 +185,9 @@ class StudioHandler(ExtensionHandlerMixin, APIHandler):
         if isinstance(exc, StudioError):
             self.send_error_body(exc.status, exc.code, exc.message, exc.details)
             return
+        if status_code == 405:  # RFC 9110: say which methods the resource has
+            allowed = [m for m in self.SUPPORTED_METHODS if _implements(type(self), m.lower())]
+            self.set_header("Allow", ", ".join(allowed))
         if isinstance(exc, web.HTTPError):
             message = exc.log_message % exc.args if exc.log_message else self._reason
             code = {403: "forbidden", 404: "not_found", 405: "method_not_allowed"}.get(

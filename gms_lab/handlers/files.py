@@ -15,7 +15,7 @@ from urllib.parse import quote
 from tornado import web
 
 from ..core import assets
-from ..core.errors import InvalidInput, NotFound, StudioError, TooLarge
+from ..core.errors import InvalidInput, NotFound, StudioError, TooLarge, UnsafePath
 from ..core.files import is_temp_name
 from ..core.paths import resolve_inside
 from ..core.uploads import Upload
@@ -218,7 +218,13 @@ class FileHandler(StudioHandler):
 
     async def _serve(self, project_id: str, relpath: str, body: bool) -> None:
         root = await self.run(self.core.projects.path, project_id)
-        target = resolve_inside(root, relpath)
+        try:
+            target = resolve_inside(root, relpath)
+        except UnsafePath as exc:  # a name the project cannot hold, or a way out of it
+            raise NotFound(
+                f"No file {relpath!r} in the project ({exc.message.rstrip('.')}).",
+                {"path": relpath},
+            ) from exc
         stat = await self.run(_stat_file, target, relpath)
         total = stat.st_size
         start, end = 0, total - 1

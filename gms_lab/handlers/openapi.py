@@ -53,16 +53,19 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
                 {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
                 for n in names
             ]
-            params += [
-                {
-                    "name": n,
-                    "in": "query",
-                    "required": False,
-                    "description": d,
-                    "schema": {"type": "string"},
-                }
-                for n, d in op.query.items()
-            ]
+            for n, described in op.query.items():
+                text, schema = (
+                    (described, {"type": "string"}) if isinstance(described, str) else described
+                )
+                params.append(
+                    {
+                        "name": n,
+                        "in": "query",
+                        "required": n in op.required,
+                        "description": text,
+                        "schema": schema,
+                    }
+                )
             params += [
                 {
                     "name": n,
@@ -80,11 +83,15 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
                     "content": {"application/json": {"schema": _ref(op.response)}},
                 }
             else:
-                content = op.content or "application/octet-stream"
-                responses[str(op.status)] = {
-                    "description": op.summary,
-                    "content": {content: {"schema": {"type": "string", "format": "binary"}}},
-                }
+                # a download answers with the file's own type
+                if verb == "get":
+                    content: dict[str, Any] = {"*/*": {"schema": {}}}
+                else:
+                    binary = {"type": "string", "format": "binary"}
+                    content = {op.content or "application/octet-stream": {"schema": binary}}
+                responses[str(op.status)] = {"description": op.summary, "content": content}
+                if "Range" in op.headers:
+                    responses["206"] = {"description": "The range asked for", "content": content}
             for status in op.errors:
                 responses[str(status)] = {
                     "description": "Error",
@@ -116,13 +123,29 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
         "info": {"title": "Generative Media Studio", "version": __version__},
         "paths": paths,
         "components": {
-            "schemas": schemas.get("$defs", {}),
+            "schemas": {**schemas.get("$defs", {}), "FreeJson": FREE_JSON},
             "securitySchemes": {
                 "token": {"type": "apiKey", "in": "header", "name": "Authorization"}
             },
         },
         "security": [{"token": []}],
     }
+
+
+#: A free-form JSON value (properties, canvas parts, parameters) as the server takes it:
+#: integers within 64 bits, finite numbers. Depth and sizes are bounded by the JSON limits
+#: (settings), which JSON Schema cannot say; beyond them the server answers 400 or 413.
+FREE_JSON: dict[str, Any] = {
+    "anyOf": [
+        {"type": "null"},
+        {"type": "boolean"},
+        {"type": "integer", "minimum": -(2**63), "maximum": 2**64 - 1},
+        {"type": "number", "not": {"type": "integer"}},
+        {"type": "string"},
+        {"type": "array", "items": {"$ref": "#/components/schemas/FreeJson"}},
+        {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/FreeJson"}},
+    ]
+}
 
 
 def _ref(model: type[BaseModel]) -> dict[str, str]:

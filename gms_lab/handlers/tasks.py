@@ -13,6 +13,7 @@ from ..core.errors import InvalidInput
 from ..core.workflows import TemplateList
 from ..models import TaskAccepted, TaskList, TaskRecord, TaskSubmit
 from ..server import StudioServer
+from ..tasks.records import CURSOR_PATTERN
 from ..tasks.registry import PipelineRegistry, PipelineSpec, RegistryError
 from ..tasks.service import TaskService
 from .base import StudioHandler, operation
@@ -87,14 +88,21 @@ class TaskListHandler(TaskHandlerBase):
         "A project's tasks, newest first, one page at a time (`more`, `nextCursor`)",
         response=TaskList,
         query={
-            "projectId": "The project (required)",
-            "limit": f"Tasks per page (1 to {MAX_PAGE}, default {DEFAULT_PAGE})",
-            "cursor": "The `nextCursor` of the previous page; absent for the newest tasks",
+            "projectId": ("The project", {"type": "string", "minLength": 1}),
+            "limit": (
+                f"Tasks per page (1 to {MAX_PAGE}, default {DEFAULT_PAGE})",
+                {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+            ),
+            "cursor": (
+                "The `nextCursor` of the previous page; absent for the newest tasks",
+                {"type": "string", "pattern": CURSOR_PATTERN},
+            ),
         },
+        required=("projectId",),
         errors=(400, 403, 404, 503),
     )
     async def get(self) -> None:
-        project_id = self.get_query_argument("projectId", "")
+        project_id = self.get_query_argument("projectId", "", strip=False)
         if not project_id:
             self.send_error_body(400, "invalid_input", "Give ?projectId=.")
             return
@@ -126,7 +134,7 @@ class TemplatesHandler(TaskHandlerBase):
         errors=(403, 404, 503),
     )
     async def get(self, pipeline_id: str) -> None:
-        project_id = self.get_query_argument("projectId", "") or None
+        project_id = self.get_query_argument("projectId", "", strip=False) or None
         self.send(await self.run(self.tasks.templates, pipeline_id, project_id))
 
 

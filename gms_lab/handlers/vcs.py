@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
+from ..core.errors import NotFound, UnsafePath
 from ..core.paths import split_relative
 from ..core.vcs import check_message
 from ..models import GitCommit, GitCommitRequest, GitLog, GitStatus
@@ -37,6 +38,12 @@ class GitCommitHandler(StudioHandler):
         repo = await self.run(self.core.projects.repo, project_id)
         paths = request.paths
         if paths:
+            unsafe = [p for p in paths if not _safe(p)]
+            if unsafe:  # a name the project can never hold: there is no such file
+                raise NotFound(
+                    f"Cannot commit these paths, not in the project: {', '.join(unsafe[:10])}.",
+                    {"missing": unsafe},
+                )
             paths = ["/".join(split_relative(p)) for p in paths]
         sha = await self.run(repo.commit, message, self.author, paths)
         if sha is None:
@@ -60,3 +67,11 @@ class GitLogHandler(StudioHandler):
         count = int(limit) if limit.isdigit() else 50
         commits = await self.run(lambda: self.core.projects.repo(project_id).log(count))
         self.send(GitLog(commits=commits))
+
+
+def _safe(path: str) -> bool:
+    try:
+        split_relative(path)
+    except UnsafePath:
+        return False
+    return True

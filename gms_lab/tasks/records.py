@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any, cast
@@ -205,12 +206,17 @@ class TaskRecords:
         return sorted(names)
 
 
+#: A cursor as `page` hands it out: the last task's score (a time) and its id; empty is the
+#: first page.
+CURSOR_PATTERN = r"^(-?[0-9]+(\.[0-9]+)?(e[-+]?[0-9]+)?:[0-9A-Za-z_-]+)?$"
+
+
 def _parse_cursor(cursor: str | None) -> tuple[float, str] | None:
     if not cursor:
         return None
-    score, sep, task_id = cursor.partition(":")
+    score, _, task_id = cursor.partition(":")
     try:
-        if not sep or not task_id:
+        if not re.match(CURSOR_PATTERN, cursor):
             raise ValueError(cursor)
         return float(score), task_id
     except ValueError:

@@ -157,16 +157,17 @@ async def test_commit_of_paths_git_cannot_take(
     (project / "02_Source_Creative" / "dawn [v2].fountain").write_text("INT. HARBOUR - DAWN")
     (project / "05_Cache" / "notes.txt").write_text("cached")
     cases = [
-        (["02_Source_Creative/nope.fountain"], "not in the project", "missing"),
-        (["05_Cache/notes.txt"], "ignored by git", "ignored"),
-        (["06_Exports"], "ignored by git", "ignored"),
-        (["04_Project_Files/nope/deeper.txt"], "not in the project", "missing"),
+        (["02_Source_Creative/nope.fountain"], "not in the project", "missing", 404),
+        (["05_Cache/notes.txt"], "ignored by git", "ignored", 409),
+        (["06_Exports"], "ignored by git", "ignored", 409),
+        (["04_Project_Files/nope/deeper.txt"], "not in the project", "missing", 404),
+        (["../outside.txt"], "not in the project", "missing", 404),
     ]
-    for paths, words, key in cases:
+    for paths, words, key, expected in cases:
         status, answer = await api.call(
             "POST", "projects/harbour/git/commit", {"message": "Dawn", "paths": paths}
         )
-        assert status == 400, (paths, answer)
+        assert status == expected, (paths, answer)
         assert words in answer["error"]["message"], answer
         assert answer["error"]["details"][key] == paths
     # a name that looks like a glob is taken literally
@@ -262,5 +263,5 @@ async def test_listings_show_links_out_of_the_project_without_following_them(
     status, assets = await api.call("GET", "projects/harbour/assets")
     assert status == 200 and assets["categories"]["characters"] == []
     status, answer = await api.call("GET", "projects/harbour/files/02_Source_Creative/secret.txt")
-    assert status == 400 and answer["error"]["code"] == "unsafe_path"
+    assert status == 404 and answer["error"]["code"] == "not_found"
     assert str(tmp_path) not in json.dumps(listing) + json.dumps(answer)
