@@ -239,6 +239,8 @@ class FileHandler(StudioHandler):
             self.set_status(206)
             self.set_header("Content-Range", f"bytes {start}-{end}/{total}")
         mime = mimetypes.guess_type(target.name)[0] or "application/octet-stream"
+        if ranged is not None and mime.endswith("json"):
+            mime = "application/octet-stream"  # a slice of a JSON file is not a JSON document
         self.set_header("Content-Type", mime)
         self.set_header("Accept-Ranges", "bytes")
         self.set_header("Content-Length", str(max(0, end - start + 1)))
