@@ -13,7 +13,7 @@ import git
 from filelock import FileLock
 
 from ..models import GitCommit, GitFileStatus, GitStatus, ToolHealth
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput
 from .workspace import Workspace
 
 #: Every common media type goes through LFS: images, video, audio, 3D, archives, model weights.
@@ -181,7 +181,7 @@ class ProjectRepo:
         """Add (through the LFS filter) and commit; None when there was nothing to commit.
 
         `paths` (project-relative, already checked by the path resolver) must each exist or be
-        known to git (a deleted file), else `NotFound`, and not be ignored, else `Conflict`.
+        known to git (a deleted file) and not be ignored; else `Conflict` naming them.
         """
         with self._lock:
             repo = self._repo()
@@ -207,8 +207,8 @@ class ProjectRepo:
             with_exceptions=False,
         )
         ignored = [p for p in str(out).splitlines() if p]
-        if missing:
-            raise NotFound(
+        if missing:  # 409, not 404: the project is there, the paths named in the body are not
+            raise Conflict(
                 f"Cannot commit these paths, not in the project: {', '.join(missing[:10])}.",
                 {"missing": missing},
             )

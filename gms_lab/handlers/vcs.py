@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tornado import web
 
-from ..core.errors import NotFound, UnsafePath
+from ..core.errors import Conflict, UnsafePath
 from ..core.paths import split_relative
 from ..core.vcs import check_message
 from ..models import GitCommit, GitCommitRequest, GitLog, GitStatus
@@ -40,7 +40,7 @@ class GitCommitHandler(StudioHandler):
         if paths:
             unsafe = [p for p in paths if not _safe(p)]
             if unsafe:  # a name the project can never hold: there is no such file
-                raise NotFound(
+                raise Conflict(
                     f"Cannot commit these paths, not in the project: {', '.join(unsafe[:10])}.",
                     {"missing": unsafe},
                 )

@@ -157,11 +157,11 @@ async def test_commit_of_paths_git_cannot_take(
     (project / "02_Source_Creative" / "dawn [v2].fountain").write_text("INT. HARBOUR - DAWN")
     (project / "05_Cache" / "notes.txt").write_text("cached")
     cases = [
-        (["02_Source_Creative/nope.fountain"], "not in the project", "missing", 404),
+        (["02_Source_Creative/nope.fountain"], "not in the project", "missing", 409),
         (["05_Cache/notes.txt"], "ignored by git", "ignored", 409),
         (["06_Exports"], "ignored by git", "ignored", 409),
-        (["04_Project_Files/nope/deeper.txt"], "not in the project", "missing", 404),
-        (["../outside.txt"], "not in the project", "missing", 404),
+        (["04_Project_Files/nope/deeper.txt"], "not in the project", "missing", 409),
+        (["../outside.txt"], "not in the project", "missing", 409),
     ]
     for paths, words, key, expected in cases:
         status, answer = await api.call(
