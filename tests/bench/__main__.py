@@ -66,27 +66,36 @@ def main() -> None:
                 with studio_server(workspace, url, root) as server:
                     if "upload" in only:
                         with bare_tornado(tmp / "bare") as bare:
-                            bench_uploads(server, bare, table, tmp)
+                            table.run("upload", bench_uploads, server, bare, table, tmp)
                     if "events" in only:
-                        bench_events(server, url, table, live)
+                        table.run("events", bench_events, server, url, table, live)
                     if "clients" in only:
-                        bench_many_clients(server, url, table, live, seconds=args.seconds)
+                        table.run(
+                            "clients",
+                            bench_many_clients,
+                            server,
+                            url,
+                            table,
+                            live,
+                            seconds=args.seconds,
+                        )
                     if "watcher" in only:
-                        bench_watcher(server, table, live, core.projects.path(live), tmp)
+                        path = core.projects.path(live)
+                        table.run("watcher", bench_watcher, server, table, live, path, tmp)
                     if "create" in only:  # before the thousand projects of the list
-                        bench_create(server, table)
+                        table.run("create", bench_create, server, table)
                     if "list" in only:
-                        bench_list(server, core, table)
+                        table.run("list", bench_list, server, core, table)
                     if "project" in only:
-                        bench_big_project(server, core, table, root)
+                        table.run("project", bench_big_project, server, core, table, root)
             if "submit" in only:
-                bench_submit(url, tmp, table)
+                table.run("submit", bench_submit, url, tmp, table)
             if "takes" in only:
-                bench_takes(url, tmp, table)
+                table.run("takes", bench_takes, url, tmp, table)
             if "manifest" in only:
-                bench_manifest_writes(url, tmp, table)
+                table.run("manifest", bench_manifest_writes, url, tmp, table)
             if "diffusion" in only:
-                bench_diffusion(url, tmp, table)
+                table.run("diffusion", bench_diffusion, url, tmp, table)
     print()
     print(table.markdown())
     table.write(args.json)

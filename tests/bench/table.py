@@ -6,6 +6,7 @@ import json
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,7 +72,18 @@ class Table:
 
     def __init__(self) -> None:
         self.rows: list[Row] = []
+        self.skipped: dict[str, str] = {}
         self.started = time.time()
+
+    def run(self, group: str, bench: Callable[..., None], *args: Any, **kwargs: Any) -> None:
+        """Run one group; one that cannot run here (a missing package, say) is told and
+        skipped, and the table of the others is still printed and written."""
+        try:
+            bench(*args, **kwargs)
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            self.skipped[group] = reason
+            print(f"  {group}: skipped ({reason})")
 
     def add(self, row: Row) -> Row:
         """Record a row and print it at once (a long run shows progress)."""
@@ -94,6 +106,8 @@ class Table:
             lines.append(
                 f"| {row.figure} | {row.text()} | {base} | {ratio} | {row.target} | {met} |"
             )
+        for group, reason in self.skipped.items():
+            lines.append(f"| {group}: not measured ({reason}) | — | — | — | — | — |")
         return "\n".join(lines)
 
     def write(self, path: Path) -> None:
@@ -108,6 +122,7 @@ class Table:
                 "platform": platform.platform(),
             },
             "rows": [asdict(r) for r in self.rows],
+            "skipped": self.skipped,
             "markdown": self.markdown(),
         }
         path.write_text(json.dumps(body, indent=2) + "\n")
