@@ -70,7 +70,7 @@ class Film:
 
     @property
     def manifest(self) -> Project:
-        """project.json as it is now."""
+        """project.json as it is now: a shared, read-only snapshot (change it with `update`)."""
         return self.studio.core.projects.get(self.id)
 
     @property
