@@ -104,9 +104,11 @@ class Studio:
     def run(self, job: Job, cancelled: Callable[[], bool] = lambda: False) -> JobOutcome:
         """Run the job to its end, recording the progress a user would see."""
         self.progress = []
-        return self.runner.run(
-            self.specs[job.job_id], job, lambda value, step: self.progress.append(value), cancelled
-        )
+
+        def note(value: float, step: str, preview: Path | None = None) -> None:
+            self.progress.append(value)
+
+        return self.runner.run(self.specs[job.job_id], job, note, cancelled)
 
     def containers(self) -> list[Container]:
         """This project's pipeline containers, running or not."""
