@@ -105,8 +105,33 @@ class LibraryModel:
         return {"name": self.name, "format": self.format, "sha256": self.fingerprint}
 
 
+#: Fingerprints already computed, by what the files look like on disk (see `_signature`).
+_FINGERPRINTS: dict[tuple[object, ...], str] = {}
+
+
+def _signature(paths: list[Path]) -> tuple[object, ...]:
+    """Names, sizes and change times of `paths`: a file rewritten in place changes it."""
+    marks: list[object] = []
+    for path in paths:
+        info = path.stat()
+        marks += [str(path), info.st_size, info.st_mtime_ns, info.st_ino]
+    return tuple(marks)
+
+
+def _remembered(key: tuple[object, ...], compute: Any) -> str:
+    """The fingerprint for `key`, computed once while the files stay as they are."""
+    if key not in _FINGERPRINTS:
+        if len(_FINGERPRINTS) > 64:
+            _FINGERPRINTS.clear()
+        _FINGERPRINTS[key] = compute()
+    return _FINGERPRINTS[key]
+
+
 def locate(models_dir: Path | None, name: str) -> LibraryModel:
-    """Find model `name` in the library (the same rules as the studio's model listing)."""
+    """Find model `name` in the library (the same rules as the studio's model listing).
+
+    Asked at every take: the files are only stat-ed then, and hashed again when they changed.
+    """
     where = f"{models_dir}" if models_dir else "the workspace's Library/AI_Models"
     put = (
         f"Put a diffusers folder {name}/ (with model_index.json) or a checkpoint "
@@ -123,31 +148,48 @@ def locate(models_dir: Path | None, name: str) -> LibraryModel:
             config = entry if (entry / "model_index.json").is_file() else None
             return _single_file(name, checkpoints[0], config)
         if (entry / "model_index.json").is_file():
-            return LibraryModel(name, "diffusers", entry, None, _folder_fingerprint(entry))
+            files = _model_files(entry)
+            fingerprint = _remembered(
+                ("folder", *_signature(files)), lambda: _folder_fingerprint(entry, files)
+            )
+            return LibraryModel(name, "diffusers", entry, None, fingerprint)
     if (models_dir / f"{name}.safetensors").is_file():
         return _single_file(name, models_dir / f"{name}.safetensors", None)
     raise PipelineError(f"Model {name!r} is not in the library. {put}")
 
 
 def _single_file(name: str, checkpoint: Path, config: Path | None) -> LibraryModel:
-    digest = hashlib.sha256()
-    with checkpoint.open("rb") as fh:
-        raw = fh.read(8)
-        length = int.from_bytes(raw, "little") if len(raw) == 8 else 0
-        digest.update(fh.read(min(length, 64 * 1024**2)))
-    digest.update(str(checkpoint.stat().st_size).encode())
-    if config is not None:
-        digest.update(_folder_fingerprint(config, skip_weights=True).encode())
-    return LibraryModel(name, "single-file", checkpoint, config, digest.hexdigest())
+    files = [checkpoint, *(_model_files(config) if config is not None else [])]
+
+    def compute() -> str:
+        digest = hashlib.sha256()
+        with checkpoint.open("rb") as fh:
+            raw = fh.read(8)
+            length = int.from_bytes(raw, "little") if len(raw) == 8 else 0
+            digest.update(fh.read(min(length, 64 * 1024**2)))
+        digest.update(str(checkpoint.stat().st_size).encode())
+        if config is not None:
+            digest.update(_folder_fingerprint(config, files[1:], skip_weights=True).encode())
+        return digest.hexdigest()
+
+    fingerprint = _remembered(("single-file", *_signature(files)), compute)
+    return LibraryModel(name, "single-file", checkpoint, config, fingerprint)
 
 
-def _folder_fingerprint(folder: Path, skip_weights: bool = False) -> str:
+def _model_files(folder: Path) -> list[Path]:
+    """The files of a model folder, sorted, without hidden ones (partial writes and such)."""
+    return sorted(
+        p
+        for p in folder.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+
+
+def _folder_fingerprint(folder: Path, files: list[Path], skip_weights: bool = False) -> str:
     """A hash of a diffusers folder's configs and weight index (file names and sizes)."""
     digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in files:
         relative = path.relative_to(folder).as_posix()
-        if relative.startswith(".") or "/." in relative:
-            continue
         if path.suffix in (".json", ".txt"):
             digest.update(relative.encode() + b"\0" + path.read_bytes() + b"\0")
         elif not skip_weights:
@@ -169,6 +211,8 @@ class Loaded:
     scheduler_config: dict[str, Any] = field(default_factory=dict)
     load_seconds: float = 0.0
     setup: dict[str, Any] = field(default_factory=dict)
+    #: Schedulers made for this model, by name: made once, reset by diffusers at every call.
+    schedulers: dict[str, Any] = field(default_factory=dict)
 
 
 class WarmModels:
@@ -236,6 +280,7 @@ def _load(model: LibraryModel, optimizations: list[str]) -> Loaded:
         text2image=pipe,
         scheduler_class=type(pipe.scheduler),
         scheduler_config=dict(pipe.scheduler.config),
+        schedulers={"default": pipe.scheduler},
         setup={"device": device, "dtype": str(dtype).removeprefix("torch."), **setup},
     )
 
@@ -334,7 +379,9 @@ def render(job: Job, progress: Progress) -> Result:
         options = {"image": init, "strength": strength}
     else:
         options = {"width": width, "height": height}
-    pipe.scheduler = _scheduler(scheduler_name, loaded)
+    scheduler = _scheduler(scheduler_name, loaded)
+    if pipe.scheduler is not scheduler:
+        pipe.scheduler = scheduler
 
     every = max(1, math.ceil(steps / PREVIEWS))
 
@@ -393,13 +440,22 @@ def render(job: Job, progress: Progress) -> Result:
 
 
 def _scheduler(name: str, loaded: Loaded) -> Any:
-    """A fresh scheduler of the asked kind, configured from the model's own scheduler."""
-    config = loaded.scheduler_config
-    if name == "default":
-        return loaded.scheduler_class.from_config(config)
-    if name not in SCHEDULERS:
-        raise PipelineError(f"unknown scheduler {name!r}; use one of {', '.join(SCHEDULERS)}")
-    return SCHEDULERS[name].from_config(config)
+    """The scheduler of the asked kind, configured from the model's own scheduler.
+
+    One per kind and model, made at its first use: a scheduler keeps no state from one call to
+    the next (diffusers resets it when the call sets its timesteps), so a seed gives the same
+    pixels whichever take used it before.
+    """
+    if name not in loaded.schedulers:
+        config = loaded.scheduler_config
+        if name == "default":
+            made = loaded.scheduler_class.from_config(config)
+        elif name in SCHEDULERS:
+            made = SCHEDULERS[name].from_config(config)
+        else:
+            raise PipelineError(f"unknown scheduler {name!r}; use one of {', '.join(SCHEDULERS)}")
+        loaded.schedulers[name] = made
+    return loaded.schedulers[name]
 
 
 def _version(package: str) -> str:

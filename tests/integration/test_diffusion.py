@@ -154,6 +154,23 @@ async def test_text_to_image_is_reproducible_and_warm(
     assert "model-cpu-offload" in m["skipped"] and m["applied"] == []
     assert m["schedulerClass"] == "DDIMScheduler"
 
+    # a scheduler with state between steps gives the same pixels whatever ran before it
+    # (the process keeps one per kind: diffusers resets it at every call)
+    dpm = [
+        await generate(api, pid, shot, seed=4, steps=5, scheduler=kind)
+        for kind in ("dpm-solver++", "euler-ancestral", "dpm-solver++")
+    ]
+    assert (
+        ImageChops.difference(
+            pixels(workspace, pid, dpm[0]), pixels(workspace, pid, dpm[2])
+        ).getbbox()
+        is None
+    )
+    assert (
+        sidecar(workspace, pid, dpm[2])["metadata"]["schedulerClass"]
+        == "DPMSolverMultistepScheduler"
+    )
+
 
 async def test_image_to_image_from_an_uploaded_asset(
     api: Api, workspace: Path, tiny_sd: Path
