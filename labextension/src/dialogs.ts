@@ -488,7 +488,7 @@ export class GenerateBody
         input,
         spec.description ?? ''
       );
-      if (isLongText(name, spec)) {
+      if (isLongText(name, spec) || isModelParameter(spec)) {
         field.classList.add('gms-mod-wide');
       }
       const message = field.querySelector('small')!;

@@ -151,8 +151,12 @@ def generate_with_diffusion(
     final = tile.locator("img")
     expect(final).to_have_count(1)
     page.wait_for_function(LOADED, arg=final.element_handle(), timeout=30_000)
+    # the take's own picture: its file, or the thumbnail the worker makes of it soon after
+    [made] = [t for t in takes_of(lab, pid) if t["id"] == take_id]
     final_src = final.get_attribute("src") or ""
-    assert "previews" not in final_src and take_id in final_src, final_src
+    pictures = [p for p in (made["file"], made.get("thumbnail")) if p]
+    assert "/05_Cache/previews/" not in final_src, final_src
+    assert any(final_src.endswith(p.rsplit("/", 1)[-1]) for p in pictures), (final_src, made)
     screenshots.take(page, f"{theme}-final-image-replaced-the-preview")
     dismiss_toasts(page)
     return take_id
