@@ -18,6 +18,7 @@ import type {
 import type {
   CategoryKey,
   IProject,
+  ITaskList,
   ITaskRecord,
   IUploadResult,
   IWorkspaceConfig
@@ -386,7 +387,12 @@ export function fakeAPI(project: IProject = sampleProject()) {
         state.tasks.find(task => task.taskId === taskId) ??
         taskRecord({ taskId, seq: 0, parameters: { steps: 8 } })
     ),
-    listTasks: vi.fn(async () => ({ tasks: structuredClone(state.tasks) })),
+    listTasks: vi.fn(
+      async (
+        _projectId: string,
+        _cursor?: string | null
+      ): Promise<ITaskList> => ({ tasks: structuredClone(state.tasks) })
+    ),
     cancelTask: vi.fn(async () => undefined),
     listPipelines: vi.fn(async () => ({ pipelines: [] })),
     listModels: vi.fn(async () => ({

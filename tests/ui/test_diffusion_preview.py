@@ -69,14 +69,16 @@ def watch_previews(page: Page) -> None:
     page.evaluate(
         """() => {
             window.__gmsPreviews = [];
+            const tiles = '#gms-studio [data-testid="gms-take"]';
             const note = () => document
-                .querySelectorAll('#gms-studio [data-testid="gms-take"] [data-testid="gms-take-preview"]')
+                .querySelectorAll(`${tiles} [data-testid="gms-take-preview"]`)
                 .forEach(img => {
                     const src = img.getAttribute('src');
-                    const take = img.closest('[data-testid="gms-take"]').dataset.takeId;
+                    const tile = img.closest('[data-testid="gms-take"]');
                     const seen = window.__gmsPreviews;
                     if (!seen.length || seen[seen.length - 1].src !== src) {
-                        seen.push({ src, take, status: img.closest('[data-testid="gms-take"]').dataset.status });
+                        const { takeId, status } = tile.dataset;
+                        seen.push({ src, take: takeId, status });
                     }
                 });
             new MutationObserver(note).observe(document.body, {
@@ -117,9 +119,7 @@ def generate_with_diffusion(
     # a frame size off the multiple of 8 is refused as it is typed
     width = dialog.locator('[data-parameter="width"]')
     width.fill("100")
-    expect(width.locator("xpath=..").locator("small")).to_have_text(
-        "Width must be a multiple of 8"
-    )
+    expect(width.locator("xpath=..").locator("small")).to_have_text("Width must be a multiple of 8")
     for name, value in {
         "prompt": "a lighthouse beam over a stormy sea",
         "seed": seed,
