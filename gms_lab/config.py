@@ -93,7 +93,9 @@ class StudioConfig(BaseModel):
         30.0, ge=0, description="Days deleted things stay in the trash; 0 keeps them until emptied."
     )
     manifest_cache: int = Field(
-        64, ge=1, description="Parsed project manifests each process keeps in memory."
+        64,
+        ge=1,
+        description="Parsed manifests each process keeps in memory (up to 64 MB of them).",
     )
     task_history: int = Field(
         10_000, ge=100, description="Task records a project's history keeps (oldest go first)."

@@ -59,6 +59,8 @@ M = TypeVar("M", bound=BaseModel)
 MANIFEST = "project.json"
 _LOCK_TIMEOUT = 30.0
 _LOCK_POLL = 0.001
+#: Manifest bytes the parsed copies may stand for at most (the newest one is always kept).
+_CACHE_BYTES = 64 * 1024 * 1024
 #: The first bytes of a manifest hold id, name, created, quality and version.
 _HEAD = 1024
 #: (device, inode, size, mtime in ns) of a manifest file.
@@ -255,7 +257,11 @@ class ManifestStore:
         with self._guard:
             self._entries[path] = entry
             self._entries.move_to_end(path)
-            while len(self._entries) > self.cache_size:
+            # by count, and by size: a film of 10,000 takes holds some 40 MB in memory
+            while len(self._entries) > 1 and (
+                len(self._entries) > self.cache_size
+                or sum(e.stamp[2] for e in self._entries.values()) > _CACHE_BYTES
+            ):
                 self._entries.popitem(last=False)
 
 
