@@ -25,6 +25,9 @@ import type {
   ITaskList,
   ITaskRecord,
   ITaskSubmit,
+  ITrashEmptied,
+  ITrashList,
+  ITrashRestored,
   IUploadResult,
   IWorkspaceConfig,
   JSONRecord
@@ -163,6 +166,18 @@ export interface IStudioAPI {
   fileUrl(projectId: string, path: string): string;
   /** The absolute URL of a server-relative URL such as an asset's `url` or `thumbnail`. */
   resolveUrl(url: string): string;
+}
+
+/** The workspace trash's REST surface (`gms/api/trash`); `StudioClient` implements it. */
+export interface ITrashAPI {
+  /** `GET trash[?projectId=]`: what was deleted, newest first. */
+  listTrash(projectId?: string | null): Promise<ITrashList>;
+  /** `POST trash/{id}/restore`: put it back; 409 `restore_conflict` when it cannot go back. */
+  restoreTrashItem(itemId: string): Promise<ITrashRestored>;
+  /** `DELETE trash/{id}`: erase one item for good. */
+  eraseTrashItem(itemId: string): Promise<void>;
+  /** `DELETE trash[?projectId=]`: erase everything (of one project). */
+  emptyTrash(projectId?: string | null): Promise<ITrashEmptied>;
 }
 
 /**
@@ -513,6 +528,28 @@ export class StudioClient implements IStudioAPI {
 
   listModels(): Promise<IModelList> {
     return this.request('models');
+  }
+
+  listTrash(projectId?: string | null): Promise<ITrashList> {
+    const query = projectId ? URLExt.objectToQueryString({ projectId }) : '';
+    return this.request(`trash${query}`);
+  }
+
+  restoreTrashItem(itemId: string): Promise<ITrashRestored> {
+    return this.request(`trash/${encodeURIComponent(itemId)}/restore`, {
+      method: 'POST'
+    });
+  }
+
+  async eraseTrashItem(itemId: string): Promise<void> {
+    await this.request(`trash/${encodeURIComponent(itemId)}`, {
+      method: 'DELETE'
+    });
+  }
+
+  emptyTrash(projectId?: string | null): Promise<ITrashEmptied> {
+    const query = projectId ? URLExt.objectToQueryString({ projectId }) : '';
+    return this.request(`trash${query}`, { method: 'DELETE' });
   }
 
   getQualityMappings(): Promise<JSONRecord> {

@@ -428,8 +428,9 @@ export function registerCommands(
   });
 
   commands.addCommand(CommandIDs.remove, {
-    label: 'Delete…',
-    caption: 'Delete the selected item and everything under it',
+    label: 'Move to Trash…',
+    caption:
+      'Move the selected item, with everything under it and its files, to the trash',
     icon: args => (args.isPalette ? undefined : deleteIcon),
     isEnabled: args => hasProject() && targetId(model, args) !== null,
     execute: async args => {
@@ -441,10 +442,18 @@ export function registerCommands(
       const what = isProject
         ? `the project "${project.name}"`
         : `${node!.kind} "${node!.name}"`;
+      const goes = isProject
+        ? 'Its folder, history and files go with it.'
+        : node!.kind === 'take'
+          ? 'Its file, sidecar and thumbnail go with it.'
+          : "Everything in it goes with it, with its takes' files.";
       const result = await showDialog({
-        title: 'Delete',
-        body: `Delete ${what} and everything in it? Its files stay in the project's git history.`,
-        buttons: [Dialog.cancelButton(), Dialog.warnButton({ label: 'Delete' })]
+        title: 'Move to Trash',
+        body: `Move ${what} to the trash? ${goes} You can restore it from the Trash until it is emptied.`,
+        buttons: [
+          Dialog.cancelButton(),
+          Dialog.warnButton({ label: 'Move to Trash' })
+        ]
       });
       if (!result.button.accept) {
         return;
@@ -532,5 +541,6 @@ export const TREE_CONTEXT_MENU: {
     kinds: ['chapter', 'scene', 'shot', 'take'],
     rank: 8
   },
-  { command: CommandIDs.commit, kinds: ['project'], rank: 9 }
+  { command: CommandIDs.commit, kinds: ['project'], rank: 9 },
+  { command: CommandIDs.openTrash, kinds: ['project'], rank: 10 }
 ];

@@ -42,6 +42,8 @@ import { StudioView } from './panels/mainView';
 import { ProgressPanel } from './panels/progress';
 import { ProjectBrowser } from './panels/projectBrowser';
 import { socketUrl, StudioSocket } from './socket';
+import { TrashModel } from './trash';
+import { registerTrashCommands } from './trashCommands';
 import {
   CommandIDs,
   IStudioModel,
@@ -357,11 +359,59 @@ const studioPlugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
+/**
+ * The Trash view and its commands (palette, context menus).
+ */
+const trashPlugin: JupyterFrontEndPlugin<void> = {
+  id: 'gms-lab:trash',
+  description: 'The workspace trash: restore or erase what was deleted.',
+  autoStart: true,
+  requires: [IStudioModel],
+  optional: [ICommandPalette, ILayoutRestorer],
+  activate: (
+    app: JupyterFrontEnd,
+    model: IStudioModel,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null
+  ): void => {
+    const trash = new TrashModel(new StudioClient(), item => {
+      // what came back shows up: the project list, and the open project's tree and assets
+      void model.loadProjects().catch(() => undefined);
+      if (item.projectId === model.projectId) {
+        void model.resync().catch(() => undefined);
+      }
+    });
+    const tracker = registerTrashCommands(app, trash, () => model.projectId);
+    // deletions made anywhere show up in an open Trash view
+    const refresh = (): void => {
+      if (tracker.currentWidget?.isVisible) {
+        void trash.refresh();
+      }
+    };
+    model.projectsChanged.connect(refresh);
+    model.projectChanged.connect(refresh);
+    if (restorer) {
+      void restorer.restore(tracker, {
+        command: CommandIDs.openTrash,
+        name: () => 'trash'
+      });
+    }
+    for (const command of [CommandIDs.openTrash, CommandIDs.emptyTrash]) {
+      palette?.addItem({
+        command,
+        category: PALETTE_CATEGORY,
+        args: { isPalette: true }
+      });
+    }
+  }
+};
+
 const plugins: JupyterFrontEndPlugin<unknown>[] = [
   modelPlugin,
   browsersPlugin,
   sidebarPlugin,
-  studioPlugin
+  studioPlugin,
+  trashPlugin
 ];
 
 export default plugins;

@@ -43,6 +43,10 @@ export namespace CommandIDs {
   export const previewAsset = 'gms:preview-asset';
   export const exportScope = 'gms:export';
   export const openExport = 'gms:open-export';
+  export const openTrash = 'gms:open-trash';
+  export const restoreFromTrash = 'gms:trash-restore';
+  export const eraseFromTrash = 'gms:trash-delete-forever';
+  export const emptyTrash = 'gms:empty-trash';
 }
 
 /** The ids of the studio's widgets (also their DOM ids). */
@@ -52,4 +56,5 @@ export namespace WidgetIDs {
   export const inspector = 'gms-inspector';
   export const progress = 'gms-progress';
   export const studio = 'gms-studio';
+  export const trash = 'gms-trash';
 }

@@ -409,6 +409,60 @@ export interface IPipelineList {
   pipelines: IPipeline[];
 }
 
+/** Body of a successful delete: what went, and its item in the trash (to restore it). */
+export interface IDeleted {
+  deleted: string;
+  trashId: string | null;
+}
+
+/** What the trash holds an item as: a project, a chapter/scene/shot (`node`), a take, an asset. */
+export type TrashKind = 'project' | 'node' | 'take' | 'asset';
+
+/** Something deleted, waiting in the workspace trash (`GET trash`). */
+export interface ITrashItem {
+  id: string;
+  kind: TrashKind;
+  /** The project's, node's or file's name ("Take 3" for a take). */
+  name: string;
+  projectId: string;
+  projectName: string;
+  /** When it was deleted (ISO 8601). */
+  deleted: string;
+  /** When the retention period erases it; null when kept until emptied. */
+  expires: string | null;
+  /** Bytes of files held. */
+  size: number;
+  /** Project-relative paths of the files held (a project holds its whole folder: []). */
+  paths: string[];
+  /** chapter, scene, shot or take, for nodes and takes. */
+  nodeKind: HierarchyKind | null;
+  /** Where it was: its parents' names (chapter, scene, shot) or its asset folder. */
+  where: string[];
+  parentId: string | null;
+  index: number | null;
+  takeCount: number;
+  version: number | null;
+  deletedBy: string | null;
+}
+
+/** Body of `GET trash`: newest first. */
+export interface ITrashList {
+  items: ITrashItem[];
+  retentionDays: number;
+}
+
+/** Body of `POST trash/{id}/restore`. */
+export interface ITrashRestored {
+  item: ITrashItem;
+  projectId: string;
+  version: number | null;
+}
+
+/** Body of `DELETE trash`: the ids erased. */
+export interface ITrashEmptied {
+  deleted: string[];
+}
+
 /** Body of the error answers: `{"error": {"code", "message", "details"}}`. */
 export interface IErrorBody {
   error: { code: string; message: string; details?: unknown };
