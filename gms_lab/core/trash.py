@@ -303,13 +303,16 @@ class Trash:
                     {"projectId": record.project_id},
                 )
             for other in self.workspace.project_ids():
-                with contextlib.suppress(StudioError, ValueError, ValidationError):
-                    if self.manifests.read(other).name.casefold() == record.name.casefold():
-                        raise RestoreConflict(
-                            f"A project named {record.name!r} exists already ({other}); "
-                            "rename it first.",
-                            {"projectId": other},
-                        )
+                try:
+                    other_name = self.manifests.read(other).name
+                except (StudioError, ValueError, ValidationError):
+                    continue  # a damaged project has no name to clash with
+                if other_name.casefold() == record.name.casefold():
+                    raise RestoreConflict(
+                        f"A project named {record.name!r} exists already ({other}); "
+                        "rename it first.",
+                        {"projectId": other},
+                    )
             self.workspace.projects_dir.mkdir(parents=True, exist_ok=True)
             folder.rename(target)
             fsync_dir(target.parent)

@@ -6,6 +6,7 @@ import { ServerConnection } from '@jupyterlab/services';
 
 import type {
   CategoryKey,
+  IDeleted,
   IAssetList,
   IExportList,
   ExportKind,
@@ -102,8 +103,8 @@ export interface IStudioAPI {
     patch: IProjectPatch,
     version: number
   ): Promise<IProject>;
-  /** `DELETE projects/{id}`. */
-  deleteProject(projectId: string): Promise<void>;
+  /** `DELETE projects/{id}`: to the trash (`trashId` restores it). */
+  deleteProject(projectId: string): Promise<IDeleted>;
   /** `POST projects/{id}/nodes` → 201 with the node. */
   createNode(projectId: string, body: INodeCreate): Promise<INodeInfo>;
   /** `PATCH projects/{id}/nodes/{nodeId}`, with `If-Match` when a version is given. */
@@ -113,12 +114,12 @@ export interface IStudioAPI {
     patch: INodePatch,
     version?: number
   ): Promise<INodeInfo>;
-  /** `DELETE projects/{id}/nodes/{nodeId}`. */
+  /** `DELETE projects/{id}/nodes/{nodeId}`: to the trash, with its files (`trashId`). */
   deleteNode(
     projectId: string,
     nodeId: string,
     version?: number
-  ): Promise<void>;
+  ): Promise<IDeleted>;
   /** `GET projects/{id}/assets`. */
   listAssets(projectId: string): Promise<IAssetList>;
   /** `GET projects/{id}/exports`: the project's exports, newest first. */
@@ -348,8 +349,8 @@ export class StudioClient implements IStudioAPI {
     );
   }
 
-  async deleteProject(projectId: string): Promise<void> {
-    await this.request(StudioClient.projectPath(projectId), {
+  deleteProject(projectId: string): Promise<IDeleted> {
+    return this.request(StudioClient.projectPath(projectId), {
       method: 'DELETE'
     });
   }
@@ -376,16 +377,16 @@ export class StudioClient implements IStudioAPI {
     );
   }
 
-  async deleteNode(
+  deleteNode(
     projectId: string,
     nodeId: string,
     version?: number
-  ): Promise<void> {
+  ): Promise<IDeleted> {
     const headers: Record<string, string> = {};
     if (version !== undefined) {
       headers['If-Match'] = String(version);
     }
-    await this.request(
+    return this.request(
       StudioClient.projectPath(
         projectId,
         `/nodes/${encodeURIComponent(nodeId)}`

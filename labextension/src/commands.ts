@@ -458,10 +458,27 @@ export function registerCommands(
       if (!result.button.accept) {
         return;
       }
-      if (isProject) {
-        await model.projects.remove(project.id).catch(ignore);
-      } else {
-        await model.projects.deleteNode(id).catch(ignore);
+      const trashId = isProject
+        ? await model.projects.remove(project.id).catch(ignore)
+        : await model.projects.deleteNode(id).catch(ignore);
+      if (trashId) {
+        const label = what.charAt(0).toUpperCase() + what.slice(1);
+        Notification.info(`${label} is in the trash.`, {
+          autoClose: 8000,
+          actions: [
+            {
+              label: 'Undo',
+              callback: () =>
+                void commands.execute(CommandIDs.restoreFromTrash, {
+                  id: trashId
+                })
+            },
+            {
+              label: 'Open Trash',
+              callback: () => void commands.execute(CommandIDs.openTrash)
+            }
+          ]
+        });
       }
     }
   });

@@ -376,20 +376,20 @@ const trashPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const trash = new TrashModel(new StudioClient(), item => {
       // what came back shows up: the project list, and the open project's tree and assets
-      void model.loadProjects().catch(() => undefined);
-      if (item.projectId === model.projectId) {
+      void model.projects.load().catch(() => undefined);
+      if (item.projectId === model.projects.id) {
         void model.resync().catch(() => undefined);
       }
     });
-    const tracker = registerTrashCommands(app, trash, () => model.projectId);
+    const tracker = registerTrashCommands(app, trash, () => model.projects.id);
     // deletions made anywhere show up in an open Trash view
     const refresh = (): void => {
       if (tracker.currentWidget?.isVisible) {
         void trash.refresh();
       }
     };
-    model.projectsChanged.connect(refresh);
-    model.projectChanged.connect(refresh);
+    model.projects.listChanged.connect(refresh);
+    model.projects.currentChanged.connect(refresh);
     if (restorer) {
       void restorer.restore(tracker, {
         command: CommandIDs.openTrash,

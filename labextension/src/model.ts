@@ -233,7 +233,16 @@ export class StudioModel implements IDisposable {
         this.connection.applyNodeState(event);
         break;
       case 'project_update':
-        this.projects.applyUpdate(event);
+        if ((event.changes as { resync?: boolean } | null)?.resync) {
+          // live events were interrupted: what happened meanwhile is read again
+          this._eventsBack();
+        } else {
+          this.projects.applyUpdate(event);
+        }
+        break;
+      case 'events_unavailable':
+        this._eventsInterrupted = true;
+        this.notices.notify({ type: 'warning', message: event.message });
         break;
       case 'asset_added':
         this.assets.upsert(event.category, event.asset);
@@ -295,6 +304,17 @@ export class StudioModel implements IDisposable {
     ]);
   }
 
+  /** Live events flow again: re-read the open project's snapshot, and say so if we said. */
+  private _eventsBack(): void {
+    void this.resync().catch(error =>
+      this.notices.reportQuietly(error, 'Could not resync')
+    );
+    if (this._eventsInterrupted) {
+      this._eventsInterrupted = false;
+      this.notices.notify({ type: 'info', message: 'Live updates are back.' });
+    }
+  }
+
   /** Other clients are told which node this one looks at. */
   private _tellSelection(
     _: SelectionModel,
@@ -354,6 +374,7 @@ export class StudioModel implements IDisposable {
   private _commitTimer: unknown = null;
   private _pendingCommit: string[] = [];
   private _isDisposed = false;
+  private _eventsInterrupted = false;
   private _settingsChanged = new Signal<this, IStudioSettings>(this);
   private _eventReceived = new Signal<this, ServerEvent>(this);
 }

@@ -3,7 +3,11 @@
  * palette), empty the trash.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  MainAreaWidget,
+  Notification,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { deleteIcon, undoIcon } from '@jupyterlab/ui-components';
 
 import { TrashView, confirmErase } from './panels/trash';
@@ -72,11 +76,13 @@ export function registerTrashCommands(
     label: 'Restore',
     caption: 'Put it back where it was, with its files',
     icon: undoIcon,
-    isEnabled: args => !!itemOf(args) && !trash.busy,
+    isEnabled: args =>
+      (typeof args.id === 'string' || !!itemOf(args)) && !trash.busy,
     execute: async args => {
-      const item = itemOf(args);
-      if (item) {
-        await trash.restore(item.id);
+      // an id given (the "Undo" of a deletion) need not be in the list read so far
+      const id = typeof args.id === 'string' ? args.id : itemOf(args)?.id;
+      if (id && !(await trash.restore(id)) && trash.error) {
+        Notification.warning(`Could not restore: ${trash.error}`);
       }
     }
   });

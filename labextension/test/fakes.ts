@@ -323,7 +323,10 @@ export function fakeAPI(project: IProject = sampleProject()) {
     createProject: vi.fn(async () => state.project),
     getProject: vi.fn(async () => structuredClone(state.project)),
     patchProject: vi.fn(async () => state.project),
-    deleteProject: vi.fn(async () => undefined),
+    deleteProject: vi.fn(async (projectId: string) => ({
+      deleted: projectId,
+      trashId: 'tr_project'
+    })),
     createNode: vi.fn(async () => ({
       id: 'new',
       kind: 'shot' as const,
@@ -342,7 +345,10 @@ export function fakeAPI(project: IProject = sampleProject()) {
       version: 2,
       node: {}
     })),
-    deleteNode: vi.fn(async () => undefined),
+    deleteNode: vi.fn(async (_projectId: string, nodeId: string) => ({
+      deleted: nodeId,
+      trashId: 'tr_node'
+    })),
     listExports: vi.fn(async () => ({ exports: [] })),
     startExport: vi.fn(async () => ({ taskId: 'task-export' })),
     listAssets: vi.fn(async () => ({

@@ -340,9 +340,45 @@ describe('StudioModel: selection', () => {
     const { model, api } = setup();
     await model.projects.open('film');
     model.selection.select({ kind: 'shot', id: 'sh2' });
-    await model.projects.deleteNode('sh2');
+    expect(await model.projects.deleteNode('sh2')).toBe('tr_node');
     expect(api.deleteNode).toHaveBeenCalledWith('film', 'sh2');
     expect(model.selection.current).toEqual({ kind: 'scene', id: 'sc1' });
+  });
+});
+
+describe('StudioModel: live events interrupted', () => {
+  it('says so, then re-reads the snapshot when events flow again', async () => {
+    const { model, api, notices } = setup();
+    await model.projects.open('film');
+    const reads = () => [
+      api.getProject.mock.calls.length,
+      api.listTasks.mock.calls.length,
+      api.listAssets.mock.calls.length
+    ];
+    const before = reads();
+
+    model.applyEvent({
+      type: 'events_unavailable',
+      message:
+        'Live updates are interrupted (Redis does not answer); retrying.',
+      since: 0
+    });
+    expect(notices.at(-1)).toMatchObject({
+      type: 'warning',
+      message: expect.stringContaining('interrupted')
+    });
+    model.applyEvent({
+      type: 'project_update',
+      projectId: 'film',
+      changes: { resync: true },
+      version: null
+    });
+    await settle();
+    expect(reads().map((n, i) => n - before[i])).toEqual([1, 1, 1]);
+    expect(notices.at(-1)).toMatchObject({
+      type: 'info',
+      message: 'Live updates are back.'
+    });
   });
 });
 

@@ -18,6 +18,7 @@ from tests.ui.test_story import (
     dismiss_toasts,
     forget_layout,
     show_panel,
+    toast,
     tree_item,
     tree_items,
 )
@@ -88,6 +89,7 @@ def test_delete_to_the_trash_and_restore_from_it(
     accept_dialog(page, "Move to Trash")
     expect(tree_item(page, ids["shot"])).to_have_count(0, timeout=20_000)
     expect(tree_items(page, "shot")).to_have_count(1)
+    toast(page, "info", 'Shot "Pier" is in the trash.')
     dismiss_toasts(page)
 
     # 2. Open the Trash from the command palette: the shot, with where it was and its take
@@ -115,7 +117,19 @@ def test_delete_to_the_trash_and_restore_from_it(
     assert [t["id"] for t in shots[0]["takes"]] == [take]
     screenshots.take(page, "shot-restored")
 
-    # 4. Delete the take, then delete it forever from the Trash (a confirmation first)
+    # 4. Delete the shot "Boat" with the Delete key, and take it back with the toast's Undo
+    show_panel(page, LEFT, "gms-project-browser")
+    tree_item(page, boat).click()
+    page.keyboard.press("Delete")
+    accept_dialog(page, "Move to Trash")
+    expect(tree_item(page, boat)).to_have_count(0, timeout=20_000)
+    undo = toast(page, "info", 'Shot "Boat" is in the trash.')
+    screenshots.take(page, "undo-toast")
+    undo.locator("button", has_text="Undo").click()
+    expect(tree_item(page, boat)).to_be_visible(timeout=20_000)
+    dismiss_toasts(page)
+
+    # 5. Delete the take, then delete it forever from the Trash (a confirmation first)
     show_panel(page, LEFT, "gms-project-browser")
     expand(page, ids["scene"])
     expand(page, ids["shot"])
@@ -125,6 +139,7 @@ def test_delete_to_the_trash_and_restore_from_it(
     expect(page.locator(".jp-Dialog")).to_contain_text("Its file, sidecar and thumbnail")
     accept_dialog(page, "Move to Trash")
     expect(tree_item(page, take)).to_have_count(0, timeout=20_000)
+    toast(page, "info", 'Take "Take 1" is in the trash.')
     dismiss_toasts(page)
     page.locator("#jp-main-dock-panel .lm-TabBar-tab", has_text="Trash").click()
     expect(trash).to_be_visible()

@@ -155,3 +155,19 @@ def test_a_deletion_cut_short_by_a_crash_is_finished_or_undone(core: StudioCore)
     shutil.copytree(core.trash.root / item.id, core.trash.root / f".erasing-{item.id}")
     core.trash.recover()
     assert not (core.trash.root / f".erasing-{item.id}").exists()
+
+
+def test_a_project_does_not_come_back_over_one_of_the_same_name(core: StudioCore) -> None:
+    from gms_lab.models import ProjectPatch
+
+    item = core.trash.delete_project(
+        core.projects.create(ProjectCreate(name="Harbour"), STUDIO_AUTHOR).id
+    )
+    other = core.projects.create(ProjectCreate(name="Lighthouse"), STUDIO_AUTHOR).id
+    core.projects.update(other, ProjectPatch(name="harbour"))
+    with pytest.raises(RestoreConflict, match="named 'Harbour' exists already"):
+        core.trash.restore(item.id)
+    assert not (core.workspace.projects_dir / "harbour").exists()
+    core.projects.update(other, ProjectPatch(name="Lighthouse"))
+    core.trash.restore(item.id)
+    assert core.projects.get("harbour").name == "Harbour"

@@ -9,6 +9,7 @@ import type { ProjectUpdate } from '../events.generated';
 import { allNodeIds, findNode } from '../hierarchy';
 import type {
   CreatableKind,
+  IDeleted,
   INodeInfo,
   INodePatch,
   IProject,
@@ -155,10 +156,11 @@ export class ProjectModel {
     }
   }
 
-  /** Delete a project (closing it when it is open). */
-  async remove(projectId: string): Promise<void> {
+  /** Move a project to the trash (closing it when it is open); its trash item's id. */
+  async remove(projectId: string): Promise<string | null> {
+    let deleted: IDeleted;
     try {
-      await this._api.deleteProject(projectId);
+      deleted = await this._api.deleteProject(projectId);
     } catch (error) {
       this._notices.report(error, 'Could not delete the project');
       throw error;
@@ -167,6 +169,7 @@ export class ProjectModel {
       await this.open(null);
     }
     await this.load().catch(() => undefined);
+    return deleted?.trashId ?? null;
   }
 
   /** Re-read the open project's manifest (concurrent calls share one request). */
@@ -289,12 +292,15 @@ export class ProjectModel {
     return this.patchNode(shotId, { selectedTake: takeId });
   }
 
-  /** Delete a node and everything under it; a selection inside it moves to its parent. */
-  async deleteNode(nodeId: string): Promise<void> {
+  /**
+   * Move a node, with everything under it and its takes' files, to the trash; a selection
+   * inside it moves to its parent. Its trash item's id.
+   */
+  async deleteNode(nodeId: string): Promise<string | null> {
     const projectId = this.requireId();
     const node = findNode(this._current, nodeId);
     try {
-      await this._api.deleteNode(projectId, nodeId);
+      const deleted = await this._api.deleteNode(projectId, nodeId);
       if (this._selection.current?.id === nodeId) {
         const parent = node?.parentId;
         this._selection.select(
@@ -310,6 +316,7 @@ export class ProjectModel {
       this._edited.emit(
         `delete ${node?.kind ?? 'node'} ${node?.name ?? nodeId}`
       );
+      return deleted?.trashId ?? null;
     } catch (error) {
       this._notices.report(error, 'Could not delete');
       throw error;

@@ -74,7 +74,7 @@ function TrashRow(props: {
   };
   const details = [
     where ? `in ${where}` : null,
-    item.takeCount
+    item.takeCount && item.kind !== 'take'
       ? `${item.takeCount} take${item.takeCount === 1 ? '' : 's'}`
       : null,
     formatSize(item.size)
