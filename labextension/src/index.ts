@@ -323,6 +323,12 @@ const studioPlugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(widget.id);
     };
     registerCommands(app, model, { openStudio });
+    // An export chosen anywhere (a notice's Play, the Exports list) plays in the Studio.
+    model.selection.changed.connect((_, selection) => {
+      if (selection?.kind === 'export') {
+        openStudio();
+      }
+    });
     if (restorer) {
       void restorer.restore(tracker, {
         command: CommandIDs.openStudio,

@@ -255,7 +255,12 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
 
   // Selecting a node elsewhere (main view, notification) reveals it here.
   useEffect(() => {
-    if (!project || !selection || selection.kind === 'asset') {
+    if (
+      !project ||
+      !selection ||
+      selection.kind === 'asset' ||
+      selection.kind === 'export'
+    ) {
       return;
     }
     const node = findNode(project, selection.id);
