@@ -3,12 +3,12 @@
 Both run the tiny random-weight model the tests build, already loaded: the studio's take
 (submit → Celery → warm pipeline process → PNG, sidecar, manifest, events) against one
 `pipe(...)` call plus a PNG save in this process. The two alternate, one of each per round, so
-both meet the same load on a shared machine; before each studio take the worker is idle (the
-previous take's thumbnail done). Like the studio's own clients (the lab over its WebSocket,
-notebooks), the bench learns that a take is done from the task's event, not by polling: a
-client asking Redis every few milliseconds takes CPU from the pipeline's own threads on a small
-machine (on 2 cores the denoiser ran about 20% slower under a 2 ms poll). Model load time is
-reported beside.
+both meet the same load on a shared machine; each sample starts from rest: the worker idle
+(the previous take's thumbnail done), then a short pause. Like the studio's own clients (the
+lab over its WebSocket, notebooks), the bench learns that a take is done from the task's
+event, not by polling: a client asking Redis every few milliseconds takes CPU from the
+pipeline's own threads on a small machine (on 2 cores the denoiser ran about 20% slower under
+a 2 ms poll). Model load time is reported beside.
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from .film import small_film
 from .table import Row, Table, ms
 from .tasks import _project_idle
 
+#: Pause before each sample, studio or direct, once the worker is idle.
+SETTLE = 0.2
 PARAMS = {"prompt": "a lighthouse at dusk", "width": 64, "height": 64, "steps": 4, "seed": 5}
 
 
@@ -70,7 +72,7 @@ def task_endings(url: str, project: str) -> Iterator[dict[str, threading.Event]]
         client.close()
 
 
-def bench_diffusion(url: str, tmp: Path, table: Table, takes: int = 12) -> None:
+def bench_diffusion(url: str, tmp: Path, table: Table, takes: int = 16) -> None:
     """Per-take p50 through the studio vs direct, and the model's load time both ways."""
     import torch
     from diffusers import StableDiffusionPipeline
@@ -116,8 +118,13 @@ def bench_diffusion(url: str, tmp: Path, table: Table, takes: int = 12) -> None:
         made = [0]  # takes made so far: each also queues a thumbnail task
 
         def idle() -> None:
-            """The worker idle: every take and its thumbnail finished."""
+            """The machine quiet: every take and its thumbnail finished, then a short pause.
+
+            Each sample, studio or direct, starts from the same rest: nothing left over from
+            the one before (the worker's tail of a task, the last call's threads) runs into it.
+            """
             wait_until(lambda: _project_idle(ctx, project, 2 * made[0]), 120, 0.005)
+            time.sleep(SETTLE)
 
         def take(endings: dict[str, threading.Event]) -> tuple[float, dict[str, object]]:
             idle()  # the previous take's thumbnail task is not counted
@@ -142,10 +149,10 @@ def bench_diffusion(url: str, tmp: Path, table: Table, takes: int = 12) -> None:
                 direct(n)
             studio: list[float] = []
             baseline: list[float] = []
-            for n in range(takes):  # in turns: both meet the same load, on an idle worker
+            for n in range(takes):  # in turns: both meet the same load, each from rest
                 idle()
                 baseline.append(direct(n))
-                studio.append(take(endings)[0])
+                studio.append(take(endings)[0])  # idle() first, too
     finally:
         worker.stop()
 
