@@ -7,7 +7,6 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PORT ?= 8888
 GMS_WORKSPACE ?= $(HOME)/Generative_Studio_Workspace
-COMPOSE_FILE := docker/compose.yaml
 ROOT := $(shell id -u 2>/dev/null)
 ALLOW_ROOT := $(if $(filter 0,$(ROOT)),--allow-root,)
 export GMS_WORKSPACE
@@ -39,7 +38,7 @@ endef
 
 .PHONY: help
 help: ## List the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-14s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: system
 system: ## Install the system packages the studio needs (git, git-lfs, redis-server)
@@ -108,41 +107,97 @@ test: system-test install install-diffusion ## Install what the tests need and r
 bench: install install-diffusion ## Run the benchmarks (ratios against baselines measured in the same run)
 	$(BIN)/python -m tests.bench
 
+# the images' Python packages: the studio's dependencies (with the worker's ffmpeg extra), the
+# tools that build its wheel and uv (which installs them), for Python 3.11 on every platform
+LOCK := docker/requirements.lock
+.PHONY: lock
+lock: $(BIN)/python ## Pin the images' Python packages in docker/requirements.lock (UPGRADE=1: newest of all)
+	$(BIN)/pip install -q uv
+	$(BIN)/python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))['build-system']['requires'], 'uv', sep='\n')" \
+	  | $(BIN)/uv pip compile pyproject.toml - --extra ffmpeg --universal --python-version 3.11 \
+	      --native-tls --quiet --custom-compile-command "make lock" \
+	      $(if $(UPGRADE),--upgrade,) -o $(LOCK)
+	@echo "Pinned $$(grep -c '==' $(LOCK)) packages in $(LOCK)"
+
 .PHONY: new-project
 new-project: install ## Create a project: make new-project NAME="Harbour" [QUALITY=standard]
 	@test -n "$(NAME)" || (echo 'Usage: make new-project NAME="My film" [QUALITY=standard]' >&2; exit 2)
 	$(BIN)/python -m gms_lab new-project "$(NAME)" --quality "$(or $(QUALITY),standard)"
 
 # --- containers (docker compose) ------------------------------------------------------------
+# COMPOSE_FILE (compose's own variable: files joined by ":") adds override files; compose also
+# reads COMPOSE_PROJECT_NAME, GMS_PORT, JUPYTER_TOKEN, GMS_COMFYUI_PORT from the environment.
+COMPOSE_FILE ?= docker/compose.yaml
+export COMPOSE_FILE
+COMPOSE := docker compose
+WAIT := --wait --wait-timeout $(or $(GMS_WAIT_TIMEOUT),900)
+STUDIO_URL = http://127.0.0.1:$${GMS_PORT:-8888}/lab?token=$${JUPYTER_TOKEN:-studio}
+
 define need_compose
-	@test -f $(COMPOSE_FILE) || (echo "The container setup ($(COMPOSE_FILE)) is not there yet; use make dev." >&2; exit 2)
 	@docker compose version >/dev/null 2>&1 || (echo "docker compose is not available: install Docker with the compose plugin, or use make dev." >&2; exit 2)
 endef
 
 .PHONY: up
-up: ## Start lab, worker and redis with docker compose
+up: ## Build and start lab, worker and redis; returns when the studio answers, with its URL
 	$(need_compose)
-	docker compose -f $(COMPOSE_FILE) up -d --build
+	$(COMPOSE) up -d --build $(WAIT)
+	@echo "The studio is up: $(STUDIO_URL)"
+
+# GPUs for ComfyUI when the host has NVIDIA GPUs (and Docker its NVIDIA runtime)
+.PHONY: up-with-comfyui
+up-with-comfyui: ## make up, plus a ComfyUI server (GPUs when there are) the studio is told about
+	$(need_compose)
+	gpu=""; if nvidia-smi -L >/dev/null 2>&1; then gpu=":docker/compose.gpu.yaml"; echo "NVIDIA GPUs found: ComfyUI gets them"; fi; \
+	COMPOSE_FILE="$(COMPOSE_FILE)$$gpu" GMS_COMFYUI_URL=http://comfyui:8188 \
+	  $(COMPOSE) --profile comfyui up -d --build $(WAIT)
+	@echo "The studio is up: $(STUDIO_URL)"
+	@echo "ComfyUI is up: http://127.0.0.1:$${GMS_COMFYUI_PORT:-8188} (the studio reaches it at http://comfyui:8188)"
+
+# The docker runner's workspace is a host folder: made here, for the services' uid, when missing
+# (Docker would make it for root, and the services could not write it).
+.PHONY: up-docker-runner
+up-docker-runner: ## make up with pipelines in containers: GMS_HOST_WORKSPACE=/srv/films (a host folder)
+	$(need_compose)
+	@test -n "$(GMS_HOST_WORKSPACE)" || (echo 'Usage: make up-docker-runner GMS_HOST_WORKSPACE=/srv/films' >&2; exit 2)
+	@dir="$(GMS_HOST_WORKSPACE)"; uid="$${GMS_UID:-1000}"; \
+	case "$$dir" in /*) ;; *) echo "GMS_HOST_WORKSPACE must be an absolute path, not $$dir" >&2; exit 2;; esac; \
+	if [ ! -e "$$dir" ]; then \
+	  echo "Creating $$dir for uid $$uid"; \
+	  install -d -o "$$uid" -g "$$uid" "$$dir" 2>/dev/null || sudo install -d -o "$$uid" -g "$$uid" "$$dir" \
+	    || { echo "Could not create $$dir for uid $$uid: sudo install -d -o $$uid -g $$uid $$dir" >&2; exit 1; }; \
+	fi; \
+	owner="$$(stat -c %u "$$dir")"; \
+	if [ "$$owner" != "$$uid" ]; then \
+	  echo "$$dir belongs to uid $$owner, but the studio's services run as uid $$uid and could not write it." >&2; \
+	  echo "Give it to them (sudo chown -R $$uid $$dir) or run them as its owner (GMS_UID=$$owner)." >&2; exit 1; \
+	fi
+	GMS_DOCKER_GID="$${GMS_DOCKER_GID:-$$(stat -c %g $${GMS_DOCKER_SOCKET:-/var/run/docker.sock} 2>/dev/null || echo 0)}" \
+	  COMPOSE_FILE="$(COMPOSE_FILE):docker/compose.docker-runner.yaml" $(COMPOSE) up -d --build $(WAIT)
+	@echo "The studio is up: $(STUDIO_URL) (workspace $(GMS_HOST_WORKSPACE))"
 
 .PHONY: down
-down: ## Stop the compose services
+down: ## Stop the compose services (volumes stay)
 	$(need_compose)
-	docker compose -f $(COMPOSE_FILE) down
+	$(COMPOSE) --profile comfyui down
 
 .PHONY: logs
 logs: ## Follow the compose services' logs
 	$(need_compose)
-	docker compose -f $(COMPOSE_FILE) logs -f
+	$(COMPOSE) logs -f
 
 .PHONY: shell-lab
 shell-lab: ## A shell in the lab container
 	$(need_compose)
-	docker compose -f $(COMPOSE_FILE) exec lab bash
+	$(COMPOSE) exec lab bash
 
 .PHONY: shell-worker
 shell-worker: ## A shell in the worker container
 	$(need_compose)
-	docker compose -f $(COMPOSE_FILE) exec worker bash
+	$(COMPOSE) exec worker bash
+
+.PHONY: test-compose
+test-compose: system-test install ## Prove make up for real: offline base images, both images, a take, down/up
+	$(BIN)/python -m pytest tests/compose
 
 .PHONY: clean
 clean: ## Remove build outputs (not the venv, not the workspace)

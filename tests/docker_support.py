@@ -21,6 +21,7 @@ import io
 import os
 import re
 import shutil
+import ssl
 import subprocess
 import tarfile
 import tempfile
@@ -40,13 +41,26 @@ from tests.services import REPO
 
 PIPELINES = REPO / "pipelines"
 BASE_IMAGE = "gms-pipeline-base:1"
-#: The Debian release and packages of the base: Python 3.11, Pillow and ffmpeg from Debian.
+#: The Debian release and packages of the one stand-in root filesystem: Python 3.11, Pillow and
+#: ffmpeg (the pipelines' base), python3-venv (the stand-in of the `python` image) and
+#: redis-server (the stand-in of the `redis` image).
 BASE_SUITE = "bookworm"
-BASE_PACKAGES = ("python3", "python3-pil", "ffmpeg")
+BASE_PACKAGES = (
+    "ca-certificates",
+    "python3",
+    "python3-venv",
+    "python3-pil",
+    "ffmpeg",
+    "redis-server",
+)
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 REQUIRE = "GMS_REQUIRE_DOCKER"
 #: Seconds each preparation step took this session, shown in the terminal summary.
 TIMINGS: dict[str, float] = {}
+#: Bytes each image built this session adds to its base, shown in the terminal summary.
+SIZES: dict[str, int] = {}
+#: The label of the stand-in images (a real image of the same name is never replaced).
+STAND_IN_LABEL = "gms.stand-in"
 
 
 def unavailable(reason: str) -> NoReturn:
@@ -392,6 +406,112 @@ class PipelineImages:
         return tags
 
 
+# --- stand-ins of the registry images that docker/ builds on ---------------------------------
+
+DOCKER_DIR = REPO / "docker"
+
+#: As the official redis image: protected mode off (its build turns it off), so that the other
+#: containers of the compose network may connect.
+_REDIS_ENTRYPOINT = """#!/bin/sh
+if [ "$1" = redis-server ]; then set -- "$@" --protected-mode no; fi
+exec "$@"
+"""
+
+
+def registry_images() -> dict[str, str]:
+    """The registry images docker/ starts from, by role: the Dockerfile's ``*_IMAGE`` defaults
+    (python, node) and the image of compose's redis service."""
+    dockerfile = (DOCKER_DIR / "Dockerfile").read_text(encoding="utf-8")
+    args = dict(re.findall(r"^ARG (\w+)_IMAGE=(\S+)$", dockerfile, re.MULTILINE))
+    compose = (DOCKER_DIR / "compose.yaml").read_text(encoding="utf-8")
+    [redis] = re.findall(r"^\s+image: (redis:\S+)$", compose, re.MULTILINE)
+    return {"python": args["PYTHON"], "node": args["NODE"], "redis": redis}
+
+
+def host_ca_bundle() -> Path:
+    """The CA bundle this host trusts (what its pip and node are told to use)."""
+    for name in ("PIP_CERT", "SSL_CERT_FILE", "REQUESTS_CA_BUNDLE"):
+        chosen = os.environ.get(name, "")
+        if chosen and Path(chosen).is_file():
+            return Path(chosen)
+    return Path(ssl.get_default_verify_paths().openssl_cafile)
+
+
+def _context(files: dict[str, tuple[bytes | Path, int]]) -> io.BytesIO:
+    """A build context holding `files` (name → (content or a file to read, mode))."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, (content, mode) in files.items():
+            data = content.read_bytes() if isinstance(content, Path) else content
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+@dataclass
+class StandInBases:
+    """Offline stand-ins, tagged with the registry names docker/ uses, all from the one base.
+
+    - python: the base with a venv at ``/usr/local`` (``python``, ``pip`` on PATH, as in the
+      official image) and the host's CA bundle for pip and node, so builds reach the registries;
+    - node: ``/usr/local/bin/node``, this host's Node binary;
+    - redis: the base's ``redis-server`` and ``redis-cli``, data in ``/data``.
+    """
+
+    images: PipelineImages
+    made: dict[str, str] = field(default_factory=dict)
+
+    def build(self) -> dict[str, str]:
+        """Make the stand-ins (unless the engine has the real images); role → tag."""
+        if self.made:
+            return self.made
+        base = self.images.base()
+        tags = registry_images()
+        node = shutil.which("node")
+        if node is None:
+            unavailable("node is not installed, and the node stand-in copies this host's")
+        dockerfiles = {
+            "python": (
+                f"FROM {base}\n"
+                "COPY host-ca.crt /etc/ssl/certs/host-ca.crt\n"
+                "ENV PIP_CERT=/etc/ssl/certs/host-ca.crt \\\n"
+                "    NODE_EXTRA_CA_CERTS=/etc/ssl/certs/host-ca.crt \\\n"
+                "    SSL_CERT_FILE=/etc/ssl/certs/host-ca.crt\n"
+                "RUN python3 -m venv /usr/local && pip --version\n",
+                {"host-ca.crt": (host_ca_bundle(), 0o644)},
+            ),
+            "node": (
+                "FROM scratch\nCOPY node /usr/local/bin/node\n",
+                {"node": (Path(node).resolve(), 0o755)},
+            ),
+            "redis": (
+                f"FROM {base}\n"
+                "COPY entrypoint /usr/local/bin/docker-entrypoint.sh\n"
+                "WORKDIR /data\nVOLUME /data\nEXPOSE 6379\n"
+                'ENTRYPOINT ["docker-entrypoint.sh"]\nCMD ["redis-server"]\n',
+                {"entrypoint": (_REDIS_ENTRYPOINT.encode(), 0o755)},
+            ),
+        }
+        client = self.images.engine.client
+        for role, (dockerfile, files) in dockerfiles.items():
+            try:
+                if STAND_IN_LABEL not in (client.images.get(tags[role]).labels or {}):
+                    self.made[role] = tags[role]  # the real image is there: use it
+                    continue
+            except ImageNotFound:
+                pass
+            dockerfile += f"LABEL {STAND_IN_LABEL}=1\n"
+            with timed(f"stand-in {role}"):
+                context = _context({"Dockerfile": (dockerfile.encode(), 0o644), **files})
+                client.images.build(
+                    fileobj=context, custom_context=True, tag=tags[role], rm=True, forcerm=True
+                )
+            self.made[role] = tags[role]
+        return self.made
+
+
 # --- fixtures and report -------------------------------------------------------------------
 
 
@@ -413,8 +533,19 @@ def pipeline_images(docker_engine: DockerEngine, request: pytest.FixtureRequest)
     return PipelineImages(docker_engine, folder)
 
 
+@pytest.fixture(scope="session")
+def stand_in_bases(pipeline_images: PipelineImages) -> StandInBases:
+    """The registry images docker/ builds on, made offline from the pipelines' base."""
+    stand_ins = StandInBases(pipeline_images)
+    stand_ins.build()
+    return stand_ins
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Say how long the engine and the images took, so slow preparation is visible."""
     if TIMINGS:
         steps = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in TIMINGS.items())
         terminalreporter.write_line(f"docker preparation: {steps}")
+    if SIZES:
+        sizes = ", ".join(f"{name} +{size / 1e6:.0f} MB" for name, size in SIZES.items())
+        terminalreporter.write_line(f"image sizes (above their base): {sizes}")
