@@ -207,6 +207,7 @@ class TaskService:
         """The workflow templates of a pipeline that runs templates (see `template_list`)."""
         return template_list(self.ctx.core, self.ctx.registry, pipeline, project_id)
 
+    @needs_broker
     def cancel(self, task_id: str) -> TaskRecord:
         """Stop a task: a queued one is cancelled at once; a running one by its worker."""
         return cancel_task(self.ctx, task_id)
