@@ -13,6 +13,7 @@ import redis
 from gms_lab.events import channel
 from gms_lab.models import TaskStatus, TaskSubmit
 from gms_lab.tasks.celery_app import visibility_timeout
+from tests import figures
 from tests.services import (
     Worker,
     project_with_shot,
@@ -49,6 +50,7 @@ def test_killed_worker_task_is_redelivered_and_completes_once(
     task_id = record.task_id
     wait_until(lambda: ctx.records.get(task_id).progress >= 0.2, 30)
     first.kill()
+    figures.count("faults injected")
     killed = time.monotonic()
     assert ctx.records.get(task_id).status == TaskStatus.running
 
