@@ -40,8 +40,9 @@ class ParameterSpec(_Spec):
     maximum: float | None = None
     enum: list[Any] | None = None
     multiple_of: int | None = Field(None, ge=1)
-    #: Where the value comes from besides the user: "models" names a model of the library.
-    source: Literal["models"] | None = None
+    #: Where the value comes from besides the user: "models" names a model of the library,
+    #: "templates" a workflow template of the pipeline (`GET pipelines/{id}/templates`).
+    source: Literal["models", "templates"] | None = None
     description: str = ""
 
     def check(self, name: str, value: Any) -> Any:

@@ -26,6 +26,7 @@ import type {
   ITaskList,
   ITaskRecord,
   ITaskSubmit,
+  ITemplateList,
   ITrashEmptied,
   ITrashList,
   ITrashRestored,
@@ -161,6 +162,11 @@ export interface IStudioAPI {
   listPipelines(): Promise<IPipelineList>;
   /** `GET models`: the workspace's model library. */
   listModels(): Promise<IModelList>;
+  /** `GET pipelines/{id}/templates?projectId=`: a template pipeline's workflow templates. */
+  listTemplates(
+    pipeline: string,
+    projectId?: string | null
+  ): Promise<ITemplateList>;
   /** `GET quality/mappings`. */
   getQualityMappings(): Promise<JSONRecord>;
   /** The absolute URL of a project file (`GET projects/{id}/files/{path}`), for `<img>` and co. */
@@ -529,6 +535,16 @@ export class StudioClient implements IStudioAPI {
 
   listModels(): Promise<IModelList> {
     return this.request('models');
+  }
+
+  listTemplates(
+    pipeline: string,
+    projectId?: string | null
+  ): Promise<ITemplateList> {
+    const query = projectId ? URLExt.objectToQueryString({ projectId }) : '';
+    return this.request(
+      `pipelines/${encodeURIComponent(pipeline)}/templates${query}`
+    );
   }
 
   listTrash(projectId?: string | null): Promise<ITrashList> {

@@ -313,6 +313,8 @@ export function registerCommands(
           model.tasks.loadPipelines().catch(ignore),
           model.tasks.loadModels().catch(() => null)
         ]);
+        // Workflow templates (ComfyUI) are read the same way: an export saved meanwhile shows.
+        const templates = await model.tasks.loadTemplates().catch(() => ({}));
         if (takePipelines(model.tasks.pipelines).length === 0) {
           Notification.error(
             'No pipeline is available: check the server and the worker'
@@ -328,7 +330,8 @@ export function registerCommands(
           const body = new GenerateBody(model.tasks.pipelines, {
             initial,
             quality: model.projects.current?.quality,
-            models
+            models,
+            templates
           });
           const result = await showDialog({
             title: `Generate a take of ${findNode(model.projects.current, shotId)?.name ?? 'the shot'}`,

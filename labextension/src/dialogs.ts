@@ -11,6 +11,9 @@ import type {
   IModelList,
   IPipeline,
   IPipelineParameter,
+  ITemplateInfo,
+  ITemplateList,
+  ITemplateParameter,
   JSONRecord,
   Quality
 } from './types';
@@ -161,6 +164,11 @@ export function unavailableReason(pipeline: IPipeline): string | null {
   return `${pipeline.name} is unavailable: ${what}.${pipeline.hint ? ` ${pipeline.hint}` : ''}`;
 }
 
+/** Whether a parameter names a workflow template of the pipeline. */
+export function isTemplateParameter(spec: IPipelineParameter): boolean {
+  return spec.source === 'templates';
+}
+
 /** Whether a parameter names a model of the workspace's library. */
 export function isModelParameter(spec: IPipelineParameter): boolean {
   return spec.source === 'models';
@@ -223,6 +231,78 @@ export function effectiveDefault(
   return fromTier !== undefined ? fromTier : pipeline.parameters[name]?.default;
 }
 
+/** The parameter of a pipeline that names a workflow template (ComfyUI), if it has one. */
+export function templateParameter(pipeline: IPipeline): string | null {
+  const found = Object.entries(pipeline.parameters).find(
+    ([, spec]) => spec.source === 'templates'
+  );
+  return found ? found[0] : null;
+}
+
+/** The template a take would use: the one named, else the one the project's tier picks. */
+export function templateInUse(
+  list: ITemplateList | null | undefined,
+  chosen: string,
+  quality?: Quality
+): ITemplateInfo | null {
+  if (!list) {
+    return null;
+  }
+  const name = chosen || (quality ? list.tiers[quality] : null) || '';
+  return list.templates.find(t => t.name === name && !t.error) ?? null;
+}
+
+/** A template as one line of the picker: its title, file name and where it lives. */
+export function templateLabel(template: ITemplateInfo): string {
+  const where = template.source === 'project' ? 'project' : 'library';
+  const title =
+    template.title && template.title !== template.name
+      ? `${template.title} — ${template.name}`
+      : template.name;
+  return `${title} (${where})`;
+}
+
+/**
+ * A template's parameter as a field of the form: its type, bounds (the pipeline's where the
+ * template sets none) and the node input it sets; an `image` is a project path typed in.
+ */
+export function templateParameterSpec(
+  parameter: ITemplateParameter,
+  declared?: IPipelineParameter
+): IPipelineParameter {
+  const where = `${parameter.nodeTitle} · ${parameter.input} (node ${parameter.node})`;
+  const about = parameter.description || declared?.description || '';
+  return {
+    type: parameter.type === 'image' ? 'string' : parameter.type,
+    default: parameter.default ?? undefined,
+    minimum: parameter.minimum ?? declared?.minimum ?? null,
+    maximum: parameter.maximum ?? declared?.maximum ?? null,
+    description: about ? `${about} → ${where}` : `Sets ${where}`
+  };
+}
+
+/** Why a template choice cannot be submitted, or null. */
+export function validateTemplate(
+  list: ITemplateList | null | undefined,
+  chosen: string,
+  quality?: Quality
+): string | null {
+  if (!list) {
+    return null; // not read: the server decides
+  }
+  if (chosen) {
+    const template = list.templates.find(t => t.name === chosen);
+    if (!template) {
+      return `Template ${chosen} is not in the library or the project`;
+    }
+    return template.error ? `Template ${chosen}: ${template.error}` : null;
+  }
+  if (!templateInUse(list, '', quality)) {
+    return `No template of the ${quality ?? 'project'} tier: choose one, or add the tier to a template's binding file`;
+  }
+  return null;
+}
+
 /** Text parameters that take a sentence get a wide field of their own. */
 function isLongText(name: string, spec: IPipelineParameter): boolean {
   return (
@@ -246,6 +326,8 @@ export interface IGenerateBodyOptions {
   quality?: Quality;
   /** The workspace's model library, for parameters whose values are models. */
   models?: IModelList | null;
+  /** Each template pipeline's workflow templates (null: the list could not be read). */
+  templates?: { [pipeline: string]: ITemplateList | null };
 }
 
 /**
@@ -271,6 +353,7 @@ export class GenerateBody
     this.pipelines = takePipelines(pipelines);
     this._quality = options.quality;
     this._models = options.models ?? null;
+    this._templates = options.templates ?? {};
     const initial = options.initial ?? {};
     this.addClass('gms-Dialog');
     this.addClass('gms-GenerateDialog');
@@ -354,10 +437,16 @@ export class GenerateBody
       return reason;
     }
     const { parameters } = this.getValue();
-    for (const [name, spec] of Object.entries(pipeline.parameters)) {
+    for (const [name, spec] of Object.entries(this._specs(pipeline))) {
       const error = isModelParameter(spec)
         ? validateModel(name, parameters[name], this._models)
-        : validateParameter(name, spec, parameters[name]);
+        : isTemplateParameter(spec)
+          ? validateTemplate(
+              this._templates[pipeline.id],
+              asText(parameters[name]),
+              this._quality
+            )
+          : validateParameter(name, spec, parameters[name]);
       if (error) {
         return error;
       }
@@ -373,13 +462,44 @@ export class GenerateBody
     return this.pipelines.find(p => p.id === this._pipeline.value);
   }
 
+  /**
+   * The fields of the form: the pipeline's parameters; for a template pipeline, the template
+   * picker and the parameters the template in use takes (what it does not bind is not shown).
+   */
+  private _specs(pipeline: IPipeline): { [name: string]: IPipelineParameter } {
+    const picker = templateParameter(pipeline);
+    const list = this._templates[pipeline.id];
+    if (!picker || !list) {
+      return pipeline.parameters;
+    }
+    const template = templateInUse(list, this._chosenTemplate(), this._quality);
+    const specs: { [name: string]: IPipelineParameter } = {
+      [picker]: pipeline.parameters[picker]
+    };
+    for (const parameter of template?.parameters ?? []) {
+      specs[parameter.name] = templateParameterSpec(
+        parameter,
+        pipeline.parameters[parameter.name]
+      );
+    }
+    return specs;
+  }
+
+  private _chosenTemplate(): string {
+    const pipeline = this._current();
+    const picker = pipeline ? templateParameter(pipeline) : null;
+    const input = picker ? this._inputs.get(picker) : undefined;
+    return input ? input.value : asText(picker ? this._initial[picker] : '');
+  }
+
   /** The value of one field as sent, or undefined when it is left to the tier. */
   private _read(
     pipeline: IPipeline,
     name: string,
     input: HTMLInputElement | HTMLSelectElement
   ): unknown {
-    const spec = pipeline.parameters[name];
+    // the spec the field was drawn with (a template switch re-reads the fields before redrawing)
+    const spec = this._drawn[name] ?? this._specs(pipeline)[name];
     if (!spec) {
       return undefined;
     }
@@ -408,7 +528,7 @@ export class GenerateBody
     message: HTMLElement
   ): void {
     const pipeline = this._current();
-    const spec = pipeline?.parameters[name];
+    const spec = pipeline ? this._specs(pipeline)[name] : undefined;
     if (!pipeline || !spec) {
       return;
     }
@@ -420,7 +540,13 @@ export class GenerateBody
         ? `${parameterLabel(name)} must be a number`
         : isModelParameter(spec)
           ? validateModel(name, raw, this._models)
-          : validateParameter(name, spec, raw);
+          : isTemplateParameter(spec)
+            ? validateTemplate(
+                this._templates[pipeline.id],
+                asText(raw),
+                this._quality
+              )
+            : validateParameter(name, spec, raw);
     input.setCustomValidity(error ?? '');
     message.textContent = error ?? spec.description ?? '';
     message.classList.toggle('gms-mod-error', error !== null);
@@ -434,15 +560,23 @@ export class GenerateBody
     this._description.classList.toggle('gms-mod-error', reason !== null);
     this._fields.replaceChildren();
     this._inputs.clear();
+    this._drawn = {};
     if (!pipeline) {
       return;
     }
-    for (const [name, spec] of Object.entries(pipeline.parameters)) {
+    const templates = this._templates[pipeline.id];
+    this._drawn = this._specs(pipeline);
+    for (const [name, spec] of Object.entries(this._drawn)) {
       const given = this._initial[name];
-      const standard = effectiveDefault(pipeline, name, this._quality);
+      const standard =
+        pipeline.parameters[name] && !templates
+          ? effectiveDefault(pipeline, name, this._quality)
+          : spec.default;
       let input: HTMLInputElement | HTMLSelectElement;
       if (isModelParameter(spec)) {
         input = this._modelPicker(given);
+      } else if (isTemplateParameter(spec) && templates) {
+        input = this._templatePicker(templates, given);
       } else if (spec.enum) {
         input = document.createElement('select');
         const blank = document.createElement('option');
@@ -499,7 +633,56 @@ export class GenerateBody
       if (isModelParameter(spec)) {
         check(); // an empty library, or a model gone since, is said at once
       }
+      if (isTemplateParameter(spec) && templates) {
+        check();
+        // another template takes other parameters: the form follows it, keeping what was typed
+        input.addEventListener('change', () => {
+          // fields not shown keep what was typed in them before
+          const kept = { ...this._initial };
+          for (const shownName of this._inputs.keys()) {
+            delete kept[shownName];
+          }
+          this._initial = {
+            ...kept,
+            ...this.getValue().parameters,
+            [name]: input.value
+          };
+          this._renderParameters();
+          this._inputs.get(name)?.focus();
+        });
+      }
     }
+  }
+
+  /** A picker of the workflow templates; blank takes the one the project's tier picks. */
+  private _templatePicker(
+    list: ITemplateList,
+    given: unknown
+  ): HTMLSelectElement {
+    const select = document.createElement('select');
+    select.dataset.testid = 'gms-generate-template';
+    const pick = templateInUse(list, '', this._quality);
+    const blank = document.createElement('option');
+    blank.value = '';
+    blank.textContent = pick
+      ? `${templateLabel(pick)} — the ${this._quality ?? 'project'} tier's`
+      : `(no template of the ${this._quality ?? 'project'} tier)`;
+    select.append(blank);
+    for (const template of list.templates) {
+      const option = document.createElement('option');
+      option.value = template.name;
+      option.textContent = templateLabel(template);
+      option.title =
+        template.error ?? `${template.path}\n${template.description ?? ''}`;
+      if (template.error) {
+        // listed so the user learns why it cannot run (it says so when hovered)
+        option.disabled = true;
+        option.textContent += ' — cannot run';
+      }
+      select.append(option);
+    }
+    select.value = asText(given);
+    return select;
   }
 
   /** A picker of the library's models; blank takes the first one, as the server does. */
@@ -542,4 +725,6 @@ export class GenerateBody
   private _initial: JSONRecord;
   private _quality: Quality | undefined;
   private _models: IModelList | null;
+  private _templates: { [pipeline: string]: ITemplateList | null };
+  private _drawn: { [name: string]: IPipelineParameter } = {};
 }

@@ -275,6 +275,10 @@ export interface IWorkspaceConfig {
   autoCommit: boolean;
   user: JSONRecord;
   health: { [tool: string]: IToolHealth };
+  /** The ComfyUI server the `comfyui` pipeline sends its workflows to. */
+  comfyuiUrl?: string;
+  /** Whether that URL was set (else it is ComfyUI's default, and ComfyUI may not be used). */
+  comfyuiConfigured?: boolean;
 }
 
 /** A changed path in the working tree. */
@@ -361,8 +365,11 @@ export interface IPipelineParameter {
   description?: string | null;
   /** Integers that must be a multiple of this (e.g. 8 for a frame size). */
   multipleOf?: number | null;
-  /** Where the values come from: `models` — a model of the workspace's library. */
-  source?: 'models' | string | null;
+  /**
+   * Where the values come from: `models` — a model of the workspace's library; `templates` — a
+   * workflow template of the pipeline (`GET pipelines/{id}/templates`).
+   */
+  source?: 'models' | 'templates' | string | null;
 }
 
 /** A pipeline of the registry. */
@@ -402,6 +409,41 @@ export interface IModelList {
   models: IModelInfo[];
   /** The folder the models are read from. */
   folder: string;
+}
+
+/** A parameter a workflow template takes, and the node input it sets. */
+export interface ITemplateParameter {
+  name: string;
+  /** `image`: a project file the pipeline uploads to ComfyUI (`init_image`). */
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'image' | string;
+  /** The value the workflow was exported with (what an unset parameter keeps). */
+  default?: unknown;
+  minimum?: number | null;
+  maximum?: number | null;
+  description?: string | null;
+  node: string;
+  input: string;
+  nodeTitle: string;
+}
+
+/** A workflow template as listed: what it takes, or why it cannot run. */
+export interface ITemplateInfo {
+  name: string;
+  title: string;
+  description?: string;
+  source: 'project' | 'library';
+  path: string;
+  tiers: Quality[];
+  media: string;
+  parameters: ITemplateParameter[];
+  sha256: string;
+  error?: string | null;
+}
+
+/** Body of `GET pipelines/{id}/templates`: the templates and the one each tier picks. */
+export interface ITemplateList {
+  templates: ITemplateInfo[];
+  tiers: { [quality: string]: string | null };
 }
 
 /** Body of `GET pipelines`. */

@@ -10,11 +10,15 @@ import {
   modelLabel,
   parameterLabel,
   takePipelines,
+  templateInUse,
+  templateLabel,
+  templateParameterSpec,
   unavailableReason,
   validateModel,
-  validateParameter
+  validateParameter,
+  validateTemplate
 } from '../src/dialogs';
-import type { IModelList, IPipeline } from '../src/types';
+import type { IModelList, IPipeline, ITemplateList } from '../src/types';
 
 /** The `still` pipeline as `GET pipelines` answers it (pydantic writes unset bounds as null). */
 function still(): IPipeline {
@@ -344,5 +348,212 @@ describe('the Generate dialog with models from the library', () => {
     width.dispatchEvent(new Event('input'));
     expect(width.validationMessage).toBe('Width must be a multiple of 8');
     expect(body.validate()).toBe('Width must be a multiple of 8');
+  });
+});
+
+/** The comfyui pipeline: its `template` names a workflow template (`source: templates`). */
+function comfyui(): IPipeline {
+  return {
+    id: 'comfyui',
+    name: 'ComfyUI workflow',
+    version: '1.0.0',
+    media: 'image',
+    description: 'Runs a ComfyUI workflow template',
+    produces: 'take',
+    parameters: {
+      template: {
+        type: 'string',
+        source: 'templates',
+        description: 'The workflow template'
+      },
+      prompt: { type: 'string', description: 'What the take shows' },
+      seed: { type: 'integer', minimum: 0 },
+      width: { type: 'integer', minimum: 16, maximum: 16384 }
+    },
+    tiers: {}
+  };
+}
+
+/** Templates as `GET pipelines/comfyui/templates` lists them. */
+function templates(): ITemplateList {
+  const at = (node: string, input: string, nodeTitle: string) => ({
+    node,
+    input,
+    nodeTitle
+  });
+  return {
+    templates: [
+      {
+        name: 'portrait',
+        title: 'Portrait',
+        source: 'project',
+        path: '02_Source_Creative/workflows/portrait.json',
+        tiers: ['standard'],
+        media: 'image',
+        sha256: 'a',
+        parameters: [
+          {
+            name: 'prompt',
+            type: 'string',
+            default: 'a face',
+            ...at('6', 'text', 'Positive prompt')
+          },
+          {
+            name: 'seed',
+            type: 'integer',
+            default: 4,
+            ...at('3', 'seed', 'KSampler')
+          }
+        ]
+      },
+      {
+        name: 'square',
+        title: 'square',
+        source: 'library',
+        path: 'Library/Pipeline_Templates/square.json',
+        tiers: ['low'],
+        media: 'image',
+        sha256: 'b',
+        parameters: [
+          {
+            name: 'width',
+            type: 'integer',
+            default: 64,
+            maximum: 128,
+            ...at('1', 'width', 'EmptyImage')
+          }
+        ]
+      },
+      {
+        name: 'editor-save',
+        title: 'editor-save',
+        source: 'library',
+        path: 'Library/Pipeline_Templates/editor-save.json',
+        tiers: [],
+        media: 'image',
+        sha256: '',
+        parameters: [],
+        error: 'not in the API format: export it with "Export (API)"'
+      }
+    ],
+    tiers: { low: 'square', standard: 'portrait', high: null }
+  };
+}
+
+describe('the Generate dialog with ComfyUI workflow templates', () => {
+  const picker = (body: GenerateBody): HTMLSelectElement =>
+    body.node.querySelector('[data-testid="gms-generate-template"]')!;
+  const shown = (body: GenerateBody): string[] =>
+    [...body.node.querySelectorAll<HTMLElement>('[data-parameter]')].map(
+      e => e.dataset.parameter!
+    );
+
+  it("offers the templates; blank takes the tier's, and the fields are its parameters", () => {
+    const body = new GenerateBody([comfyui()], {
+      initial: { pipeline: 'comfyui' },
+      quality: 'standard',
+      templates: { comfyui: templates() }
+    });
+    const select = picker(body);
+    expect([...select.options].map(o => [o.value, o.textContent])).toEqual([
+      ['', "Portrait — portrait (project) — the standard tier's"],
+      ['portrait', 'Portrait — portrait (project)'],
+      ['square', 'square (library)'],
+      ['editor-save', 'editor-save (library) — cannot run']
+    ]);
+    expect(select.options[3].disabled).toBe(true);
+    expect(select.options[3].title).toContain('Export (API)');
+    // the fields are what the tier's template binds, its values as placeholders
+    expect(shown(body)).toEqual(['template', 'prompt', 'seed']);
+    expect(field(body, 'prompt').placeholder).toBe('a face');
+    expect(field(body, 'seed').placeholder).toBe('4');
+    const hint = field(body, 'seed').parentElement!.querySelector('small')!;
+    expect(hint.textContent).toBe('Sets KSampler · seed (node 3)');
+    expect(body.getValue().parameters).toEqual({});
+    expect(body.validate()).toBeNull();
+  });
+
+  it('follows the template chosen: its own parameters, bounds and what was typed', () => {
+    const body = new GenerateBody([comfyui()], {
+      initial: { pipeline: 'comfyui', parameters: { prompt: 'fog' } },
+      quality: 'standard',
+      templates: { comfyui: templates() }
+    });
+    const select = picker(body);
+    select.value = 'square';
+    select.dispatchEvent(new Event('change'));
+    expect(shown(body)).toEqual(['template', 'width']);
+    const width = field(body, 'width');
+    expect(width.placeholder).toBe('64');
+    width.value = '256';
+    width.dispatchEvent(new Event('input'));
+    expect(body.validate()).toBe('Width must be at most 128');
+    width.value = '96';
+    width.dispatchEvent(new Event('input'));
+    expect(body.validate()).toBeNull();
+    expect(body.getValue()).toEqual({
+      pipeline: 'comfyui',
+      parameters: { template: 'square', width: 96 }
+    });
+    select.value = 'portrait';
+    select.dispatchEvent(new Event('change'));
+    expect(field(body, 'prompt').value).toBe('fog'); // typed before: kept
+  });
+
+  it('says when the tier picks no template and none is chosen', () => {
+    const body = new GenerateBody([comfyui()], {
+      initial: { pipeline: 'comfyui' },
+      quality: 'high',
+      templates: { comfyui: templates() }
+    });
+    expect(picker(body).options[0].textContent).toBe(
+      '(no template of the high tier)'
+    );
+    expect(body.validate()).toBe(
+      "No template of the high tier: choose one, or add the tier to a template's binding file"
+    );
+    expect(shown(body)).toEqual(['template']);
+  });
+
+  it('falls back to the declared parameters when the templates could not be read', () => {
+    const body = new GenerateBody([comfyui()], {
+      initial: { pipeline: 'comfyui' },
+      templates: { comfyui: null }
+    });
+    expect(shown(body)).toEqual(['template', 'prompt', 'seed', 'width']);
+    expect(body.validate()).toBeNull();
+  });
+
+  it('finds the template in use and describes its parameters', () => {
+    const list = templates();
+    expect(templateInUse(list, '', 'low')?.name).toBe('square');
+    expect(templateInUse(list, 'editor-save', 'low')).toBeNull();
+    expect(validateTemplate(list, 'editor-save', 'low')).toBe(
+      'Template editor-save: not in the API format: export it with "Export (API)"'
+    );
+    expect(validateTemplate(list, 'gone', 'low')).toBe(
+      'Template gone is not in the library or the project'
+    );
+    expect(templateLabel(list.templates[0])).toBe(
+      'Portrait — portrait (project)'
+    );
+    expect(
+      templateParameterSpec(
+        {
+          name: 'init_image',
+          type: 'image',
+          node: '10',
+          input: 'image',
+          nodeTitle: 'Load Image'
+        },
+        { type: 'string', description: 'A project file' }
+      )
+    ).toEqual({
+      type: 'string',
+      default: undefined,
+      minimum: null,
+      maximum: null,
+      description: 'A project file → Load Image · image (node 10)'
+    });
   });
 });

@@ -414,6 +414,10 @@ export function fakeAPI(project: IProject = sampleProject()) {
       ],
       folder: 'ws/Library/AI_Models'
     })),
+    listTemplates: vi.fn(async () => ({
+      templates: [],
+      tiers: { low: null, standard: null, high: null }
+    })),
     getQualityMappings: vi.fn(async () => ({})),
     fileUrl: (projectId: string, path: string) =>
       `http://lab/gms/api/projects/${projectId}/files/${path}`,

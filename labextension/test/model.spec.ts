@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { StudioAPIError } from '../src/api';
 import type { INotice, IUploadState } from '../src/model';
 import { StudioModel } from '../src/model';
+import { comfyuiTrouble } from '../src/panels/statusBanner';
 import {
   conflict,
   fakeAPI,
@@ -537,6 +538,42 @@ describe('StudioModel: health', () => {
       problems: [{ tool: 'redis', message: 'connection refused' }]
     });
     expect(changes).toHaveBeenCalledTimes(1);
+  });
+
+  it('counts ComfyUI as down only for a studio pointed at one, and the banner says when it matters', async () => {
+    const { model, api } = setup();
+    const comfyDown = {
+      redis: { ok: true },
+      comfyui: {
+        ok: false,
+        message:
+          'No ComfyUI answers at http://127.0.0.1:8188 (connection refused); the setting comfyui_url (GMS_COMFYUI_URL) says where it runs.'
+      }
+    };
+    api.getWorkspaceConfig.mockResolvedValue(workspaceConfig(comfyDown));
+    await model.projects.open('film');
+    await model.health.refresh();
+    // ComfyUI's default address, nobody uses it: no problem, no word, no quick re-polling
+    expect(model.health.state.problems).toEqual([]);
+    expect(comfyuiTrouble(model)).toBeNull();
+
+    // a ComfyUI take waits for it: now the banner speaks
+    model.tasks.applyProgress({
+      ...progress(1, 0.1, 'Connecting to ComfyUI at http://127.0.0.1:8188'),
+      pipeline: 'comfyui'
+    });
+    expect(comfyuiTrouble(model)).toContain(
+      'No ComfyUI answers at http://127.0.0.1:8188'
+    );
+
+    // a studio pointed at a ComfyUI hears about it any time
+    api.getWorkspaceConfig.mockResolvedValue({
+      ...workspaceConfig(comfyDown),
+      comfyuiUrl: 'http://gpu-box:8188',
+      comfyuiConfigured: true
+    });
+    await model.health.refresh();
+    expect(model.health.state.problems.map(p => p.tool)).toEqual(['comfyui']);
   });
 });
 

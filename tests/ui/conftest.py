@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -66,21 +67,22 @@ def jp_server_cleanup() -> None:
     return None
 
 
-@pytest.fixture(scope="session")
-def lab(
-    worker: Worker, redis_url: str, task_workspace: Path, tmp_path_factory: Any
+@contextlib.contextmanager
+def running_lab(
+    redis_url: str, workspace: Path, tmp_path_factory: Any, *settings: str
 ) -> Iterator[Lab]:
-    """`jupyter lab` with the studio on the worker's workspace."""
+    """`jupyter lab` with the studio on `workspace` and the broker at `redis_url`; `settings`
+    are more `--GMSLab.…` options (the worker must be told the same)."""
     root = tmp_path_factory.mktemp("lab-root")
     port = free_port()
-    settings = tmp_path_factory.mktemp("lab-settings")
+    user_settings = tmp_path_factory.mktemp("lab-settings")
     # no "news" prompt, and a notebook's kernel starts without asking
     for plugin, values in {
         "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false"},
         "@jupyterlab/apputils-extension/sessionDialogs.jupyterlab-settings": {},
         "@jupyterlab/docmanager-extension/plugin.jupyterlab-settings": {"autosave": False},
     }.items():
-        target = settings / plugin
+        target = user_settings / plugin
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(json.dumps(values))
     env = {
@@ -88,7 +90,7 @@ def lab(
         "PYTHONPATH": str(REPO),
         "GMS_PIPELINES_PATH": os.pathsep.join([str(REPO / "pipelines"), str(TEST_PIPELINES)]),
         "JUPYTER_CONFIG_DIR": str(tmp_path_factory.mktemp("jupyter-config")),
-        "JUPYTERLAB_SETTINGS_DIR": str(settings),
+        "JUPYTERLAB_SETTINGS_DIR": str(user_settings),
     }
     log = open(root.parent / "lab.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
@@ -105,9 +107,10 @@ def lab(
             f"--ServerApp.root_dir={root}",
             "--LabApp.expose_app_in_browser=True",
             "--ServerApp.jpserver_extensions={'gms_lab': True}",
-            f"--GMSLab.workspace={task_workspace}",
+            f"--GMSLab.workspace={workspace}",
             f"--GMSLab.broker_url={redis_url}",
             "--GMSLab.runner=local",
+            *settings,
         ],
         env=env,
         stdout=log,
@@ -125,11 +128,20 @@ def lab(
 
     try:
         wait_until(up, 60)
-        yield Lab(url, root, task_workspace)
+        yield Lab(url, root, workspace)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def lab(
+    worker: Worker, redis_url: str, task_workspace: Path, tmp_path_factory: Any
+) -> Iterator[Lab]:
+    """`jupyter lab` with the studio on the worker's workspace."""
+    with running_lab(redis_url, task_workspace, tmp_path_factory) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")

@@ -79,7 +79,12 @@ export class HealthMonitor {
       this._config = config;
       this._configChanged.emit(config);
       const problems = Object.entries(config.health ?? {})
-        .filter(([, health]) => !health.ok)
+        // ComfyUI is a problem only for a studio pointed at one; the banner says more
+        // while a ComfyUI take needs it
+        .filter(
+          ([tool, health]) =>
+            !health.ok && (tool !== 'comfyui' || config.comfyuiConfigured)
+        )
         .map(([tool, health]) => ({
           tool,
           message: health.message || 'not available'

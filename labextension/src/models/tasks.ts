@@ -11,7 +11,13 @@ import type {
   TaskSuccess
 } from '../events.generated';
 import { findNode, takeLabel } from '../hierarchy';
-import type { IModelList, IPipeline, ITaskRecord, JSONRecord } from '../types';
+import type {
+  IModelList,
+  IPipeline,
+  ITaskRecord,
+  ITemplateList,
+  JSONRecord
+} from '../types';
 import { exportLabel } from '../types';
 import type { Notices } from './notices';
 import type { ProjectModel } from './projects';
@@ -110,6 +116,30 @@ export class TaskTracker {
   async loadModels(): Promise<IModelList> {
     this._models = await this._api.listModels();
     return this._models;
+  }
+
+  /**
+   * Read the workflow templates of every pipeline that runs templates (ComfyUI), for the open
+   * project (its own templates first). Read each time the Generate dialog opens, so a workflow
+   * exported meanwhile is offered. A pipeline whose list cannot be read maps to null.
+   */
+  async loadTemplates(): Promise<{ [pipeline: string]: ITemplateList | null }> {
+    const projectId = this._projects.id;
+    const wanted = this._pipelines.filter(pipeline =>
+      Object.values(pipeline.parameters).some(
+        spec => spec.source === 'templates'
+      )
+    );
+    const lists = await Promise.all(
+      wanted.map(pipeline =>
+        this._api
+          .listTemplates(pipeline.id, projectId)
+          .catch((): ITemplateList | null => null)
+      )
+    );
+    const out: { [pipeline: string]: ITemplateList | null } = {};
+    wanted.forEach((pipeline, index) => (out[pipeline.id] = lists[index]));
+    return out;
   }
 
   /**

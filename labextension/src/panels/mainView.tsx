@@ -148,6 +148,16 @@ function Generating(props: {
         value={task?.progress ?? 0}
         aria-label="Generation progress"
       />
+      {task?.step && task.status === 'running' ? (
+        // the pipeline's own words: "KSampler 12/20", "denoising 7/20"
+        <span
+          className="gms-Generating-step"
+          data-testid="gms-take-step"
+          title={task.step}
+        >
+          {task.step}
+        </span>
+      ) : null}
     </div>
   );
 }

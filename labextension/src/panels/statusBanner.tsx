@@ -14,8 +14,30 @@ const TOOL_NAMES: { [tool: string]: string } = {
   git: 'Git',
   gitLfs: 'Git LFS',
   docker: 'Docker',
+  comfyui: 'ComfyUI',
   server: 'Server'
 };
+
+/**
+ * What to say about ComfyUI, or null: said when it does not answer and it matters — the
+ * studio was pointed at one (`comfyui_url` set), or a ComfyUI take waits or runs.
+ */
+export function comfyuiTrouble(model: StudioModel): string | null {
+  const config = model.health.config;
+  const health = config?.health?.comfyui;
+  if (!health || health.ok) {
+    return null;
+  }
+  const busy = [...model.tasks.all.values()].some(
+    task =>
+      task.pipeline === 'comfyui' &&
+      (task.status === 'pending' || task.status === 'running')
+  );
+  if (!busy && !config?.comfyuiConfigured) {
+    return null;
+  }
+  return health.message || `No ComfyUI answers at ${config?.comfyuiUrl ?? ''}`;
+}
 
 /** Props of the status banner. */
 export interface IStatusBannerProps {
@@ -36,16 +58,19 @@ export function StatusBanner(
   props: IStatusBannerProps
 ): React.ReactElement | null {
   const { model, showConnection = true, showMinor = false } = props;
-  const { health, connection, projectId } = useSignals(
+  const { health, connection, projectId, comfyui } = useSignals(
     [
       model.health.changed,
+      model.health.configChanged,
       model.connection.stateChanged,
-      model.projects.currentChanged
+      model.projects.currentChanged,
+      model.tasks.changed
     ],
     () => ({
       health: model.health.state,
       connection: model.connection.state,
-      projectId: model.projects.id
+      projectId: model.projects.id,
+      comfyui: comfyuiTrouble(model)
     })
   );
   if (!health.reachable) {
@@ -69,6 +94,7 @@ export function StatusBanner(
   const minor = health.problems.filter(
     problem =>
       !CRITICAL_TOOLS.has(problem.tool) &&
+      problem.tool !== 'comfyui' &&
       (problem.tool !== 'docker' || runner === 'docker')
   );
   const lines: React.ReactElement[] = [];
@@ -77,6 +103,14 @@ export function StatusBanner(
       <div key={problem.tool}>
         {TOOL_NAMES[problem.tool] ?? problem.tool} is down ({problem.message}):
         generation is paused. Retrying…
+      </div>
+    );
+  }
+  if (comfyui && critical.length === 0) {
+    lines.push(
+      <div key="comfyui" data-tool="comfyui">
+        ComfyUI is unavailable: {comfyui} ComfyUI takes cannot run until it
+        answers. Retrying…
       </div>
     );
   }
@@ -100,7 +134,13 @@ export function StatusBanner(
         className="gms-StatusBanner gms-mod-warning"
         role="status"
         data-testid="gms-status-banner"
-        data-state={critical.length > 0 ? 'degraded' : 'reconnecting'}
+        data-state={
+          critical.length > 0
+            ? 'degraded'
+            : comfyui && lines.length === 1
+              ? 'comfyui'
+              : 'reconnecting'
+        }
       >
         {lines}
       </div>
