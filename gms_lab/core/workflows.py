@@ -25,6 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import shutil
 import tomllib
 from collections.abc import Collection, Iterable
@@ -39,6 +40,7 @@ from .errors import InvalidInput, NotFound, UnsafePath
 from .paths import resolve_inside
 from .workspace import Workspace
 
+log = logging.getLogger(__name__)
 LIBRARY_FOLDER = "Pipeline_Templates"
 PROJECT_FOLDER = "02_Source_Creative/workflows"
 BINDING_SUFFIX = ".binding.toml"
@@ -422,13 +424,14 @@ def _pick(
     templates: Iterable[Template], quality: Quality, parameters: dict[str, Any]
 ) -> Template | None:
     """The tier's template: the project's before the library's, by name; with an init image,
-    one that binds it; without, one that does not need it if there is such."""
-    candidates = [t for t in templates if quality in t.binding.tiers]
+    one that binds it, without one, one that does not (its LoadImage would have nothing)."""
+    wants_image = bool(parameters.get(UPLOADED))
+    candidates = [
+        t
+        for t in templates
+        if quality in t.binding.tiers and (UPLOADED in t.parameters) == wants_image
+    ]
     candidates.sort(key=lambda t: (t.source != "project", t.name))
-    if parameters.get(UPLOADED):
-        candidates = [t for t in candidates if UPLOADED in t.parameters]
-    else:
-        candidates.sort(key=lambda t: UPLOADED in t.parameters)  # stable: keeps the order above
     return candidates[0] if candidates else None
 
 
@@ -517,8 +520,16 @@ def install_examples(workspace: Workspace, sources: Iterable[Path]) -> list[str]
     """
     folder = workspace.library_dir / LIBRARY_FOLDER
     marker = folder / ".examples-installed"
-    if marker.exists() or any(folder.glob("*.json")):
+    try:
+        if marker.exists() or any(folder.glob("*.json")):
+            return []
+        return _copy_examples(folder, marker, sources)
+    except OSError as exc:  # a read-only library (a container's mount) keeps what it has
+        log.warning("example ComfyUI templates not copied into %s: %s", folder, exc)
         return []
+
+
+def _copy_examples(folder: Path, marker: Path, sources: Iterable[Path]) -> list[str]:
     copied: list[str] = []
     folder.mkdir(parents=True, exist_ok=True)
     for source in sources:
