@@ -47,6 +47,9 @@ class GMSLab(ExtensionApp):
     )
     redis_server = Unicode(None, allow_none=True, help=_help("redis_server")).tag(config=True)
     start_worker = Bool(None, allow_none=True, help=_help("start_worker")).tag(config=True)
+    worker_pool = Enum(
+        ["threads", "prefork"], None, allow_none=True, help=_help("worker_pool")
+    ).tag(config=True)
     worker_concurrency = Int(None, allow_none=True, help=_help("worker_concurrency")).tag(
         config=True
     )

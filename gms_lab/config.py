@@ -61,8 +61,20 @@ class StudioConfig(BaseModel):
     )
     redis_server: str = Field("redis-server", description="redis-server used when embedded.")
     start_worker: bool = Field(True, description="Start an embedded Celery worker.")
-    worker_concurrency: int = Field(2, ge=1, description="Embedded worker's processes.")
-    pool_size: int = Field(1, ge=1, description="Warm pipeline processes per pipeline and tier.")
+    worker_pool: Literal["threads", "prefork"] = Field(
+        "threads",
+        description="How a worker runs tasks at once: threads of one process (a task mostly "
+        "waits on its pipeline, the disk and Redis) or one process each.",
+    )
+    worker_concurrency: int = Field(
+        4, ge=1, description="Tasks the embedded worker runs at once (threads or processes)."
+    )
+    pool_size: int = Field(
+        2,
+        ge=1,
+        description="Warm pipeline processes per pipeline and tier in a worker process, at most "
+        "(tasks beyond wait for one).",
+    )
     pool_idle_timeout: float = Field(
         300.0, gt=0, description="Seconds an idle warm pipeline process lives."
     )
@@ -121,6 +133,7 @@ class StudioConfig(BaseModel):
         "auto_commit_delay": "GMS_AUTO_COMMIT_DELAY",
         "redis_server": "GMS_REDIS_SERVER",
         "start_worker": "GMS_START_WORKER",
+        "worker_pool": "GMS_WORKER_POOL",
         "worker_concurrency": "GMS_WORKER_CONCURRENCY",
         "pool_size": "GMS_POOL_SIZE",
         "pool_idle_timeout": "GMS_POOL_IDLE_TIMEOUT",

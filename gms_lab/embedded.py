@@ -62,6 +62,7 @@ def find_redis_server(configured: str) -> str | None:
 
 def worker_command(config: StudioConfig, name: str) -> list[str]:
     """The command line of a studio Celery worker."""
+    pool = ["-P", "threads"] if config.worker_pool == "threads" else ["-O", "fair"]
     return [
         sys.executable,
         "-m",
@@ -73,14 +74,13 @@ def worker_command(config: StudioConfig, name: str) -> list[str]:
         name,
         "-c",
         str(config.worker_concurrency),
+        *pool,
         "-Q",
         "gms",
         "--loglevel",
         "INFO",
         "--without-gossip",
         "--without-mingle",
-        "-O",
-        "fair",
     ]
 
 

@@ -247,6 +247,10 @@ def encode(event: CamelModel) -> str:
     return json.dumps(event.wire(), separators=(",", ":"))
 
 
+#: Events sent in one round trip at most.
+_BATCH = 256
+
+
 class EventPublisher:
     """Publishes events to a project's channel without ever making the caller wait on Redis.
 
@@ -305,20 +309,33 @@ class EventPublisher:
     def _send(self) -> None:
         events = self._queue
         while True:
-            name, raw = events.get()
+            # what queued up meanwhile goes in the same round trip, in order
+            batch = [events.get()]
+            while len(batch) < _BATCH:
+                try:
+                    batch.append(events.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                self.client.publish(name, raw)
-                self.sent += 1
+                if len(batch) == 1:
+                    self.client.publish(*batch[0])
+                else:
+                    pipe = self.client.pipeline(transaction=False)
+                    for name, raw in batch:
+                        pipe.publish(name, raw)
+                    pipe.execute()
+                self.sent += len(batch)
                 if self._failing:
                     log.info("events reach Redis again (%d dropped meanwhile)", self.dropped)
                     self._failing = False
             except redis.RedisError as exc:
-                self.dropped += 1
+                self.dropped += len(batch)
                 if not self._failing:
                     log.warning("could not publish events (Redis: %s); dropping until back", exc)
                     self._failing = True
             finally:
-                events.task_done()
+                for _ in batch:
+                    events.task_done()
 
 
 Listener = Callable[[str], None]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -12,10 +13,11 @@ from urllib.parse import quote
 
 from ..models import Asset, AssetCategory, FileEntry
 from .errors import InvalidInput, NotFound, UnsafePath
-from .files import is_temp_name, media_kind, mtime
+from .files import atomic_write, is_temp_name, media_kind, mtime
 from .paths import check_name, resolve_inside, split_relative
 from .projects import ASSETS, CACHE
 
+log = logging.getLogger(__name__)
 THUMBNAILS = f"{CACHE}/thumbnails"
 UPLOADS = f"{CACHE}/uploads"
 #: Files only the studio itself writes; uploads may not replace them.
@@ -185,6 +187,32 @@ def upload_target(root: Path, *, category: str | None, name: str | None, path: s
     check_name(target.name, what="file name")
     if target.is_dir():
         raise InvalidInput(f"{rel!r} is a folder.", {"path": rel})
+    return target
+
+
+def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
+    """Make the thumbnail of an image of the project now, where `describe` finds it (the
+    image shrunk to `size` on its longest side, upright, as PNG); its project-relative path, or
+    None when the file is not an image Pillow reads. (Videos and sounds, and assets, get theirs
+    from the thumbnail pipeline.)"""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = root / relpath
+    try:
+        with Image.open(path) as opened:
+            picture = ImageOps.exif_transpose(opened)
+            picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+        if picture.mode not in {"RGB", "RGBA", "L", "LA"}:
+            alpha = "transparency" in picture.info or picture.mode in {"P", "PA"}
+            picture = picture.convert("RGBA" if alpha else "RGB")
+        buf = io.BytesIO()
+        picture.save(buf, "PNG")
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        log.warning("no thumbnail for %s: %s", relpath, exc)
+        return None
+    target = thumbnail_relpath(relpath, size, path.stat())
+    (root / target).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(root / target, buf.getvalue())
     return target
 
 

@@ -26,10 +26,11 @@ rename → fsync the folder, and only then does `update` return.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -71,6 +72,53 @@ Stamp = tuple[int, int, int, int]
 FREE_FORM_DEPTH = 128
 
 
+@contextlib.contextmanager
+def _refused() -> Iterator[None]:
+    """A change that would make the project invalid or unreadable: `InvalidInput`."""
+    try:
+        yield
+    except ValidationError as exc:
+        raise InvalidInput(
+            "The change would make the project invalid; nothing was written.", _errors(exc)
+        ) from exc
+    except (PydanticSerializationError, orjson.JSONEncodeError) as exc:
+        reason = str(exc).removeprefix("Error serializing to JSON: ")
+        raise InvalidInput(
+            f"The change would make the project unreadable ({reason}); nothing was written.",
+            {"reason": reason},
+        ) from exc
+
+
+class _Waiting:
+    """A coalesced change waiting for its write, and what came of it."""
+
+    def __init__(self, change: Callable[[Project], Any]) -> None:
+        self.change = change
+        self.woken = threading.Event()
+        self.leads = False
+        self.project: Project | None = None
+        self.outcome: Any = None
+        self.error: BaseException | None = None
+
+
+@dataclass
+class _Batch:
+    """The changes waiting for one project's next write (group commit): the first to come
+    leads — it takes the project's lock, and everyone who queued until then is written with
+    it in one write; whoever queued later is made the next leader."""
+
+    waiting: list[_Waiting] = field(default_factory=list)
+
+
+class Unchanged(Exception):
+    """Raised by a change given to `ManifestStore.update` that finds nothing to do: nothing is
+    written, and `update` returns the project as it is, with `value` as the change's result."""
+
+    def __init__(self, value: Any = None) -> None:
+        super().__init__()
+        self.value = value
+
+
 @dataclass
 class _Entry:
     """One parsed manifest and what identifies the file it came from."""
@@ -110,6 +158,7 @@ class ManifestStore:
         self.cache_size = max(1, cache_size)
         self._entries: OrderedDict[Path, _Entry] = OrderedDict()
         self._summaries: dict[Path, tuple[Stamp, bytes, ProjectSummary]] = {}
+        self._batches: dict[Path, _Batch] = {}
         self._guard = threading.Lock()
 
     def lock(self, project_id: str) -> FileLock:
@@ -171,6 +220,7 @@ class ManifestStore:
         project_id: str,
         change: Callable[[Project], T],
         expected_version: int | None = None,
+        coalesce: bool = False,
     ) -> tuple[Project, T]:
         """Lock, read, apply `change` (which mutates the project), bump the version, write.
 
@@ -179,7 +229,15 @@ class ManifestStore:
         load (free-form values nested too deep, integers beyond 64 bits, lone surrogates), is
         refused and nothing is written. Returns the written project and what `change`
         returned; the write is on disk (fsynced) when this returns.
+
+        `coalesce=True` says the change only alters the project (no side effects, no expected
+        version), so changes of several threads that wait for the project at the same time
+        are written together: one write and one fsync for all of them (see `_Batch`). Each
+        caller is answered when the write holding its change is on disk; a change that fails
+        fails alone.
         """
+        if coalesce and expected_version is None:
+            return self._coalesced(project_id, change)
         path = self._path(project_id)
         with self.lock(project_id):
             entry = self._load(project_id, path)
@@ -191,28 +249,122 @@ class ManifestStore:
                     {"current": current.version, "expected": expected_version},
                 )
             project = fork(current)
-            serialiser = entry.serialiser or Serialiser()
-            try:
-                outcome = change(project)
-                project.version = current.version + 1
-                data = serialiser.dump(project)
-            except ValidationError as exc:
-                raise InvalidInput(
-                    "The change would make the project invalid; nothing was written.",
-                    _errors(exc),
-                ) from exc
-            except (PydanticSerializationError, orjson.JSONEncodeError) as exc:
-                reason = str(exc).removeprefix("Error serializing to JSON: ")
-                raise InvalidInput(
-                    f"The change would make the project unreadable ({reason}); "
-                    "nothing was written.",
-                    {"reason": reason},
-                ) from exc
-            stamp = atomic_write(path, data)
-            self._remember(path, _Entry(stamp, data[:_HEAD], project, data, serialiser))
+            with _refused():
+                try:
+                    outcome = change(project)
+                except Unchanged as nothing:
+                    return current, nothing.value
+            self._write(path, entry, project)
         if self.on_write is not None:
             self.on_write(project)
         return project, outcome
+
+    def _write(self, path: Path, entry: _Entry, project: Project) -> None:
+        """Serialise the changed project as the next version and write it (fsynced)."""
+        serialiser = entry.serialiser or Serialiser()
+        with _refused():
+            project.version = entry.project.version + 1
+            data = serialiser.dump(project)
+        stamp = atomic_write(path, data)
+        self._remember(path, _Entry(stamp, data[:_HEAD], project, data, serialiser))
+
+    def _coalesced(self, project_id: str, change: Callable[[Project], T]) -> tuple[Project, T]:
+        path = self._path(project_id)
+        mine = _Waiting(change)
+        with self._guard:
+            batch = self._batches.get(path)
+            if batch is None:
+                batch = self._batches[path] = _Batch()
+                mine.leads = True
+            batch.waiting.append(mine)
+        if not mine.leads:
+            mine.woken.wait()  # answered, or made the next leader
+        if mine.leads:
+            self._lead(project_id, path)
+        if mine.error is not None:
+            raise mine.error
+        assert mine.project is not None
+        return mine.project, mine.outcome
+
+    def _lead(self, project_id: str, path: Path) -> None:
+        """Write what waits for the project: everyone who queued until the lock is held."""
+        written: Project | None = None
+        waiting: list[_Waiting] = []
+        try:
+            with self.lock(project_id):
+                with self._guard:
+                    batch = self._batches[path]
+                    waiting, batch.waiting = batch.waiting, []
+                written = self._commit(project_id, path, waiting)
+        except BaseException as exc:  # the lock or the manifest itself failed: all of them fail
+            with self._guard:
+                if not waiting:
+                    batch = self._batches[path]
+                    waiting, batch.waiting = batch.waiting, []
+            for one in waiting:
+                if one.error is None and one.project is None:
+                    one.error = exc
+        finally:
+            with self._guard:
+                batch = self._batches[path]
+                if batch.waiting:
+                    batch.waiting[0].leads = True  # the next write is theirs to make
+                    batch.waiting[0].woken.set()
+                else:
+                    del self._batches[path]
+            for one in waiting:
+                one.leads = False
+                one.woken.set()
+        if written is not None and self.on_write is not None:
+            self.on_write(written)
+
+    def _commit(self, project_id: str, path: Path, waiting: list[_Waiting]) -> Project | None:
+        """Apply the changes in turn (each on its own fork: one that fails leaves no trace) and
+        write the result once; the project written (None when nothing changed)."""
+        entry = self._load(project_id, path)
+        working = entry.project
+        changed: list[_Waiting] = []
+        for one in waiting:
+            candidate = fork(working)
+            try:
+                with _refused():
+                    one.outcome = one.change(candidate)
+            except Unchanged as nothing:
+                one.outcome, one.project = nothing.value, working
+                continue
+            except BaseException as exc:
+                one.error = exc
+                continue
+            working = candidate
+            changed.append(one)
+        if not changed:
+            return None
+        try:
+            self._write(path, entry, working)
+        except InvalidInput:
+            # one of them makes a project that cannot be written: each alone, so it fails alone
+            return self._one_by_one(project_id, path, changed)
+        for one in changed:
+            one.project = working
+        return working
+
+    def _one_by_one(self, project_id: str, path: Path, changed: list[_Waiting]) -> Project | None:
+        written: Project | None = None
+        for one in changed:
+            entry = self._load(project_id, path)
+            project = fork(entry.project)
+            try:
+                with _refused():
+                    one.outcome = one.change(project)
+                self._write(path, entry, project)
+            except BaseException as exc:
+                one.error = exc
+                continue
+            one.project = written = project
+        for one in changed:  # the later writes hold the earlier changes too
+            if one.error is None and written is not None:
+                one.project = written
+        return written
 
     def forget(self, project_id: str) -> None:
         """Drop what this process keeps of a project (it was deleted or moved)."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from ..models import Project, Shot, Take, TakeStatus
 from . import hierarchy
-from .errors import InvalidInput
+from .errors import Conflict, InvalidInput
+from .manifest import Unchanged
 from .projects import CACHE, RENDERS
 
 #: Where pipelines write while a job runs (hidden and git-ignored), one folder per task.
@@ -44,11 +46,23 @@ def add_generating(
     seed: int | None,
     task_id: str,
     tier: str,
+    take_id: str | None = None,
 ) -> Take:
-    """Add a take in state `generating` to the shot; it is filled in when the task ends."""
+    """Add a take in state `generating` to the shot; it is filled in when the task ends.
+
+    With `take_id` (chosen at submit time, before the task was queued), a take of that id
+    already in the shot is the task's own, filed by whoever finished the task first: it is
+    left as it is (`Unchanged` is raised with it, so nothing is written).
+    """
     shot = shot_of(project, shot_id)
+    if take_id is not None:
+        for existing in shot.takes:
+            if existing.id == take_id:
+                if existing.task_id != task_id:
+                    raise Conflict(f"Take {take_id!r} exists already.", {"takeId": take_id})
+                raise Unchanged(existing)
     take = Take(
-        id=hierarchy.new_id(project, "take"),
+        id=take_id or hierarchy.new_id(project, "take"),
         pipeline=pipeline,
         parameters=parameters,
         seed=seed,
@@ -57,6 +71,32 @@ def add_generating(
     )
     shot.takes.append(take)
     return take
+
+
+def in_shot(project: Project, shot_id: str, take_id: str) -> bool:
+    """Whether the shot holds the take (the shot must exist)."""
+    return any(take.id == take_id for take in shot_of(project, shot_id).takes)
+
+
+@dataclass(frozen=True)
+class MissingTake:
+    """A take to add if the submit has not written it yet, and the id of its shot."""
+
+    take: Take
+    shot_id: str
+
+
+def _filed(project: Project, take_id: str, missing: MissingTake | None) -> tuple[Shot, Take]:
+    """A take and its shot; `missing` is added when the take is not there yet (its task ended
+    before the submit wrote it: see `TaskService.submit`)."""
+    if missing is not None:
+        shot = shot_of(project, missing.shot_id)
+        for take in shot.takes:
+            if take.id == take_id:
+                return shot, take
+        shot.takes.append(missing.take)
+        return shot, missing.take
+    return find_take(project, take_id)
 
 
 def find_take(project: Project, take_id: str) -> tuple[Shot, Take]:
@@ -75,9 +115,16 @@ def replace(shot: Shot, take: Take, **changes: Any) -> Take:
     return changed
 
 
-def complete(project: Project, take_id: str, file: str, thumbnail: str | None = None) -> Take:
-    """Mark a take completed with its file; the shot's first completed take becomes selected."""
-    shot, take = find_take(project, take_id)
+def complete(
+    project: Project,
+    take_id: str,
+    file: str,
+    thumbnail: str | None = None,
+    missing: MissingTake | None = None,
+) -> Take:
+    """Mark a take completed with its file (and thumbnail); the shot's first completed take
+    becomes selected. `missing` is added first if the take is not there yet."""
+    shot, take = _filed(project, take_id, missing)
     changes: dict[str, Any] = {"status": TakeStatus.completed, "file": file, "error": None}
     if thumbnail is not None:
         changes["thumbnail"] = thumbnail
@@ -97,7 +144,7 @@ def set_thumbnail(project: Project, file: str, thumbnail: str) -> Take | None:
     return None
 
 
-def fail(project: Project, take_id: str, error: str) -> Take:
-    """Mark a take failed, with the reason."""
-    shot, take = find_take(project, take_id)
+def fail(project: Project, take_id: str, error: str, missing: MissingTake | None = None) -> Take:
+    """Mark a take failed, with the reason (`missing` is added first if it is not there yet)."""
+    shot, take = _filed(project, take_id, missing)
     return replace(shot, take, status=TakeStatus.error, error=error[:2000])

@@ -17,7 +17,7 @@ from ..events import EventPublisher, ProjectUpdate
 from ..models import Project
 from ..runtime import broker_url
 from .dispatcher import Dispatcher
-from .records import TaskRecords
+from .records import Heartbeats, TaskRecords
 from .registry import PipelineRegistry
 
 
@@ -40,6 +40,8 @@ class TaskContext:
         self.registry = PipelineRegistry(config.pipelines_path)
         self.dispatcher = Dispatcher(self.registry)
         self.records = TaskRecords(self.redis, config.task_history)
+        #: The heartbeats of the tasks this process runs (a worker's).
+        self.heartbeats = Heartbeats(self.records, HEARTBEAT_EVERY, HEARTBEAT_TTL)
         from .trashed import TaskTrashKeeper  # the keeper needs this context: imported late
 
         if not any(isinstance(x, TaskTrashKeeper) for x in self.core.trash.listeners):
@@ -55,6 +57,9 @@ class TaskContext:
         )
 
 
+#: Seconds between a running task's heartbeats, and how long one lasts.
+HEARTBEAT_EVERY = 2.0
+HEARTBEAT_TTL = 6.0
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -12,7 +12,6 @@ import json
 import logging
 import os
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,21 +19,19 @@ from typing import Any
 
 from ..core import assets, exports, takes
 from ..core.errors import ProjectNotFound, StudioError
-from ..core.files import atomic_write, fsync_dir
+from ..core.files import atomic_write, fsync_dir, media_kind
 from ..core.paths import public_text
 from ..core.projects import EXPORTS, RENDERS
 from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskSuccess, progress_of
 from ..models import Quality, TaskRecord, TaskResult, TaskStatus, utcnow
 from .context import TaskContext
-from .records import finish
+from .records import RecordUnchanged, finish
 from .registry import PipelineSpec, TierSpec
 from .runners.base import Job, JobCancelled, JobOutcome, PipelineFailure
 from .runners.runner import Runner
-from .service import job_dir, mark_take_failed, started_now
+from .service import TakeAbandoned, job_dir, mark_take_failed, started_now, take_to_file
 
 log = logging.getLogger(__name__)
-HEARTBEAT_EVERY = 2.0
-HEARTBEAT_TTL = 6.0
 #: Progress events of one step closer together than this are merged (the last one always goes
 #: out); a new step or a new preview is always sent.
 PROGRESS_EVERY = 0.05
@@ -46,9 +43,12 @@ PREVIEWS_KEPT = 3
 CANCEL_CHECK_EVERY = 0.2
 
 
-def _at_most_every(seconds: float, check: Callable[[], bool]) -> Callable[[], bool]:
-    """`check`, asked at most every `seconds` (the last answer in between; a yes sticks)."""
-    last = [float("-inf"), False]
+def _at_most_every(
+    seconds: float, check: Callable[[], bool], known: bool | None = None
+) -> Callable[[], bool]:
+    """`check`, asked at most every `seconds` (the last answer in between; a yes sticks);
+    `known` is an answer just read (the first ask then waits its turn)."""
+    last = [float("-inf"), False] if known is None else [time.monotonic(), known]
 
     def asked() -> bool:
         now = time.monotonic()
@@ -59,38 +59,12 @@ def _at_most_every(seconds: float, check: Callable[[], bool]) -> Callable[[], bo
     return asked
 
 
-class Heartbeat:
-    """Keeps the task's heartbeat fresh while it runs, so a dead worker's task is spotted."""
-
-    def __init__(self, ctx: TaskContext, task_id: str, worker: str) -> None:
-        self.ctx, self.task_id, self.worker = ctx, task_id, worker
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, daemon=True, name="gms-heartbeat")
-
-    def __enter__(self) -> Heartbeat:
-        self.ctx.records.heartbeat(self.task_id, self.worker, HEARTBEAT_TTL)
-        self._thread.start()
-        return self
-
-    def _beat(self) -> None:
-        while not self._stop.wait(HEARTBEAT_EVERY):
-            try:
-                self.ctx.records.heartbeat(self.task_id, self.worker, HEARTBEAT_TTL)
-            except Exception as exc:  # a Redis blip must not kill the task
-                log.warning("heartbeat of %s failed: %s", self.task_id, exc)
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self.ctx.records.clear_heartbeat(self.task_id)
-
-
 def execute_generation(
     ctx: TaskContext,
     runner: Runner,
     task_id: str,
     worker: str,
-    schedule_commit: Callable[[str, str], None],
+    schedule_commit: Callable[[str, str, dict[str, str] | None], None],
     request_thumbnail: Callable[[str, str], None] = lambda project, path: None,
 ) -> TaskRecord | None:
     """Run one task to its end; the final record (None for an unknown task)."""
@@ -120,76 +94,115 @@ def execute_generation(
         log.exception("task %s could not be prepared", task_id)
         return _fail(ctx, record, f"The task could not be prepared ({type(exc).__name__}: {exc}).")
 
-    with Heartbeat(ctx, task_id, worker):
-        record = records.update(task_id, lambda r: started_now(r), read=raw)
-        ctx.publisher.publish(record.project_id, progress_of(record))
-        out: Path | None = None
-        relay: _ProgressRelay | None = None
-        # from here on, whatever goes wrong ends the task: it never stays "running"
-        try:
-            root = ctx.core.projects.path(record.project_id)
-            out = job_dir(root, task_id)
-            shutil.rmtree(out, ignore_errors=True)  # a redelivered task starts clean
-            out.mkdir(parents=True)
-            job = Job(
-                job_id=task_id,
-                parameters=parameters,
-                quality=quality,
-                tier=tier,
-                output_dir=out,
-                project_dir=root,
-                models_dir=ctx.core.workspace.models_dir,
-                extras=extras,
-            )
-            relay = _ProgressRelay(ctx, task_id, root)
+    beats = ctx.heartbeats
+    # running, and its heartbeat beating, in one round trip
+    record = records.update(
+        task_id, started_now, read=raw, also=lambda pipe: beats.begin(task_id, worker, pipe)
+    )
+    try:
+        return _run(
+            ctx,
+            runner,
+            record,
+            spec,
+            tier,
+            quality,
+            parameters,
+            extras,
+            schedule_commit,
+            request_thumbnail,
+        )
+    finally:
+        beats.end(task_id)
 
-            def note_runner(kind: str) -> None:
-                relay.runner = kind  # recorded with the first progress (or at the end)
 
-            outcome = runner.run(
-                spec,
-                job,
-                relay,
-                cancelled=_at_most_every(
-                    CANCEL_CHECK_EVERY, lambda: records.cancel_requested(task_id)
-                ),
-                on_start=note_runner,
-            )
-            relay.end()
-            final = _complete(ctx, spec, tier, record, root, outcome, parameters, schedule_commit)
-            if spec.produces == "take" and final.result is not None:
-                request_thumbnail(final.project_id, final.result.output_path)
-            return final
-        except JobCancelled:
-            if relay is not None:
-                relay.end()
-            return _fail(ctx, records.get(task_id), "Cancelled.", cancelled=True)
-        except PipelineFailure as exc:
-            if relay is not None:
-                relay.end()
-            return _fail(ctx, records.get(task_id), exc.message)
-        except ProjectNotFound:
-            return _fail(
-                ctx,
-                records.get(task_id),
-                f"The project {record.project_id!r} no longer exists: it was deleted while "
-                "the task was waiting or running.",
-            )
-        except StudioError as exc:
-            return _fail(ctx, records.get(task_id), exc.message)
-        except Exception as exc:
-            log.exception("task %s failed inside the studio", task_id)
-            return _fail(
-                ctx,
-                records.get(task_id),
-                f"The task failed inside the studio ({type(exc).__name__}: {exc}); "
-                "see the worker's log.",
-            )
-        finally:
-            if out is not None:
-                shutil.rmtree(out, ignore_errors=True)
-            if relay is not None:
-                relay.drop_previews()
+def _run(
+    ctx: TaskContext,
+    runner: Runner,
+    record: TaskRecord,
+    spec: PipelineSpec,
+    tier: TierSpec,
+    quality: Quality,
+    parameters: dict[str, Any],
+    extras: dict[str, Any],
+    schedule_commit: Callable[[str, str, dict[str, str] | None], None],
+    request_thumbnail: Callable[[str, str], None],
+) -> TaskRecord:
+    """The task from running to its end: whatever goes wrong ends it, it never stays running."""
+    records, task_id = ctx.records, record.task_id
+    ctx.publisher.publish(record.project_id, progress_of(record))
+    out: Path | None = None
+    relay: _ProgressRelay | None = None
+    try:
+        root = ctx.core.projects.path(record.project_id)
+        out = job_dir(root, task_id)
+        shutil.rmtree(out, ignore_errors=True)  # a redelivered task starts clean
+        out.mkdir(parents=True)
+        job = Job(
+            job_id=task_id,
+            parameters=parameters,
+            quality=quality,
+            tier=tier,
+            output_dir=out,
+            project_dir=root,
+            models_dir=ctx.core.workspace.models_dir,
+            extras=extras,
+        )
+        relay = _ProgressRelay(ctx, task_id, root)
+
+        def note_runner(kind: str) -> None:
+            relay.runner = kind  # recorded with the first progress (or at the end)
+
+        outcome = runner.run(
+            spec,
+            job,
+            relay,
+            # begin() has just read the cancel flag: the first look waits its turn
+            cancelled=_at_most_every(
+                CANCEL_CHECK_EVERY, lambda: records.cancel_requested(task_id), known=False
+            ),
+            on_start=note_runner,
+        )
+        runner_kind = relay.end()
+        final = _complete(
+            ctx, spec, tier, record, root, outcome, parameters, schedule_commit, runner_kind
+        )
+        result = final.result
+        if spec.produces == "take" and result is not None and not _pictured(result.output_path):
+            # videos and sounds: the thumbnail pipeline (images got theirs with the take)
+            request_thumbnail(final.project_id, result.output_path)
+        return final
+    except TakeAbandoned:
+        # the submit could not write the take and cancelled the task: nothing is filed
+        return records.get(task_id)
+    except JobCancelled:
+        return _fail(ctx, records.get(task_id), "Cancelled.", cancelled=True, relay=relay)
+    except PipelineFailure as exc:
+        return _fail(ctx, records.get(task_id), exc.message, relay=relay)
+    except ProjectNotFound:
+        return _fail(
+            ctx,
+            records.get(task_id),
+            f"The project {record.project_id!r} no longer exists: it was deleted while "
+            "the task was waiting or running.",
+            relay=relay,
+        )
+    except StudioError as exc:
+        return _fail(ctx, records.get(task_id), exc.message, relay=relay)
+    except Exception as exc:
+        log.exception("task %s failed inside the studio", task_id)
+        return _fail(
+            ctx,
+            records.get(task_id),
+            f"The task failed inside the studio ({type(exc).__name__}: {exc}); "
+            "see the worker's log.",
+            relay=relay,
+        )
+    finally:
+        if out is not None:
+            shutil.rmtree(out, ignore_errors=True)
+        if relay is not None:
+            relay.drop_previews()
 
 
 def job_extras(
@@ -225,6 +238,8 @@ class _ProgressRelay:
         self.previews: list[Path] = []
         #: The runner the job runs in, not yet in the record.
         self.runner: str | None = None
+        #: The same, once the job ended: for the task's final record.
+        self.leftover: str | None = None
 
     def __call__(self, progress: float, step: str, preview: Path | None = None) -> None:
         self.pending = (progress, step)
@@ -264,19 +279,25 @@ class _ProgressRelay:
         record = self.ctx.records.update(self.task_id, change)
         self.ctx.publisher.publish(record.project_id, progress_of(record))
 
-    def end(self) -> None:
-        """The job ended: the last progress goes out, the previews go (the take replaces them)."""
+    def end(self) -> str | None:
+        """The job ended: the last progress goes out, the previews go (the take replaces them).
+        The runner kind not recorded yet (no progress carried it) is for the final record."""
         self.flush()
-        runner, self.runner = self.runner, None
-        if runner is not None:  # it made no progress to carry it
-            self.ctx.records.update(self.task_id, lambda r: setattr(r, "runner", runner), False)
+        if self.runner is not None:
+            self.leftover, self.runner = self.runner, None
         self.drop_previews()
+        return self.leftover
 
     def drop_previews(self) -> None:
         """Remove the task's previews from the cache."""
         if self.previews:
             shutil.rmtree(self.previews[0].parent, ignore_errors=True)
             self.previews.clear()
+
+
+def _pictured(relpath: str) -> bool:
+    """Whether a take's thumbnail is made with it (an image), not by the thumbnail pipeline."""
+    return media_kind(relpath) == "image"
 
 
 def _complete(
@@ -287,16 +308,20 @@ def _complete(
     root: Path,
     outcome: JobOutcome,
     parameters: dict[str, Any],
-    schedule_commit: Callable[[str, str], None],
+    schedule_commit: Callable[[str, str, dict[str, str] | None], None],
+    runner_kind: str | None = None,
 ) -> TaskRecord:
     """Place the outputs, register them, and announce success."""
     # a project deleted meanwhile must not be half re-created by the outputs put in place
     root = ctx.core.projects.path(record.project_id)
     first, *others = outcome.outputs
+    thumbnail: str | None = None
     if spec.produces == "take":
         assert record.take_id is not None
         take_id = record.take_id
-        project = ctx.core.projects.get(record.project_id)
+        # the take is in the manifest (the submit wrote it), or it is added now
+        missing = take_to_file(ctx, record)
+        project = ctx.core.manifests.read(record.project_id)
         folder = root / takes.renders_dir(project, record.node_id)
         # the files and the sidecar land in one folder: one fsync of it makes them all durable
         main = _place(first, folder / f"{take_id}{first.suffix.lower()}", sync=False)
@@ -324,7 +349,15 @@ def _complete(
             sync_dir=False,
         )
         fsync_dir(folder)
-        ctx.core.manifests.update(record.project_id, lambda p: takes.complete(p, take_id, relpath))
+        if _pictured(relpath):
+            # the worker has the picture at hand: its thumbnail comes with the take, in the
+            # same manifest write (no second task, no second write)
+            thumbnail = assets.make_thumbnail(root, relpath, ctx.config.thumbnail_size)
+        ctx.core.manifests.update(
+            record.project_id,
+            lambda p: takes.complete(p, take_id, relpath, thumbnail, missing),
+            coalesce=True,
+        )
         result = TaskResult(
             output_path=relpath, metadata=outcome.metadata, take_id=take_id, outputs=[relpath]
         )
@@ -364,6 +397,8 @@ def _complete(
             error=None,
             preview=None,
         )
+        if runner_kind is not None:
+            r.runner = runner_kind
 
     final = ctx.records.update(record.task_id, done)
     ctx.publisher.publish(
@@ -371,20 +406,25 @@ def _complete(
         TaskSuccess(task_id=final.task_id, node_id=final.node_id, result=result, seq=final.seq),
     )
     if spec.produces == "take":
+        state: dict[str, Any] = {
+            "status": "completed",
+            "file": result.output_path,
+            "shotId": final.node_id,
+        }
+        if thumbnail is not None:
+            state["thumbnail"] = thumbnail
         ctx.publisher.publish(
-            final.project_id,
-            NodeStateUpdated(
-                node_id=result.take_id or "",
-                state={"status": "completed", "file": result.output_path, "shotId": final.node_id},
-            ),
+            final.project_id, NodeStateUpdated(node_id=result.take_id or "", state=state)
         )
-        schedule_commit(final.project_id, f"{final.node_id}: take {result.take_id}")
+        schedule_commit(final.project_id, f"{final.node_id}: take {result.take_id}", final.author)
     elif spec.produces == "thumbnail":
         source = str(parameters["source"])
         category = assets.category_of(source)
         if source.startswith(f"{RENDERS}/"):
             _, take = ctx.core.manifests.update(
-                final.project_id, lambda p: takes.set_thumbnail(p, source, result.output_path)
+                final.project_id,
+                lambda p: takes.set_thumbnail(p, source, result.output_path),
+                coalesce=True,
             )
             if take is not None:
                 ctx.publisher.publish(
@@ -415,16 +455,33 @@ def _place(source: Path, target: Path, replace: bool = False, sync: bool = True)
     return target
 
 
-def _fail(ctx: TaskContext, record: TaskRecord, error: str, cancelled: bool = False) -> TaskRecord:
+def _fail(
+    ctx: TaskContext,
+    record: TaskRecord,
+    error: str,
+    cancelled: bool = False,
+    relay: _ProgressRelay | None = None,
+) -> TaskRecord:
     status = TaskStatus.cancelled if cancelled else TaskStatus.error
+    runner_kind = relay.end() if relay is not None else None
     # what a user reads: paths relative to the project (or workspace), no server paths
     project_root = ctx.core.workspace.project_dir(record.project_id, must_exist=False)
     error = public_text(public_text(error, project_root), ctx.core.workspace.root)
 
+    ended_here = False
+
     def failed(r: TaskRecord) -> None:
+        nonlocal ended_here
+        if r.status.finished:
+            raise RecordUnchanged  # ended meanwhile (its submit gave it up): that end stands
         finish(r, status, error=error, preview=None)
+        if runner_kind is not None:
+            r.runner = runner_kind
+        ended_here = True
 
     final = ctx.records.update(record.task_id, failed)
+    if not ended_here:
+        return final
     mark_take_failed(ctx, final, error)
     ctx.publisher.publish(
         final.project_id,

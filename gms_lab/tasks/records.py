@@ -2,22 +2,35 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import re
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, cast
 
 import redis
+from redis.client import Pipeline
 
 from ..core.errors import InvalidInput, NotFound
 from ..models import TaskPage, TaskRecord, utcnow
 
+log = logging.getLogger(__name__)
 TASK_KEY = "gms:task:"
 PROJECT_TASKS = "gms:tasks:"
 CANCEL_KEY = "gms:cancel:"
 HEARTBEAT_KEY = "gms:heartbeat:"
 WORKER_KEY = "gms:worker:"
 TRASHED_TASKS = "gms:trash:tasks:"
+#: Who filed a task's take: the submit ("written"), or, when the task ended before the submit
+#: wrote it, the one who ended it ("finisher"); "abandoned" when the submit could not write it
+#: and gave the task up. Set once by whoever comes first (`TaskRecords.settle_filing`).
+FILING_KEY = "gms:filing:"
+WRITTEN, FINISHER, ABANDONED = "written", "finisher", "abandoned"
+#: Records this process wrote last, kept to compare-and-set the next change in one round trip.
+_KNOWN_RECORDS = 256
 #: How many tasks a project's history keeps by default (setting `task_history`).
 KEEP_PER_PROJECT = 10_000
 _RECORD_TTL = 60 * 60 * 24 * 30
@@ -31,6 +44,10 @@ return 0
 """
 
 
+class RecordUnchanged(Exception):
+    """Raised by a change given to `TaskRecords.update` to leave the record as it is."""
+
+
 class TaskRecords:
     """Reads and changes task records; every change bumps `seq` atomically."""
 
@@ -39,10 +56,14 @@ class TaskRecords:
         self._swap = client.register_script(_SWAP)
         #: How many tasks a project's list keeps (the oldest go first).
         self.keep = keep
+        # the record as this process last wrote it, per task: the next change of a running
+        # task (which only its worker changes) is then one round trip, not a read and a write
+        self._known: OrderedDict[str, str | bytes] = OrderedDict()
+        self._known_lock = threading.Lock()
 
     def create(self, record: TaskRecord) -> TaskRecord:
         """Store a new record and list it under its project."""
-        pipe = self.client.pipeline()
+        pipe = self.client.pipeline(transaction=False)
         pipe.set(TASK_KEY + record.task_id, record.model_dump_json(by_alias=True), ex=_RECORD_TTL)
         pipe.zadd(PROJECT_TASKS + record.project_id, {record.task_id: time.time()})
         pipe.zremrangebyrank(PROJECT_TASKS + record.project_id, 0, -self.keep - 1)
@@ -84,22 +105,60 @@ class TaskRecords:
         change: Callable[[TaskRecord], Any],
         bump: bool = True,
         read: bytes | None = None,
+        also: Callable[[Pipeline], None] | None = None,
     ) -> TaskRecord:
         """Apply `change` to the record and bump its `seq`: read, change, then compare-and-set
-        (two round trips, one when the record as read is given; another writer in between
-        makes it start again)."""
+        (another writer in between makes it start again).
+
+        One round trip when the record as stored is known — given as `read`, or the one this
+        process wrote last — else two. `also` adds commands to the same round trip (sent once).
+        A change that raises `RecordUnchanged` leaves the record as it is (and returns it).
+        """
         key = TASK_KEY + task_id
+        raw: str | bytes | None = read if read is not None else self._recall(task_id)
         while True:
-            raw, read = (read, None) if read is not None else (self.client.get(key), None)
+            if raw is None:
+                raw = cast(bytes | None, self.client.get(key))
             if raw is None:
                 raise NotFound(f"No task {task_id!r}.", {"taskId": task_id})
             record = TaskRecord.model_validate_json(raw)
-            change(record)
+            try:
+                change(record)
+            except RecordUnchanged:
+                if also is not None:
+                    pipe = self.client.pipeline(transaction=False)
+                    also(pipe)
+                    pipe.execute()
+                return record
             if bump:
                 record.seq += 1
             new = record.model_dump_json(by_alias=True)
-            if self._swap(keys=[key], args=[raw, new, _RECORD_TTL]):
+            if also is None:
+                swapped = self._swap(keys=[key], args=[raw, new, _RECORD_TTL])
+            else:
+                pipe = self.client.pipeline(transaction=False)
+                also(pipe)
+                also = None  # sent once, even when the swap has to start again
+                self._swap(keys=[key], args=[raw, new, _RECORD_TTL], client=pipe)
+                swapped = pipe.execute()[-1]
+            if swapped:
+                self._remember(task_id, None if record.status.finished else new)
                 return record
+            raw = None  # someone else changed it: read it again
+
+    def _recall(self, task_id: str) -> str | bytes | None:
+        with self._known_lock:
+            return self._known.get(task_id)
+
+    def _remember(self, task_id: str, raw: str | None) -> None:
+        with self._known_lock:
+            if raw is None:
+                self._known.pop(task_id, None)
+                return
+            self._known[task_id] = raw
+            self._known.move_to_end(task_id)
+            while len(self._known) > _KNOWN_RECORDS:
+                self._known.popitem(last=False)
 
     def for_project(self, project_id: str, limit: int = 200) -> list[TaskRecord]:
         """The project's newest tasks first (the first page of `page`)."""
@@ -180,9 +239,26 @@ class TaskRecords:
         """Whether someone asked to cancel the task."""
         return bool(self.client.exists(CANCEL_KEY + task_id))
 
-    def heartbeat(self, task_id: str, worker: str, ttl: float) -> None:
-        """The task is alive on `worker`."""
-        self.client.set(HEARTBEAT_KEY + task_id, worker, px=int(ttl * 1000))
+    def heartbeat(
+        self, task_id: str, worker: str, ttl: float, pipe: Pipeline | None = None
+    ) -> None:
+        """The task is alive on `worker` (sent now, or with `pipe`)."""
+        (pipe or self.client).set(HEARTBEAT_KEY + task_id, worker, px=int(ttl * 1000))
+
+    # who files a task's take (see `TaskService.submit`)
+    def settle_filing(self, task_id: str, who: str, announce: tuple[str, str] | None = None) -> str:
+        """Settle who filed or files the task's take, first come first served: `WRITTEN` (the
+        submit wrote it), `FINISHER` (the task ended before that and files it itself) or
+        `ABANDONED` (the submit could not write it and gave the task up). The answer is the
+        one that came first. `announce` (channel, message) is published in the same round trip.
+        """
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(FILING_KEY + task_id, who, nx=True, ex=_RECORD_TTL)
+        pipe.get(FILING_KEY + task_id)
+        if announce is not None:
+            pipe.publish(*announce)
+        value = pipe.execute()[1]
+        return value.decode() if isinstance(value, bytes) else str(value)
 
     def clear_heartbeat(self, task_id: str) -> None:
         """The task no longer runs here."""
@@ -204,6 +280,52 @@ class TaskRecords:
             text = key.decode() if isinstance(key, bytes) else key
             names.append(text.removeprefix(WORKER_KEY))
         return sorted(names)
+
+
+class Heartbeats:
+    """The heartbeats of the tasks running in this process, kept fresh by one thread.
+
+    A task's first beat goes with its "running" record (one round trip); then every `every`
+    seconds one round trip refreshes all of them. A task that ends is dropped; its key expires
+    after `ttl` (a finished task needs no heartbeat: recovery looks only at unfinished ones).
+    """
+
+    def __init__(self, records: TaskRecords, every: float = 2.0, ttl: float = 6.0) -> None:
+        self.records, self.every, self.ttl = records, every, ttl
+        self._running: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._pid = 0
+
+    def begin(self, task_id: str, worker: str, pipe: Pipeline) -> None:
+        """Beat for the task from now on; the first beat goes with `pipe`."""
+        self.records.heartbeat(task_id, worker, self.ttl, pipe)
+        with self._lock:
+            self._running[task_id] = worker
+            if self._pid != os.getpid():  # a forked pool process beats with a thread of its own
+                self._pid = os.getpid()
+                thread = threading.Thread(target=self._beat, daemon=True, name="gms-heartbeats")
+                thread.start()
+
+    def end(self, task_id: str) -> None:
+        """The task no longer runs here."""
+        with self._lock:
+            self._running.pop(task_id, None)
+
+    def _beat(self) -> None:
+        while True:
+            time.sleep(self.every)
+            with self._lock:
+                running = list(self._running.items())
+            if not running:
+                continue
+            try:
+                pipe = self.records.client.pipeline(transaction=False)
+                for task_id, worker in running:
+                    self.records.heartbeat(task_id, worker, self.ttl, pipe)
+                pipe.execute()
+            except Exception as exc:  # a Redis blip must not end the beating
+                log.warning("heartbeats of %d task(s) failed: %s", len(running), exc)
 
 
 #: A cursor as `page` hands it out: the last task's score (a time) and its id; empty is the

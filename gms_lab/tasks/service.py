@@ -9,16 +9,27 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from ..core import assets, exports, hierarchy, library, limits, takes
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
 from ..core.paths import resolve_inside
 from ..core.services import StudioCore
 from ..core.workflows import TemplateList
-from ..events import TaskFailed, progress_of
-from ..models import ExportRequest, Project, TaskList, TaskRecord, TaskStatus, TaskSubmit, utcnow
+from ..events import TaskFailed, channel, encode, progress_of
+from ..models import (
+    ExportRequest,
+    Project,
+    Take,
+    TaskList,
+    TaskRecord,
+    TaskStatus,
+    TaskSubmit,
+    utcnow,
+)
 from .context import TaskContext, needs_broker
-from .records import finish
+from .records import ABANDONED, FINISHER, WRITTEN, RecordUnchanged, finish
 from .registry import PipelineRegistry
 
 EXECUTE = "gms.execute_generation"
@@ -64,23 +75,9 @@ class TaskService:
             block = ctx.core.workflows.prepare(resolved, project.quality, root, allowed, "")
             # the take names its template: the one its tier picks today
             parameters["template"] = block["template"]["name"]
-        ctx.redis.ping()  # Redis down: a 503 before anything is written
         task_id = uuid.uuid4().hex
-        take_id = None
-        if spec.produces == "take":
-            _, take = ctx.core.manifests.update(
-                project.id,
-                lambda p: takes.add_generating(
-                    p,
-                    request.node_id,
-                    pipeline=spec.id,
-                    parameters=parameters,
-                    seed=parameters.get("seed"),
-                    task_id=task_id,
-                    tier=p.quality.value,
-                ),
-            )
-            take_id = take.id
+        # the take's id is chosen now: the task is queued before its take is written
+        take_id = hierarchy.new_id(project, "take") if spec.produces == "take" else None
         record = TaskRecord(
             task_id=task_id,
             project_id=project.id,
@@ -92,8 +89,9 @@ class TaskService:
             author=author,
             target=target,
         )
+        # Redis down: a 503 here, before anything is written
+        ctx.records.create(record)
         try:
-            ctx.records.create(record)
             self.send(
                 EXECUTE,
                 task_id,
@@ -106,21 +104,71 @@ class TaskService:
                 },
             )
         except BaseException:
-            # all or nothing: no take waits for a task that was never queued
-            self._undo_submit(record)
+            # all or nothing: no record of a task that was never queued
+            with contextlib.suppress(Exception):
+                ctx.records.discard(record)
             raise
+        if take_id is not None:
+            # The take is written while a worker takes the task up (the write is most of a
+            # submit's time). A task that ends before this write files its take itself; a write
+            # that fails gives the task up before it can complete (see `_give_up`).
+            try:
+                ctx.core.manifests.update(
+                    project.id,
+                    lambda p: takes.add_generating(
+                        p,
+                        request.node_id,
+                        pipeline=spec.id,
+                        parameters=parameters,
+                        seed=parameters.get("seed"),
+                        task_id=task_id,
+                        tier=p.quality.value,
+                        take_id=take_id,
+                    ),
+                    coalesce=True,
+                )
+            except BaseException as exc:
+                return self._give_up(record, exc)
+            pending = (channel(record.project_id), encode(progress_of(record)))
+            try:
+                ctx.records.settle_filing(task_id, WRITTEN, announce=pending)
+                return record
+            except redis.RedisError:
+                pass  # the take is written and the task queued: the submit went through
         ctx.publisher.publish(record.project_id, progress_of(record))
         return record
 
-    def _undo_submit(self, record: TaskRecord) -> None:
-        take_id = record.take_id
-        if take_id is not None:
-            with contextlib.suppress(NotFound):
-                self.ctx.core.manifests.update(
-                    record.project_id, lambda p: hierarchy.remove(p, take_id)
-                )
-        with contextlib.suppress(Exception):
-            self.ctx.records.discard(record)
+    def _give_up(self, record: TaskRecord, error: BaseException) -> TaskRecord:
+        """The submit could not write the task's take: cancel the task before it can complete
+        (and re-raise `error`), unless it already ended and filed its take itself — then the
+        submit went through after all and the task's record is the answer."""
+        ctx = self.ctx
+        if ctx.records.settle_filing(record.task_id, ABANDONED) != ABANDONED:
+            # the task ended first and filed its take itself
+            final = ctx.records.get(record.task_id)
+            ctx.publisher.publish(final.project_id, progress_of(record))
+            return final
+        ctx.records.request_cancel(record.task_id)
+        message = "Cancelled: its take could not be written."
+
+        def cancelled(r: TaskRecord) -> None:
+            if r.status.finished:
+                raise RecordUnchanged
+            finish(r, TaskStatus.cancelled, error=message, step="", preview=None)
+
+        final = ctx.records.update(record.task_id, cancelled)
+        if final.status == TaskStatus.cancelled:
+            ctx.publisher.publish(
+                final.project_id,
+                TaskFailed(
+                    task_id=final.task_id,
+                    node_id=final.node_id,
+                    error=message,
+                    seq=final.seq,
+                    cancelled=True,
+                ),
+            )
+        raise error
 
     def _model(self, name: Any) -> str:
         """A model of the library by name (the first one when none is named), or a 400."""
@@ -244,13 +292,47 @@ def cancel_task(ctx: TaskContext, task_id: str) -> TaskRecord:
     return record
 
 
+class TakeAbandoned(Exception):
+    """The submit could not write the task's take and gave the task up: no take may appear."""
+
+
+def take_to_file(ctx: TaskContext, record: TaskRecord) -> takes.MissingTake | None:
+    """What the one who ends a task (its worker, a cancel) needs to file the outcome on its
+    take: None when the submit wrote the take (it is in the manifest, or was removed since);
+    the take to add when the task ended before the submit wrote it; `TakeAbandoned` when the
+    submit gave the task up. `NotFound` when the shot is gone."""
+    assert record.take_id is not None
+    project = ctx.core.manifests.read(record.project_id)
+    if takes.in_shot(project, record.node_id, record.take_id):
+        return None
+    who = ctx.records.settle_filing(record.task_id, FINISHER)
+    if who == ABANDONED:
+        raise TakeAbandoned(record.task_id)
+    if who != FINISHER:
+        return None
+    take = Take(
+        id=record.take_id,
+        pipeline=record.pipeline,
+        parameters=record.parameters,
+        seed=record.parameters.get("seed"),
+        task_id=record.task_id,
+        tier=record.tier,
+        created=record.created,
+    )
+    return takes.MissingTake(take, record.node_id)
+
+
 def mark_take_failed(ctx: TaskContext, record: TaskRecord, error: str) -> None:
     """Record the failure on the task's take, if it has one (and it still exists)."""
     if record.take_id is None:
         return
     take_id = record.take_id
-    with contextlib.suppress(NotFound):  # the shot or take was removed meanwhile
-        ctx.core.manifests.update(record.project_id, lambda p: takes.fail(p, take_id, error))
+    # the shot or take was removed meanwhile, or the submit gave the task up
+    with contextlib.suppress(NotFound, TakeAbandoned):
+        missing = take_to_file(ctx, record)
+        ctx.core.manifests.update(
+            record.project_id, lambda p: takes.fail(p, take_id, error, missing), coalesce=True
+        )
 
 
 def job_dir(root: Path, task_id: str) -> Path:

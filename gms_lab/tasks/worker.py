@@ -41,8 +41,17 @@ app = make_celery(config, broker_url(config))
 _state: dict[str, Any] = {}
 
 
+_made = threading.Lock()
+
+
 def state() -> tuple[TaskContext, Runner]:
-    """This process's task context and runner (with its pool of warm pipelines), made once."""
+    """This process's task context and runner (with its pool of warm pipelines), made once
+    (its tasks' threads share them)."""
+    with _made:
+        return _make_state()
+
+
+def _make_state() -> tuple[TaskContext, Runner]:
     if "ctx" not in _state:
         ctx = TaskContext(config, url=app.conf.broker_url)
         pool = ProcessPool(config.pool_size, config.pool_idle_timeout)
@@ -57,8 +66,13 @@ def state() -> tuple[TaskContext, Runner]:
 
 def thumbnails() -> TaskService:
     """This process's task service, for the thumbnail tasks a new take asks for."""
+    ctx, _ = state()
+    with _made:
+        return _thumbnail_service(ctx)
+
+
+def _thumbnail_service(ctx: TaskContext) -> TaskService:
     if "service" not in _state:
-        ctx, _ = state()
 
         def send(name: str, task_id: str, kwargs: dict[str, Any]) -> None:
             app.send_task(name, kwargs=kwargs, task_id=task_id)
@@ -93,10 +107,6 @@ def execute_generation_task(
     """Run a generation task (the arguments besides `task_id` are for logs and monitoring)."""
     ctx, runner = state()
 
-    def commit(project: str, line: str) -> None:
-        record = ctx.records.find(task_id)
-        schedule_commit(project, line, record.author if record else None)
-
     def thumbnail(project: str, relpath: str) -> None:
         try:
             thumbnails().request_thumbnail(project, relpath)
@@ -105,7 +115,7 @@ def execute_generation_task(
 
     try:
         record: TaskRecord | None = execute_generation(
-            ctx, runner, task_id, str(self.request.hostname or "worker"), commit, thumbnail
+            ctx, runner, task_id, str(self.request.hostname or "worker"), schedule_commit, thumbnail
         )
     finally:
         # the task's last events leave before the next task (or a shutdown), within a bound
@@ -183,6 +193,9 @@ def _stop(**_: Any) -> None:
     stop = _state.get("liveness_stop")
     if stop is not None:
         stop.set()
+    ctx = _state.get("ctx")
+    if ctx is not None:  # the threads pool: the tasks ran in this process
+        ctx.publisher.flush(config.redis_timeout)
     runner = _state.get("runner")
     if runner is not None:
         runner.pool.close()

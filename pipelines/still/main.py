@@ -9,6 +9,7 @@ Each step paints the next layers back to front; more steps add more detail.
 from __future__ import annotations
 
 import colorsys
+import functools
 import hashlib
 import math
 import random
@@ -188,7 +189,7 @@ def paint(
     With a ``job``, a small preview of the canvas goes with the progress every few passes.
     """
     canvas = Image.new("RGB", size)
-    layers = _layers(scene, steps)
+    layers = _layers(scene, steps, size[0])
     every = max(1, math.ceil(steps / PREVIEWS))
     for step in range(steps):
         chunk = [
@@ -212,9 +213,11 @@ def _write_preview(job: Job, canvas: Image.Image) -> str:
     return "preview.jpg"
 
 
-def _layers(scene: Scene, steps: int) -> list[tuple[str, Layer]]:
+def _layers(scene: Scene, steps: int, width: int = 1280) -> list[tuple[str, Layer]]:
     """The frame's layers back to front; detail layers are added until there is one per step."""
-    ridge_profiles = [_ridge_profile(scene, k, steps) for k in range(scene.ridges)]
+    # a ridge line needs no more points than a frame has pixels across (256 at most)
+    samples = min(256, max(32, width))
+    ridge_profiles = [_ridge_profile(scene, k, steps, samples) for k in range(scene.ridges)]
     far = [k for k in range(scene.ridges) if not scene.sea or k < scene.ridges - 2]
     near = [k for k in range(scene.ridges) if k not in far]
     tree_ridges = [scene.ridges - 1, scene.ridges - 2] if scene.forest else [scene.ridges - 1]
@@ -326,11 +329,8 @@ def _light(canvas: Image.Image, scene: Scene) -> None:
     unit = min(width, height)
     glow_radius = unit * (0.55 if scene.time != "night" else 0.3)
     strength = {"overcast": 0.35, "night": 0.35, "day": 0.45}.get(scene.time, 0.75)
-    glow = Image.radial_gradient("L").resize(
-        (round(glow_radius * 2),) * 2, Image.Resampling.BILINEAR
-    )
-    # The gradient reads 128 at the middle of each edge: fade to nothing there, not at the corners.
-    glow = glow.point(lambda v: round(255 * strength * (1 - min(v, 128) / 128) ** 2.2))
+    glow = _RADIAL.resize((round(glow_radius * 2),) * 2, Image.Resampling.BILINEAR)
+    glow = glow.point(_glow_curve(strength))
     canvas.paste(scene.palette.light, (round(cx - glow_radius), round(cy - glow_radius)), glow)
     if scene.time == "overcast":
         return
@@ -413,7 +413,7 @@ def _soft_shapes(
     canvas.paste(color, (round(left), round(top)), mask)
 
 
-def _ridge_profile(scene: Scene, k: int, steps: int) -> list[float]:
+def _ridge_profile(scene: Scene, k: int, steps: int, samples: int = 256) -> list[float]:
     """Ridge ``k``'s height line as fractions of the frame height, one value per sample."""
     rng = scene.rng(f"ridge {k}")
     depth = k / max(scene.ridges - 1, 1)  # 0 far, 1 near
@@ -426,7 +426,6 @@ def _ridge_profile(scene: Scene, k: int, steps: int) -> list[float]:
     detail = 2 + min(steps // 8, 5)  # more steps, finer rock
     sharp = rng.random() < (0.8 - depth)
     coast_side = rng.choice([-1, 1])
-    samples = 256
     profile = []
     for i in range(samples + 1):
         x = i / samples
@@ -582,8 +581,19 @@ def _wisp_layer(scene: Scene, index: int) -> Layer:
 
 
 def _vignette(canvas: Image.Image) -> None:
-    shade = Image.radial_gradient("L").resize(canvas.size, Image.Resampling.BILINEAR)
-    canvas.paste((0, 0, 0), (0, 0), shade.point(lambda v: round(max(0, v - 150) * 0.55)))
+    shade = _RADIAL.resize(canvas.size, Image.Resampling.BILINEAR)
+    canvas.paste((0, 0, 0), (0, 0), shade.point(_VIGNETTE))
+
+
+# Made once: the same gradient and curves serve every frame (a tiny frame costs next to nothing).
+_RADIAL = Image.radial_gradient("L")
+_VIGNETTE = [round(max(0, v - 150) * 0.55) for v in range(256)]
+
+
+@functools.cache
+def _glow_curve(strength: float) -> list[int]:
+    # The gradient reads 128 at the middle of each edge: fade to nothing there, not at the corners.
+    return [round(255 * strength * (1 - min(v, 128) / 128) ** 2.2) for v in range(256)]
 
 
 # --- the job -----------------------------------------------------------------------------

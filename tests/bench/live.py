@@ -91,6 +91,8 @@ class _LeanSocket:
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader, self.writer = reader, writer
+        self.buffer = b""
+        self.pending: list[bytes] = []
 
     @classmethod
     async def connect(cls, url: str) -> _LeanSocket:
@@ -111,16 +113,34 @@ class _LeanSocket:
 
     async def recv(self) -> bytes:
         """The next message's payload (control frames skipped)."""
-        while True:
-            first, second = await self.reader.readexactly(2)
-            size = second & 0x7F
-            if size == 126:
-                size = int.from_bytes(await self.reader.readexactly(2), "big")
-            elif size == 127:
-                size = int.from_bytes(await self.reader.readexactly(8), "big")
-            payload = await self.reader.readexactly(size)
-            if first & 0x0F in (0x1, 0x2, 0x0):
-                return payload
+        if not self.pending:
+            self.pending = await self.recv_many()
+        return self.pending.pop(0)
+
+    async def recv_many(self) -> list[bytes]:
+        """The payloads of every whole message that has arrived (at least one read's worth):
+        one read and one pass over what it brought, however many frames that is."""
+        payloads, self.pending = self.pending, []
+        while not payloads:
+            chunk = await self.reader.read(1 << 18)
+            if not chunk:
+                raise asyncio.IncompleteReadError(self.buffer, None)
+            data = self.buffer + chunk if self.buffer else chunk
+            at, end = 0, len(data)
+            while at + 2 <= end:
+                first, size = data[at], data[at + 1] & 0x7F
+                start = at + 2
+                if size == 126:
+                    size, start = int.from_bytes(data[start : start + 2], "big"), start + 2
+                elif size == 127:
+                    size, start = int.from_bytes(data[start : start + 8], "big"), start + 8
+                if start + size > end:
+                    break
+                if first & 0x0F in (0x1, 0x2, 0x0):
+                    payloads.append(data[start : start + size])
+                at = start + size
+            self.buffer = data[at:]
+        return payloads
 
     def close(self) -> None:
         self.writer.close()
@@ -146,21 +166,23 @@ def _clients(ws_url: str, count: int, seconds: float, ready: Any, out: Any) -> N
             deadline = time.monotonic() + seconds + 30
             while time.monotonic() < deadline:
                 try:
-                    raw = await asyncio.wait_for(conn.recv(), deadline - time.monotonic())
+                    payloads = await asyncio.wait_for(conn.recv_many(), deadline - time.monotonic())
                 except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
                     return
-                found = _SEQ.search(raw)
-                if found is None:
-                    continue
-                task, step, seq_text = found.groups()
-                if task == b"load-end":
-                    return
-                latencies.append(time.time() - float(step))
-                received[i] += 1
-                seq = int(seq_text)
-                if seq <= last.get(task, -1):
-                    reordered[i] += 1
-                last[task] = seq
+                now = time.time()
+                for raw in payloads:
+                    found = _SEQ.search(raw)
+                    if found is None:
+                        continue
+                    task, step, seq_text = found.groups()
+                    if task == b"load-end":
+                        return
+                    latencies.append(now - float(step))
+                    received[i] += 1
+                    seq = int(seq_text)
+                    if seq <= last.get(task, -1):
+                        reordered[i] += 1
+                    last[task] = seq
 
         await asyncio.gather(*(read(i, c) for i, c in enumerate(conns)))
         for conn in conns:

@@ -9,14 +9,16 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
 from gms_lab.config import StudioConfig
 from gms_lab.core import hierarchy, takes
-from gms_lab.core.errors import InvalidInput, TooLarge, VersionConflict
+from gms_lab.core.errors import InvalidInput, NotFound, TooLarge, VersionConflict
 from gms_lab.core.limits import JsonLimits, check
 from gms_lab.core.services import StudioCore
 from gms_lab.core.vcs import STUDIO_AUTHOR
@@ -298,3 +300,119 @@ def test_after_another_process_wrote_only_what_changed_is_read_anew(core: Studio
     # and this process's next write is what a fresh writer would write
     core.manifests.update("harbour", lambda p: setattr(p, "name", "Harbour 2"))
     assert path.read_bytes() == make_core(core.workspace.root).projects.get_serialised("harbour")[1]
+
+
+_COALESCED_WRITER = """
+import sys, threading
+from pathlib import Path
+from gms_lab.config import StudioConfig
+from gms_lab.core import hierarchy
+from gms_lab.core.services import StudioCore
+from gms_lab.models import NodeCreate
+
+core = StudioCore(StudioConfig.from_env({"workspace": Path(sys.argv[1])}, env={}))
+core.manifests.on_write = None
+printing = threading.Lock()
+
+def write(thread):
+    for i in range(10_000):
+        name = f"t{thread}-{i}"
+        project, _ = core.manifests.update(
+            "harbour",
+            lambda p: hierarchy.add(p, NodeCreate(kind="chapter", name=name)),
+            coalesce=True,
+        )
+        with printing:  # the answer: only after the write holding the change returned
+            print(project.version, name, flush=True)
+
+for n in range(6):
+    threading.Thread(target=write, args=(n,)).start()
+"""
+
+
+def test_an_answered_coalesced_write_survives_kill_9_of_the_writer(core: StudioCore) -> None:
+    """Six threads whose changes are written together: the writer is killed (-9) after 60
+    answers, and every answered change is on disk."""
+    root = core.workspace.root
+    writer = subprocess.Popen(
+        [sys.executable, "-c", _COALESCED_WRITER, str(root)],
+        stdout=subprocess.PIPE,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert writer.stdout is not None
+    answered: list[tuple[int, str]] = []
+    for _ in range(60):
+        version, name = writer.stdout.readline().split()
+        answered.append((int(version), name.decode()))
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait(timeout=10)
+    project = make_core(root).projects.get("harbour")
+    names = {c.name for c in project.chapters}
+    assert {name for _, name in answered} <= names
+    assert project.version >= max(version for version, _ in answered)
+    json.loads((core.workspace.project_dir("harbour") / "project.json").read_text())
+
+
+def _held_while_queued(core: StudioCore, changes: list[Any]) -> list[Any]:
+    """Run `changes` (coalesced) in threads while the project's lock is held elsewhere, and let
+    go once all of them wait: what each call answered (the project and outcome, or the error)."""
+    answers: list[Any] = [None] * len(changes)
+
+    def call(n: int) -> None:
+        try:
+            answers[n] = core.manifests.update("harbour", changes[n], coalesce=True)
+        except Exception as exc:
+            answers[n] = exc
+
+    path = core.workspace.project_dir("harbour") / "project.json"
+    with core.manifests.lock("harbour"):  # another writer (a process, say) has the project
+        threads = [threading.Thread(target=call, args=(n,)) for n in range(len(changes))]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            batch = core.manifests._batches.get(path)
+            if batch is not None and len(batch.waiting) == len(changes):
+                break
+            time.sleep(0.001)
+    for thread in threads:
+        thread.join(timeout=10)
+    return answers
+
+
+def test_changes_waiting_together_are_written_together(core: StudioCore) -> None:
+    before = core.projects.get("harbour").version
+    names = [f"act {n}" for n in range(8)]
+    answers = _held_while_queued(
+        core,
+        [lambda p, n=n: hierarchy.add(p, NodeCreate(kind="chapter", name=n)).node for n in names],
+    )
+    project = core.projects.get("harbour")
+    # one write for all eight, each caller answered with the project as written
+    assert project.version == before + 1
+    assert sorted(c.name for c in project.chapters) == names  # in the order they came
+    for (answered, node), name in zip(answers, names, strict=True):
+        assert answered.version == project.version and node.name == name
+
+
+def test_a_change_that_fails_among_others_fails_alone(core: StudioCore) -> None:
+    def missing(p: Project) -> None:
+        hierarchy.remove(p, "sh_nowhere")
+
+    def unreadable(p: Project) -> None:
+        chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="odd")).node
+        chapter.__dict__["name"] = 12  # the wrong type: only writing the project finds out
+
+    answers = _held_while_queued(
+        core,
+        [
+            lambda p: hierarchy.add(p, NodeCreate(kind="chapter", name="first")),
+            missing,
+            unreadable,
+            lambda p: hierarchy.add(p, NodeCreate(kind="chapter", name="last")),
+        ],
+    )
+    assert isinstance(answers[1], NotFound) and isinstance(answers[2], InvalidInput)
+    project = core.projects.get("harbour")
+    assert sorted(c.name for c in project.chapters) == ["first", "last"]
+    assert answers[0][0].version <= answers[3][0].version == project.version

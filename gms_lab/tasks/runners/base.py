@@ -94,6 +94,10 @@ class PipelineProcess(ABC):
         self.started = time.monotonic()
         self.last_used = self.started
         self.jobs_done = 0
+        #: Handed out by the pool for a job, not yet handed back.
+        self.in_use = False
+        #: A new token each time the pool hands it out (see `ProcessPool.discard`).
+        self.lease: object = None
         self._lines: queue.Queue[object] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
 

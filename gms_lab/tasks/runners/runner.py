@@ -13,7 +13,7 @@ from ...core.errors import UnsafePath
 from ...core.paths import resolve_inside
 from ..registry import PipelineSpec
 from .base import Job, JobCancelled, JobOutcome, Launcher, PipelineFailure, PipelineProcess
-from .pool import ProcessPool
+from .pool import PoolWaitCancelled, ProcessPool
 
 log = logging.getLogger(__name__)
 #: Picks how a pipeline runs: as a local process or in a container.
@@ -53,9 +53,30 @@ class Runner:
         cancelled: Callable[[], bool] = lambda: False,
         on_start: Callable[[str], None] | None = None,
     ) -> JobOutcome:
-        """Run `job`; the outcome, or `PipelineFailure` (the worker itself never goes down)."""
+        """Run `job`; the outcome, or `PipelineFailure` (the worker itself never goes down).
+
+        The program goes back to the pool however the job ends: warm after an answer, stopped
+        otherwise (also when `on_progress` raises).
+        """
         launcher = self.choose(spec, job)
-        process = self._start(spec, job, launcher)
+        process = self._start(spec, job, launcher, cancelled)
+        lease = process.lease
+        try:
+            return self._follow(spec, job, process, launcher, on_progress, cancelled, on_start)
+        except BaseException:
+            self.pool.discard(process, lease)  # a no-op when the job handed it back already
+            raise
+
+    def _follow(
+        self,
+        spec: PipelineSpec,
+        job: Job,
+        process: PipelineProcess,
+        launcher: Launcher,
+        on_progress: Progress,
+        cancelled: Callable[[], bool],
+        on_start: Callable[[str], None] | None,
+    ) -> JobOutcome:
         if on_start is not None:
             on_start(launcher.kind)
         deadline = time.monotonic() + spec.timeout
@@ -131,11 +152,15 @@ class Runner:
                     f"Pipeline {spec.id!r} sent an unknown event {name!r}.", "garbage"
                 )
 
-    def _start(self, spec: PipelineSpec, job: Job, launcher: Launcher) -> PipelineProcess:
+    def _start(
+        self, spec: PipelineSpec, job: Job, launcher: Launcher, cancelled: Callable[[], bool]
+    ) -> PipelineProcess:
         # an idle program may have died since its last job: one fresh retry
         for attempt in (1, 2):
             try:
-                process = self.pool.acquire(spec, job, launcher)
+                process = self.pool.acquire(spec, job, launcher, cancelled)
+            except PoolWaitCancelled:
+                raise JobCancelled() from None
             except Exception as exc:
                 raise PipelineFailure(
                     f"Pipeline {spec.id!r} could not be started: {exc}", "start"
