@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from ..core import assets, exports, takes
 from ..core.errors import ProjectNotFound, StudioError
 from ..core.files import atomic_write, fsync_dir, media_kind
@@ -35,6 +37,9 @@ log = logging.getLogger(__name__)
 #: Progress events of one step closer together than this are merged (the last one always goes
 #: out); a new step or a new preview is always sent.
 PROGRESS_EVERY = 0.05
+#: The record of a running task is written at most this often for its progress (the events
+#: carry every step at once); a new preview is written at once.
+RECORD_EVERY = 0.25
 #: How many previews of a running task stay on disk (a client may still be fetching the last).
 PREVIEWS_KEPT = 3
 
@@ -148,7 +153,7 @@ def _run(
             models_dir=ctx.core.workspace.models_dir,
             extras=extras,
         )
-        relay = _ProgressRelay(ctx, task_id, root)
+        relay = _ProgressRelay(ctx, record, root)
 
         def note_runner(kind: str) -> None:
             relay.runner = kind  # recorded with the first progress (or at the end)
@@ -163,9 +168,9 @@ def _run(
             ),
             on_start=note_runner,
         )
-        runner_kind = relay.end()
+        relay.end()
         final = _complete(
-            ctx, spec, tier, record, root, outcome, parameters, schedule_commit, runner_kind
+            ctx, spec, tier, record, root, outcome, parameters, schedule_commit, relay
         )
         result = final.result
         if spec.produces == "take" and result is not None and not _pictured(result.output_path):
@@ -223,15 +228,26 @@ def job_extras(
 
 
 class _ProgressRelay:
-    """Record and publish pipeline progress, merging bursts within a step.
+    """Publish pipeline progress, merging bursts within a step, and keep the record up to date.
+
+    Every step is published (a new step or preview at once, the same step at most every
+    `PROGRESS_EVERY`), but the record is written at most every `RECORD_EVERY` (or with a new
+    preview, which a client reconnecting must see): a take of a few milliseconds costs no
+    record write for its progress, only its start and its end. The task's `seq` goes on for
+    each event published; the next write of the record takes the highest one, so a client that
+    re-reads the record never goes back.
 
     A preview is moved out of the job's folder at once (the pipeline may write the next one
     under the same name) into `05_Cache/previews/<task>/`, where the last few are kept.
     """
 
-    def __init__(self, ctx: TaskContext, task_id: str, root: Path) -> None:
-        self.ctx, self.task_id, self.root = ctx, task_id, root
+    def __init__(self, ctx: TaskContext, record: TaskRecord, root: Path) -> None:
+        self.ctx, self.task_id, self.root = ctx, record.task_id, root
+        #: The record as it would read now (what the events say), and the highest seq used.
+        self.record = record.model_copy()
+        self.seq = record.seq
         self.last_sent = 0.0
+        self.last_stored = time.monotonic()
         self.last_step = ""
         self.pending: tuple[float, str] | None = None
         self.preview: str | None = None
@@ -245,7 +261,7 @@ class _ProgressRelay:
         self.pending = (progress, step)
         fresh = preview is not None and self._keep(preview)
         if fresh or step != self.last_step or time.monotonic() - self.last_sent >= PROGRESS_EVERY:
-            self.flush()
+            self.flush(store=fresh)
 
     def _keep(self, source: Path) -> bool:
         relpath = takes.preview_relpath(self.task_id, len(self.previews) + 1, source.suffix)
@@ -262,22 +278,32 @@ class _ProgressRelay:
         self.preview = relpath
         return True
 
-    def flush(self) -> None:
+    def flush(self, store: bool = False) -> None:
+        """Publish the pending progress; write the record too when it is due (or `store`)."""
         if self.pending is None:
             return
         progress, step = self.pending
         preview, runner = self.preview, self.runner
-        self.pending = self.runner = None
-        self.last_sent = time.monotonic()
+        self.pending = None
+        now = self.last_sent = time.monotonic()
         self.last_step = step
+        shown = self.record
+        shown.progress, shown.step, shown.preview = progress, step, preview
+        if store or now - self.last_stored >= RECORD_EVERY:
+            self.runner = None
+            self.last_stored = now
 
-        def change(r: TaskRecord) -> None:
-            r.progress, r.step, r.preview = progress, step, preview
-            if runner is not None:
-                r.runner = runner
+            def change(r: TaskRecord) -> None:
+                r.progress, r.step, r.preview = progress, step, preview
+                r.seq = max(r.seq, self.seq)
+                if runner is not None:
+                    r.runner = runner
 
-        record = self.ctx.records.update(self.task_id, change)
-        self.ctx.publisher.publish(record.project_id, progress_of(record))
+            shown = self.record = self.ctx.records.update(self.task_id, change)
+        else:
+            shown.seq = self.seq + 1
+        self.seq = shown.seq
+        self.ctx.publisher.publish(shown.project_id, progress_of(shown))
 
     def end(self) -> str | None:
         """The job ended: the last progress goes out, the previews go (the take replaces them).
@@ -295,6 +321,14 @@ class _ProgressRelay:
             self.previews.clear()
 
 
+def _sidecar_bytes(sidecar: dict[str, Any]) -> bytes:
+    """A take's sidecar as indented JSON."""
+    try:
+        return orjson.dumps(sidecar, option=orjson.OPT_INDENT_2) + b"\n"
+    except (orjson.JSONEncodeError, TypeError):  # what orjson does not take (huge integers)
+        return json.dumps(sidecar, indent=2).encode() + b"\n"
+
+
 def _pictured(relpath: str) -> bool:
     """Whether a take's thumbnail is made with it (an image), not by the thumbnail pipeline."""
     return media_kind(relpath) == "image"
@@ -309,9 +343,10 @@ def _complete(
     outcome: JobOutcome,
     parameters: dict[str, Any],
     schedule_commit: Callable[[str, str, dict[str, str] | None], None],
-    runner_kind: str | None = None,
+    relay: _ProgressRelay | None = None,
 ) -> TaskRecord:
     """Place the outputs, register them, and announce success."""
+    runner_kind, seq = (relay.end(), relay.seq) if relay is not None else (None, 0)
     # a project deleted meanwhile must not be half re-created by the outputs put in place
     root = ctx.core.projects.path(record.project_id)
     first, *others = outcome.outputs
@@ -345,7 +380,7 @@ def _complete(
         }
         atomic_write(
             main.with_suffix(".json"),
-            json.dumps(sidecar, indent=2).encode() + b"\n",
+            _sidecar_bytes(sidecar),
             sync_dir=False,
         )
         fsync_dir(folder)
@@ -397,6 +432,7 @@ def _complete(
             error=None,
             preview=None,
         )
+        r.seq = max(r.seq, seq)  # after every progress event published
         if runner_kind is not None:
             r.runner = runner_kind
 
@@ -463,7 +499,7 @@ def _fail(
     relay: _ProgressRelay | None = None,
 ) -> TaskRecord:
     status = TaskStatus.cancelled if cancelled else TaskStatus.error
-    runner_kind = relay.end() if relay is not None else None
+    runner_kind, seq = (relay.end(), relay.seq) if relay is not None else (None, 0)
     # what a user reads: paths relative to the project (or workspace), no server paths
     project_root = ctx.core.workspace.project_dir(record.project_id, must_exist=False)
     error = public_text(public_text(error, project_root), ctx.core.workspace.root)
@@ -475,6 +511,7 @@ def _fail(
         if r.status.finished:
             raise RecordUnchanged  # ended meanwhile (its submit gave it up): that end stands
         finish(r, status, error=error, preview=None)
+        r.seq = max(r.seq, seq)  # after every progress event published
         if runner_kind is not None:
             r.runner = runner_kind
         ended_here = True

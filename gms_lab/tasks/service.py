@@ -273,8 +273,9 @@ def cancel_task(ctx: TaskContext, task_id: str) -> TaskRecord:
     records.request_cancel(task_id)
 
     def cancel_if_pending(r: TaskRecord) -> None:
-        if r.status == TaskStatus.pending:
-            finish(r, TaskStatus.cancelled, error="Cancelled before it started.", step="")
+        if r.status != TaskStatus.pending:
+            raise RecordUnchanged  # a running task is its worker's to end (and to write)
+        finish(r, TaskStatus.cancelled, error="Cancelled before it started.", step="")
 
     record = records.update(task_id, cancel_if_pending)
     if record.status == TaskStatus.cancelled:
