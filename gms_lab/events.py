@@ -264,7 +264,7 @@ class EventPublisher:
         self.limit = limit
         self.sent = 0
         self.dropped = 0
-        self._queue: queue.Queue[tuple[str, str]] = queue.Queue(limit)
+        self._queue: queue.Queue[tuple[str, str] | Callable[[Any], None]] = queue.Queue(limit)
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -280,6 +280,15 @@ class EventPublisher:
             self.dropped += 1
             if not self._failing:
                 log.warning("event queue full (%d): dropping %s", self.limit, event)
+
+    def later(self, commands: Callable[[Any], None]) -> None:
+        """Queue Redis commands that no one waits for: `commands(pipeline)` adds them to the
+        sender's next round trip, in order with the events queued around them."""
+        self._ensure_sender()
+        try:
+            self._queue.put_nowait(commands)
+        except queue.Full:
+            self.dropped += 1
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait (at most `timeout` s) until every queued event was sent or dropped."""
@@ -317,12 +326,15 @@ class EventPublisher:
                 except queue.Empty:
                     break
             try:
-                if len(batch) == 1:
+                if len(batch) == 1 and isinstance(batch[0], tuple):
                     self.client.publish(*batch[0])
                 else:
                     pipe = self.client.pipeline(transaction=False)
-                    for name, raw in batch:
-                        pipe.publish(name, raw)
+                    for item in batch:
+                        if isinstance(item, tuple):
+                            pipe.publish(*item)
+                        else:
+                            item(pipe)
                     pipe.execute()
                 self.sent += len(batch)
                 if self._failing:

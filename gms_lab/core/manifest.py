@@ -27,8 +27,10 @@ rename → fsync the folder, and only then does `update` return.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from filelock import FileLock
+from filelock import Timeout
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticSerializationError
 
@@ -110,6 +112,45 @@ class _Batch:
     waiting: list[_Waiting] = field(default_factory=list)
 
 
+class ProjectLock:
+    """An exclusive `flock` on a project's lock file, held by one thread of one process.
+
+    Each holder opens the file itself (so threads of a process exclude each other like
+    processes do), the same lock `filelock` takes on that file. Taking a free lock costs three
+    system calls; a waiter looks again after 0.1 ms, then less often, at most every 1 ms (with
+    the worker and the server writing one project in turns, waiting was most of a write).
+    """
+
+    def __init__(self, path: Path, timeout: float) -> None:
+        self.path, self.timeout = path, timeout
+        self._fd: int | None = None
+
+    def __enter__(self) -> ProjectLock:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        pause, deadline = 0.0001, time.monotonic() + self.timeout
+        try:
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise Timeout(str(self.path)) from None
+                    time.sleep(pause)
+                    pause = min(pause * 2, _LOCK_POLL)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+
+
 class Unchanged(Exception):
     """Raised by a change given to `ManifestStore.update` that finds nothing to do: nothing is
     written, and `update` returns the project as it is, with `value` as the change's result."""
@@ -161,17 +202,28 @@ class ManifestStore:
         self._batches: dict[Path, _Batch] = {}
         self._guard = threading.Lock()
 
-    def lock(self, project_id: str) -> FileLock:
+    def lock(self, project_id: str) -> ProjectLock:
         """The project's manifest lock (a new handle each call: safe across threads)."""
         path = self.workspace.lock_path(f"{project_id}.manifest")
         path.parent.mkdir(parents=True, exist_ok=True)
-        # a waiter looks again every millisecond (filelock's default is 50 ms): with the worker
-        # processes and the server writing one project, that wait was most of a take's time
-        return FileLock(path, timeout=_LOCK_TIMEOUT, thread_local=False, poll_interval=_LOCK_POLL)
+        return ProjectLock(path, _LOCK_TIMEOUT)
 
     def read(self, project_id: str) -> Project:
         """The project's manifest as it is on disk now (a shared snapshot: do not change it)."""
         return self._load(project_id, self._path(project_id)).project
+
+    def recent(self, project_id: str) -> Project:
+        """The manifest as this process last saw it, without looking whether another process
+        wrote since (it may be a write behind); read from disk if this process has none.
+
+        For checking a request before a write that reads the project afresh under its lock
+        (and fails then if the request no longer fits): a submit need not parse a manifest
+        the worker just wrote, before it queues its task.
+        """
+        path = self._path(project_id)
+        with self._guard:
+            entry = self._entries.get(path)
+        return entry.project if entry is not None else self._load(project_id, path).project
 
     def read_serialised(self, project_id: str) -> tuple[Project, bytes]:
         """The manifest and its JSON (camelCase, as written), for answering without re-encoding."""

@@ -246,19 +246,21 @@ class TaskRecords:
         (pipe or self.client).set(HEARTBEAT_KEY + task_id, worker, px=int(ttl * 1000))
 
     # who files a task's take (see `TaskService.submit`)
-    def settle_filing(self, task_id: str, who: str, announce: tuple[str, str] | None = None) -> str:
+    def settle_filing(self, task_id: str, who: str) -> str:
         """Settle who filed or files the task's take, first come first served: `WRITTEN` (the
         submit wrote it), `FINISHER` (the task ended before that and files it itself) or
         `ABANDONED` (the submit could not write it and gave the task up). The answer is the
-        one that came first. `announce` (channel, message) is published in the same round trip.
-        """
+        one that came first."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.set(FILING_KEY + task_id, who, nx=True, ex=_RECORD_TTL)
+        self.settle_filing_with(pipe, task_id, who)
         pipe.get(FILING_KEY + task_id)
-        if announce is not None:
-            pipe.publish(*announce)
-        value = pipe.execute()[1]
+        value = pipe.execute()[-1]
         return value.decode() if isinstance(value, bytes) else str(value)
+
+    @staticmethod
+    def settle_filing_with(pipe: Pipeline, task_id: str, who: str) -> None:
+        """`settle_filing` as a command of `pipe`, for a settler who needs no answer."""
+        pipe.set(FILING_KEY + task_id, who, nx=True, ex=_RECORD_TTL)
 
     def clear_heartbeat(self, task_id: str) -> None:
         """The task no longer runs here."""

@@ -9,15 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import redis
-
 from ..core import assets, exports, hierarchy, library, limits, takes
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
 from ..core.paths import resolve_inside
 from ..core.services import StudioCore
 from ..core.workflows import TemplateList
-from ..events import TaskFailed, channel, encode, progress_of
+from ..events import TaskFailed, progress_of
 from ..models import (
     ExportRequest,
     Project,
@@ -49,7 +47,9 @@ class TaskService:
         """Queue a generation, all or nothing; errors in the request come before any write."""
         ctx = self.ctx
         spec = ctx.registry.require_available(request.pipeline)
-        project = ctx.core.projects.get(request.project_id)
+        # checked against the manifest as last seen here (the take's write reads it afresh,
+        # and gives the task up if the shot is gone by then)
+        project = ctx.core.manifests.recent(request.project_id)
         # the user's own values first: within the JSON limits, of the types the pipeline takes
         limits.check(request.parameters, ctx.core.limits, "The parameters", measure=True)
         spec.resolve(project.quality, request.parameters)
@@ -129,12 +129,11 @@ class TaskService:
                 )
             except BaseException as exc:
                 return self._give_up(record, exc)
-            pending = (channel(record.project_id), encode(progress_of(record)))
-            try:
-                ctx.records.settle_filing(task_id, WRITTEN, announce=pending)
-                return record
-            except redis.RedisError:
-                pass  # the take is written and the task queued: the submit went through
+            # the take is written: no finisher adds it again (should it be deleted meanwhile);
+            # no one waits for this mark (a finisher finds the take in the manifest first)
+            ctx.publisher.later(
+                lambda pipe: ctx.records.settle_filing_with(pipe, task_id, WRITTEN)
+            )
         ctx.publisher.publish(record.project_id, progress_of(record))
         return record
 

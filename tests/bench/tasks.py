@@ -53,7 +53,7 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
         project, shot = small_film(ctx.core, "Submit")
         request = TaskSubmit(project_id=project, node_id=shot, pipeline="still", parameters=TINY)
         service.submit(request)  # warm the process
-        wait_until(lambda: _project_idle(ctx, project, 2), 60, 0.01)
+        wait_until(lambda: _project_idle(ctx, project, 1), 60, 0.01)
         latencies = []
         for i in range(n):
             sent = time.perf_counter()
@@ -62,8 +62,8 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
                 lambda r=record: ctx.records.get(r.task_id).status.value != "pending", 30, 0.0002
             )
             latencies.append(time.perf_counter() - sent)
-            # the worker is idle again: the take and the thumbnail it queued are done
-            wait_until(lambda i=i: _project_idle(ctx, project, 2 * (i + 2)), 30, 0.002)
+            # the worker is idle again: the take (and its thumbnail) is done
+            wait_until(lambda i=i: _project_idle(ctx, project, i + 2), 30, 0.002)
             time.sleep(0.01)  # and back waiting for work
         raw = []
         for i in range(n):
@@ -92,7 +92,7 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
 
 
 def _project_idle(ctx: TaskContext, project: str, count: int) -> bool:
-    """The project has `count` tasks (takes and their thumbnails), all of them finished."""
+    """The project has `count` tasks, all of them finished."""
     tasks = ctx.records.for_project(project, count + 1)
     return len(tasks) >= count and all(r.status.finished for r in tasks)
 
