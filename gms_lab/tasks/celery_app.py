@@ -25,6 +25,13 @@ def visibility_timeout(config: StudioConfig) -> int:
 
 def celery_settings(config: StudioConfig, url: str) -> dict[str, Any]:
     """Broker, backend and the settings that keep a task from being lost or run twice."""
+    settings = _settings(config, url)
+    if url.startswith("redis://"):  # plain Redis: kombu's transport with its client reused
+        settings["broker_transport"] = "gms_lab.tasks.transport:Transport"
+    return settings
+
+
+def _settings(config: StudioConfig, url: str) -> dict[str, Any]:
     return {
         "broker_url": url,
         "result_backend": url,

@@ -131,9 +131,7 @@ class TaskService:
                 return self._give_up(record, exc)
             # the take is written: no finisher adds it again (should it be deleted meanwhile);
             # no one waits for this mark (a finisher finds the take in the manifest first)
-            ctx.publisher.later(
-                lambda pipe: ctx.records.settle_filing_with(pipe, task_id, WRITTEN)
-            )
+            ctx.publisher.later(lambda pipe: ctx.records.settle_filing_with(pipe, task_id, WRITTEN))
         ctx.publisher.publish(record.project_id, progress_of(record))
         return record
 
