@@ -136,11 +136,17 @@ class TaskRecords:
             if also is None:
                 swapped = self._swap(keys=[key], args=[raw, new, _RECORD_TTL])
             else:
+                # the script by its digest, in the same round trip as `also` (a pipeline
+                # that runs a Script object first asks Redis whether it has it: one more trip)
                 pipe = self.client.pipeline(transaction=False)
                 also(pipe)
                 also = None  # sent once, even when the swap has to start again
-                self._swap(keys=[key], args=[raw, new, _RECORD_TTL], client=pipe)
-                swapped = pipe.execute()[-1]
+                pipe.evalsha(self._swap.sha, 1, key, raw, new, _RECORD_TTL)
+                try:
+                    swapped = pipe.execute()[-1]
+                except redis.exceptions.NoScriptError:  # a Redis that restarted empty
+                    self.client.script_load(_SWAP)
+                    continue
             if swapped:
                 self._remember(task_id, None if record.status.finished else new)
                 return record
