@@ -61,12 +61,15 @@ class TaskRecords:
         self._known: OrderedDict[str, str | bytes] = OrderedDict()
         self._known_lock = threading.Lock()
 
-    def create(self, record: TaskRecord) -> TaskRecord:
-        """Store a new record and list it under its project."""
+    def create(self, record: TaskRecord, announce: tuple[str, str] | None = None) -> TaskRecord:
+        """Store a new record and list it under its project; `announce` (channel, message) is
+        published in the same round trip (before anyone else can change the record)."""
         pipe = self.client.pipeline(transaction=False)
         pipe.set(TASK_KEY + record.task_id, record.model_dump_json(by_alias=True), ex=_RECORD_TTL)
         pipe.zadd(PROJECT_TASKS + record.project_id, {record.task_id: time.time()})
         pipe.zremrangebyrank(PROJECT_TASKS + record.project_id, 0, -self.keep - 1)
+        if announce is not None:
+            pipe.publish(*announce)
         pipe.execute()
         return record
 

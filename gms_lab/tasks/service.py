@@ -15,7 +15,7 @@ from ..core.files import media_kind
 from ..core.paths import resolve_inside
 from ..core.services import StudioCore
 from ..core.workflows import TemplateList
-from ..events import TaskFailed, progress_of
+from ..events import TaskFailed, channel, encode, progress_of
 from ..models import (
     ExportRequest,
     Project,
@@ -89,8 +89,9 @@ class TaskService:
             author=author,
             target=target,
         )
-        # Redis down: a 503 here, before anything is written
-        ctx.records.create(record)
+        # Redis down: a 503 here, before anything is written; clients hear of the task queued
+        # before any worker can tell them more
+        ctx.records.create(record, announce=(channel(project.id), encode(progress_of(record))))
         try:
             self.send(
                 EXECUTE,
@@ -107,6 +108,16 @@ class TaskService:
             # all or nothing: no record of a task that was never queued
             with contextlib.suppress(Exception):
                 ctx.records.discard(record)
+            ctx.publisher.publish(
+                record.project_id,
+                TaskFailed(
+                    task_id=task_id,
+                    node_id=record.node_id,
+                    error="The task could not be queued.",
+                    seq=record.seq + 1,
+                    cancelled=True,
+                ),
+            )
             raise
         if take_id is not None:
             # The take is written while a worker takes the task up (the write is most of a
@@ -132,7 +143,6 @@ class TaskService:
             # the take is written: no finisher adds it again (should it be deleted meanwhile);
             # no one waits for this mark (a finisher finds the take in the manifest first)
             ctx.publisher.later(lambda pipe: ctx.records.settle_filing_with(pipe, task_id, WRITTEN))
-        ctx.publisher.publish(record.project_id, progress_of(record))
         return record
 
     def _give_up(self, record: TaskRecord, error: BaseException) -> TaskRecord:
@@ -142,9 +152,7 @@ class TaskService:
         ctx = self.ctx
         if ctx.records.settle_filing(record.task_id, ABANDONED) != ABANDONED:
             # the task ended first and filed its take itself
-            final = ctx.records.get(record.task_id)
-            ctx.publisher.publish(final.project_id, progress_of(record))
-            return final
+            return ctx.records.get(record.task_id)
         ctx.records.request_cancel(record.task_id)
         message = "Cancelled: its take could not be written."
 
