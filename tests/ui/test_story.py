@@ -232,9 +232,24 @@ def shot_of(lab: Lab) -> dict[str, Any]:
 # --- the pictures a user brings ----------------------------------------------------------------
 
 
+def socket_send_buffer_max() -> int:
+    """The most a TCP socket's send buffer grows to here (Linux's `tcp_wmem` maximum)."""
+    try:
+        with open("/proc/sys/net/ipv4/tcp_wmem") as fh:
+            return int(fh.read().split()[2])
+    except (OSError, ValueError, IndexError):
+        return 4 * 1024 * 1024
+
+
 def character_png(seed: int, backdrop: tuple[int, int, int]) -> bytes:
-    """A character sheet: a figure on a graded backdrop, with film grain (about 1.7 MB)."""
-    width, height = 900, 1200
+    """A character sheet: a figure on a graded backdrop, with film grain, stored uncompressed.
+
+    The browser's socket accepts as much as its send buffer holds at once and counts it as
+    sent, so a file that fits in it shows no progress on the way however slow the uplink: the
+    sheet is made tall enough to be 2 MiB larger than the largest send buffer of this machine.
+    """
+    width = 900
+    height = max(1200, (socket_send_buffer_max() + 2 * 1024 * 1024) // (width * 3) + 1)
     image = Image.new("RGB", (width, height))
     draw = ImageDraw.Draw(image)
     for y in range(height):
@@ -249,7 +264,7 @@ def character_png(seed: int, backdrop: tuple[int, int, int]) -> bytes:
     grain = Image.frombytes("L", (width, height), random.Random(seed).randbytes(width * height))
     image = Image.blend(image, grain.convert("RGB"), 0.08)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", compress_level=1)
+    image.save(buffer, format="PNG", compress_level=0)
     return buffer.getvalue()
 
 
@@ -368,7 +383,7 @@ def test_story_from_empty_studio_to_chosen_take(
         '[data-testid="gms-upload"]',
         {"text": "row.querySelector('.gms-Upload-status').textContent"},
     )
-    uplink.rate = 1.2 * 1024 * 1024  # bytes per second: a slow home uplink
+    uplink.rate = 1.5 * 1024 * 1024  # bytes per second: a slow home uplink
     drop_files(page, category, characters, screenshots)
     uploading = category.locator('[data-testid="gms-upload"][data-status="uploading"]')
     expect(uploading).to_have_count(2)
