@@ -10,12 +10,13 @@ with its volumes at the end.
 
 from __future__ import annotations
 
-import base64
 import contextlib
+import io
 import json
 import os
 import secrets
 import subprocess
+import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -151,20 +152,26 @@ class Stack:
         return str(container.attrs["State"]["Health"]["Status"])
 
     def read_volume(self, volume: str, path: str) -> bytes:
-        """A file of one of the project's volumes, read by a throwaway container of the image."""
-        script = (
-            "import base64, sys; "
-            "sys.stdout.write(base64.b64encode(open(sys.argv[1], 'rb').read()).decode())"
-        )
-        out = self.engine.client.containers.run(
+        """A file of one of the project's volumes, copied out of a container that never starts.
+
+        `docker cp` of a created container (the archive API) rather than the output of a
+        throwaway run: the logs of a container that exits at once can come back cut short.
+        """
+        container = self.engine.client.containers.create(
             WORKER_IMAGE,
-            [script, f"/volume/{path}"],
-            entrypoint=["python", "-c"],
+            ["true"],
             volumes={f"{self.project}_{volume}": {"bind": "/volume", "mode": "ro"}},
             network_mode="none",
-            remove=True,
         )
-        return base64.b64decode(out)
+        try:
+            chunks, _ = container.get_archive(f"/volume/{path}")
+            with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as archive:
+                [member] = archive.getmembers()
+                copied = archive.extractfile(member)
+                assert copied is not None, f"{path} is not a file of the {volume} volume"
+                return copied.read()
+        finally:
+            container.remove(force=True)
 
     # --- the studio's API ------------------------------------------------------------------
 

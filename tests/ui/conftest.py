@@ -144,9 +144,13 @@ def lab(
         yield running
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, with the flags this machine needs."""
+    """Debian's Chromium, headless, with the flags this machine needs.
+
+    One per module: while Playwright is open its loop stays the thread's running loop, and the
+    tests collected after the browser tests (compose) need pytest-jupyter's loop of their own.
+    """
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     assert executable, "chromium is not installed (make test installs it)"
     with sync_playwright() as playwright:
