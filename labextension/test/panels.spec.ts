@@ -425,6 +425,50 @@ describe('Inspector (rendered)', () => {
       )!.disabled
     ).toBe(true);
   });
+  it('exports the selected scene or the film from its Export section, not a shot', async () => {
+    const { Inspector } = await import('../src/panels/inspector');
+    const model = new StudioModel({ api: fakeAPI() });
+    await model.projects.open('film');
+    const commands = new CommandRegistry();
+    const asked: unknown[] = [];
+    commands.addCommand('gms:export', {
+      execute: args => {
+        asked.push(args);
+      }
+    });
+    model.selection.select({ kind: 'scene', id: 'sc1' });
+    widget = new Inspector(model, commands);
+    Widget.attach(widget, document.body);
+    const root = widget.node;
+    const button = (kind: string) =>
+      root.querySelector<HTMLButtonElement>(
+        `[data-testid="gms-inspector-export-${kind}"]`
+      );
+    await until(() => button('edl') !== null);
+    expect(
+      [...root.querySelectorAll('.gms-ExportActions button')].map(
+        b => b.textContent
+      )
+    ).toEqual([
+      'Animatic (MP4)',
+      'OpenTimelineIO Timeline',
+      'CMX 3600 EDL',
+      'Final Cut Pro 7 XML',
+      'Storyboard Sheet (PDF + PNG)'
+    ]);
+    button('edl')!.click();
+    await until(() => asked.length === 1);
+    expect(asked[0]).toEqual({ kind: 'edl', nodeId: 'sc1' });
+
+    model.selection.select({ kind: 'project', id: 'film' });
+    await until(() => button('boards')?.title.includes('of Film') === true);
+    button('boards')!.click();
+    await until(() => asked.length === 2);
+    expect(asked[1]).toEqual({ kind: 'boards', nodeId: 'film' });
+
+    model.selection.select({ kind: 'shot', id: 'sh1' });
+    await until(() => button('animatic') === null);
+  });
 });
 
 describe('Studio main view (rendered): a take in the making', () => {

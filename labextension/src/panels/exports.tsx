@@ -14,7 +14,7 @@ import { iconForMedia } from '../icons';
 import type { StudioModel } from '../model';
 import { formatBytes } from '../model';
 import { CommandIDs } from '../tokens';
-import { ExportInfo, exportLabel } from '../types';
+import { EXPORT_KINDS, ExportInfo, exportLabel } from '../types';
 import { useSignals } from './hooks';
 
 /** When an export was made, in the user's locale. */
@@ -257,5 +257,38 @@ export function ExportTab(props: { model: StudioModel }): React.ReactElement {
         <dd>{formatBytes(item.size)}</dd>
       </dl>
     </div>
+  );
+}
+
+/**
+ * The Inspector's Export section for the film, a chapter or a scene: one button per kind, each
+ * running the same export command as the context menu and the palette.
+ */
+export function ExportActions(props: {
+  commands: CommandRegistry;
+  nodeId: string;
+  scopeName: string;
+}): React.ReactElement {
+  const { commands, nodeId, scopeName } = props;
+  return (
+    <section className="gms-ExportActions" aria-label="Export">
+      <h4>Export</h4>
+      <div className="gms-ExportActions-buttons">
+        {EXPORT_KINDS.map(({ kind, label }) => (
+          <button
+            key={kind}
+            type="button"
+            className="jp-Button jp-mod-minimal gms-TextButton"
+            data-testid={`gms-inspector-export-${kind}`}
+            title={`Export ${label} of ${scopeName} to 06_Exports`}
+            onClick={() =>
+              void commands.execute(CommandIDs.exportScope, { kind, nodeId })
+            }
+          >
+            {label}
+          </button>
+        ))}
+      </div>
+    </section>
   );
 }

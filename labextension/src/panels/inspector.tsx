@@ -25,6 +25,7 @@ import {
   Quality,
   SelectionKind
 } from '../types';
+import { ExportActions } from './exports';
 import { useSignals } from './hooks';
 import { TakePicture } from './mainView';
 import { StatusBanner } from './statusBanner';
@@ -753,6 +754,12 @@ function InspectorView(props: {
       );
   }
   const Icon = selection && kind ? iconForKind(selection.kind) : null;
+  // the film, a chapter or a scene goes to an editor from here as from its context menu
+  const exportable =
+    project !== null &&
+    (selection?.kind === 'project' ||
+      ((selection?.kind === 'chapter' || selection?.kind === 'scene') &&
+        findNode(project, selection.id) !== null));
   return (
     <div className="gms-Panel">
       <div className="gms-Panel-header">
@@ -776,7 +783,16 @@ function InspectorView(props: {
           </div>
         </div>
       ) : null}
-      <div className="gms-Panel-body">{body}</div>
+      <div className="gms-Panel-body">
+        {body}
+        {exportable ? (
+          <ExportActions
+            commands={commands}
+            nodeId={selection?.id ?? ''}
+            scopeName={name}
+          />
+        ) : null}
+      </div>
     </div>
   );
 }
