@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import TooLarge
+from .errors import ProjectNotFound, TooLarge
 
 _KINDS: dict[str, tuple[str, ...]] = {
     "image": ("png", "jpg", "jpeg", "webp", "gif", "bmp", "tif", "tiff", "exr", "psd", "svg"),
@@ -196,6 +196,12 @@ class UploadSink:
         try:
             fh.flush()
             os.fsync(fh.fileno())
+            if not self.temp.exists():
+                # the temp file lives in the project: gone with it (to the trash) meanwhile,
+                # so no folder of the target may be made again where the project was
+                raise ProjectNotFound(
+                    "The project was deleted while the file was arriving: nothing was added."
+                )
             self.target.parent.mkdir(parents=True, exist_ok=True)
             final = unique_path(self.target)
             # link + unlink, not rename: never overwrites a file that appeared meanwhile;

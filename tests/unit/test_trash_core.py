@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from gms_lab.core import hierarchy
+from gms_lab.core import assets, hierarchy
 from gms_lab.core.errors import Conflict, InvalidInput, NotFound
+from gms_lab.core.files import UploadSink, sweep_partial_files
 from gms_lab.core.services import StudioCore
 from gms_lab.core.trash import RestoreConflict
 from gms_lab.core.vcs import STUDIO_AUTHOR
@@ -171,3 +172,27 @@ def test_a_project_does_not_come_back_over_one_of_the_same_name(core: StudioCore
     core.projects.update(other, ProjectPatch(name="Lighthouse"))
     core.trash.restore(item.id)
     assert core.projects.get("harbour").name == "Harbour"
+
+
+def test_an_upload_that_ends_after_its_project_went_to_the_trash_adds_nothing(
+    core: StudioCore,
+) -> None:
+    pid = core.projects.create(ProjectCreate(name="Pier"), STUDIO_AUTHOR).id
+    root = core.projects.path(pid)
+    target = assets.upload_target(root, category="Characters", name="crew/hero.png", path=None)
+    sink = UploadSink(root / assets.UPLOADS, target, 1 << 20)
+    sink.write(b"the first half of a character sheet")
+
+    [item] = [core.trash.delete_project(pid, by="Ada")]
+    sink.write(b" and the rest, which arrives after the delete")
+    with pytest.raises(NotFound, match="deleted while the file was arriving"):
+        sink.finish()
+
+    # nothing made again where the project was, and the project restores as it was deleted
+    assert not root.exists()
+    core.trash.restore(item.id)
+    assert not (root / "01_Assets" / "Characters" / "crew").exists()
+    assert not any(assets.list_assets(pid, root, 64).values())
+    # its partial file came back hidden with the project; no writer holds it, the sweep takes it
+    [partial] = (root / assets.UPLOADS).iterdir()
+    assert partial.name.startswith(".") and sweep_partial_files(partial.parent) == [partial]
