@@ -81,9 +81,11 @@ build: $(VENV)/.installed ## Build the lab extension (production) and the wheel 
 	$(BIN)/pip wheel -q --no-deps -w dist .
 
 .PHONY: dev
-dev: install ## Install what is missing and start JupyterLab with the studio (PORT=8888)
+dev: install ## Install what is missing and start JupyterLab in the workspace (PORT=8888)
+	@mkdir -p "$(GMS_WORKSPACE)"
 	@echo "Workspace: $(GMS_WORKSPACE)"
-	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT)
+	$(BIN)/jupyter lab --no-browser --ip=127.0.0.1 --port=$(PORT) $(ALLOW_ROOT) \
+	  --ServerApp.root_dir="$(GMS_WORKSPACE)"
 
 .PHONY: types
 types: $(VENV)/.installed ## Regenerate the TypeScript event types from the Python models

@@ -73,6 +73,8 @@ class GMSLab(ExtensionApp):
     manifest_cache = Int(None, allow_none=True, help=_help("manifest_cache")).tag(config=True)
     task_history = Int(None, allow_none=True, help=_help("task_history")).tag(config=True)
     comfyui_url = Unicode(None, allow_none=True, help=_help("comfyui_url")).tag(config=True)
+    author_name = Unicode(None, allow_none=True, help=_help("author_name")).tag(config=True)
+    author_email = Unicode(None, allow_none=True, help=_help("author_email")).tag(config=True)
 
     def studio_config(self) -> StudioConfig:
         """The effective settings: traits, then environment variables, then defaults."""

@@ -117,6 +117,17 @@ class StudioConfig(BaseModel):
         pattern=r"^https?://[^\s/]+(/\S*)?$",
         description="The ComfyUI server the comfyui pipeline sends its workflows to.",
     )
+    author_name: str = Field(
+        "",
+        max_length=200,
+        description="Author of the studio's git commits; empty takes git's user.name, then the "
+        "signed-in user (never a token login's random guest name).",
+    )
+    author_email: str = Field(
+        "",
+        max_length=200,
+        description="E-mail of the studio's git commits; empty takes git's user.email.",
+    )
 
     #: The environment variable of each field.
     ENV: ClassVar[dict[str, str]] = {
@@ -149,6 +160,8 @@ class StudioConfig(BaseModel):
         "manifest_cache": "GMS_MANIFEST_CACHE",
         "task_history": "GMS_TASK_HISTORY",
         "comfyui_url": "GMS_COMFYUI_URL",
+        "author_name": "GMS_AUTHOR_NAME",
+        "author_email": "GMS_AUTHOR_EMAIL",
     }
 
     @classmethod

@@ -45,6 +45,7 @@ class TakeStatus(StrEnum):
     generating = "generating"
     completed = "completed"
     error = "error"
+    cancelled = "cancelled"
 
 
 # --- project.json ---------------------------------------------------------------------------
@@ -108,12 +109,44 @@ class Take(CamelModel):
     error: str | None = None
 
 
+def _project_relative(path: str) -> str:
+    """A path inside the project as written in project.json: relative, `/`-separated, no `..`."""
+    parts = path.split("/")
+    if (
+        not path
+        or path.startswith("/")
+        or "\\" in path
+        or "\x00" in path
+        or any(part in ("", ".", "..") for part in parts)
+    ):
+        raise ValueError(f"{path!r} is not a path relative to the project")
+    return path
+
+
+#: A file of the project, by its project-relative path (`01_Assets/Characters/mara.png`).
+ProjectPath = Annotated[str, Field(max_length=1024), AfterValidator(_project_relative)]
+#: A shot's prompt or negative prompt.
+PromptText = Annotated[str, Field(max_length=4000)]
+#: A shot's style: words added to its prompt (or the pipeline's `style`, when it has one).
+StyleText = Annotated[str, Field(max_length=1000)]
+#: A shot's reference assets: at most this many.
+MAX_REFERENCES = 32
+
+
 class Shot(ManifestModel):
-    """A shot: the unit that takes are generated for."""
+    """A shot: the unit that takes are generated for.
+
+    `prompt`, `negative_prompt`, `style` and `references` are what its takes are generated
+    from unless a request says otherwise (see `tasks.service`); `properties` are free-form.
+    """
 
     id: str
     name: str
     duration: float = Field(3.0, gt=0, le=3600)
+    prompt: PromptText = ""
+    negative_prompt: PromptText = ""
+    style: StyleText = ""
+    references: list[ProjectPath] = Field(default_factory=list, max_length=MAX_REFERENCES)
     properties: dict[str, Any] = Field(default_factory=dict)
     takes: list[Take] = Field(default_factory=list)
     selected_take: str | None = None
@@ -239,6 +272,10 @@ class NodeCreate(CamelModel):
     name: str = Field(min_length=1, max_length=200)
     properties: dict[str, Any] | None = Field(None, json_schema_extra=_FREE)
     duration: float | None = Field(None, gt=0, le=3600)
+    prompt: PromptText | None = None
+    negative_prompt: PromptText | None = None
+    style: StyleText | None = None
+    references: list[ProjectPath] | None = Field(None, max_length=MAX_REFERENCES)
     index: int | None = Field(None, ge=0, le=2**31)
 
 
@@ -250,6 +287,10 @@ class NodePatch(CamelModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     properties: dict[str, Any] | None = Field(None, json_schema_extra=_FREE)
     duration: float | None = Field(None, gt=0, le=3600)
+    prompt: PromptText | None = None
+    negative_prompt: PromptText | None = None
+    style: StyleText | None = None
+    references: list[ProjectPath] | None = Field(None, max_length=MAX_REFERENCES)
     selected_take: str | None = None
     parent_id: str | None = None
     index: int | None = Field(None, ge=0, le=2**31)
@@ -299,9 +340,39 @@ class Asset(CamelModel):
 
 
 class AssetList(CamelModel):
-    """Body of `GET /gms/api/projects/{id}/assets`: every category, even when empty."""
+    """Body of `GET /gms/api/projects/{id}/assets`: every category, even when empty, and each
+    category's folders (relative to the category, empty ones too)."""
 
     categories: dict[str, list[Asset]]
+    folders: dict[str, list[str]] = Field(default_factory=dict)
+
+
+class AssetMove(CamelModel):
+    """Body of `PATCH /gms/api/projects/{id}/assets/{path}`: rename, or move to another
+    category or folder (`""` is the category's top); what is left out stays."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    name: str | None = Field(None, min_length=1, max_length=255)
+    category: str | None = None
+    folder: str | None = Field(None, max_length=1024)
+
+
+class AssetFolderCreate(CamelModel):
+    """Body of `POST /gms/api/projects/{id}/assets/folders`."""
+
+    model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    category: str
+    folder: str = Field(min_length=1, max_length=1024)
+
+
+class AssetFolder(CamelModel):
+    """A folder of the asset library."""
+
+    category: str
+    folder: str
+    path: str
 
 
 class FileEntry(CamelModel):
@@ -622,6 +693,9 @@ class TaskRecord(CamelModel):
     attempts: int = 0
     author: dict[str, str] | None = None
     target: str | None = None
+    #: The shot's style and reference assets when the take was asked for (in its sidecar).
+    style: str = ""
+    references: list[str] = Field(default_factory=list)
     created: datetime = Field(default_factory=utcnow)
     started: datetime | None = None
     finished: datetime | None = None

@@ -11,9 +11,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from ..models import Asset, AssetCategory, FileEntry
-from .errors import InvalidInput, NotFound, UnsafePath
-from .files import atomic_write, is_temp_name, media_kind, mtime
+from ..models import Asset, AssetCategory, FileEntry, Project
+from . import hierarchy
+from .errors import Conflict, InvalidInput, NotFound, UnsafePath
+from .files import atomic_write, fsync_dir, is_temp_name, media_kind, mtime
+from .manifest import ManifestStore
 from .paths import check_name, resolve_inside, split_relative
 from .projects import ASSETS, CACHE
 
@@ -126,6 +128,109 @@ def list_assets(project_id: str, root: Path, thumb_size: int) -> dict[str, list[
             with contextlib.suppress(FileNotFoundError):  # removed while we looked
                 found.append(describe(project_id, root, path, thumb_size))
     return out
+
+
+def list_folders(root: Path) -> dict[str, list[str]]:
+    """Every folder of each category (relative to the category, parents first), empty or not."""
+    out: dict[str, list[str]] = {}
+    for category in AssetCategory:
+        base = root / ASSETS / category.folder
+        found: list[str] = []
+        if base.is_dir():
+            for dirpath, dirnames, _ in os.walk(base):
+                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                here = Path(dirpath)
+                found += [(here / d).relative_to(base).as_posix() for d in dirnames]
+        out[category.value] = sorted(found)
+    return out
+
+
+def _folder_parts(folder: str) -> list[str]:
+    return split_relative(folder) if folder.strip("/") else []
+
+
+def make_folder(root: Path, category: str, folder: str) -> str:
+    """Create a folder in a category of the library (parents too); its project-relative path."""
+    cat = parse_category(category)
+    parts = _folder_parts(folder)
+    if not parts:
+        raise InvalidInput("Name the new folder.", {"folder": folder})
+    target = resolve_inside(root, "/".join([ASSETS, cat.folder, *parts]))
+    if target.exists():
+        raise Conflict(f"{'/'.join(parts)!r} already exists in {cat.folder}.", {"folder": folder})
+    target.mkdir(parents=True)
+    fsync_dir(target.parent)
+    return target.relative_to(root.resolve()).as_posix()
+
+
+def _library_file(root: Path, relpath: str) -> tuple[Path, AssetCategory]:
+    path = resolve_inside(root, relpath)
+    rel = path.relative_to(root.resolve()).as_posix()
+    category = category_of(rel)
+    if category is None:
+        raise InvalidInput(
+            f"{relpath!r} is not in the asset library ({ASSETS}/<Category>/…).", {"path": relpath}
+        )
+    if not path.is_file():
+        raise NotFound(f"No asset {rel!r} in the project.", {"path": rel})
+    return path, category
+
+
+def move(
+    root: Path,
+    relpath: str,
+    *,
+    name: str | None = None,
+    category: str | None = None,
+    folder: str | None = None,
+) -> tuple[str, str]:
+    """Rename an asset, or move it to another category or folder; (old, new) relative paths.
+
+    What is not given stays; a name without an extension keeps the file's. The target folder
+    is created when missing; an existing file there is never replaced (409).
+    """
+    path, current = _library_file(root, relpath)
+    old = path.relative_to(root.resolve()).as_posix()
+    cat = parse_category(category) if category else current
+    parts = old.split("/")[2:-1] if folder is None else _folder_parts(folder)
+    new_name = check_name(name.strip(), what="file name") if name else path.name
+    if "." not in new_name and path.suffix:
+        new_name += path.suffix
+    target = resolve_inside(root, "/".join([ASSETS, cat.folder, *parts, new_name]))
+    new = target.relative_to(root.resolve()).as_posix()
+    if new == old:
+        return old, new
+    if target.exists() and not (target.samefile(path) and new.lower() == old.lower()):
+        raise Conflict(f"{new!r} already exists.", {"path": new})
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(path, target)
+    fsync_dir(target.parent)
+    if target.parent != path.parent:
+        fsync_dir(path.parent)
+    return old, new
+
+
+def move_referenced(
+    manifests: ManifestStore,
+    project_id: str,
+    root: Path,
+    relpath: str,
+    **where: str | None,
+) -> str:
+    """`move` an asset, and point the shots that reference it at its new place; the new path."""
+    old, new = move(root, relpath, **where)
+    if new != old and _referenced(manifests.read(project_id), old):
+        manifests.update(project_id, lambda p: hierarchy.replace_reference(p, old, new))
+    return new
+
+
+def _referenced(project: Project, relpath: str) -> bool:
+    return any(
+        relpath in shot.references
+        for chapter in project.chapters
+        for scene in chapter.scenes
+        for shot in scene.shots
+    )
 
 
 def list_files(root: Path, under: str | None = None) -> list[FileEntry]:

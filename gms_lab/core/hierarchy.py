@@ -16,6 +16,8 @@ from .errors import InvalidInput, NodeNotFound
 Node = Chapter | Scene | Shot | Take
 _PREFIX: dict[str, str] = {"chapter": "ch", "scene": "sc", "shot": "sh", "take": "tk"}
 _PARENT_KIND: dict[str, str | None] = {"chapter": None, "scene": "chapter", "shot": "scene"}
+#: What a shot has and other nodes do not: what its takes are made from.
+SHOT_FIELDS = ("properties", "duration", "prompt", "negative_prompt", "style", "references")
 
 
 @dataclass
@@ -125,14 +127,13 @@ def add(project: Project, request: NodeCreate) -> Located:
     elif request.kind == "scene":
         node = Scene(id=node_id, name=request.name)
     else:
-        node = Shot(
-            id=node_id,
-            name=request.name,
-            properties=request.properties or {},
-            **({"duration": request.duration} if request.duration is not None else {}),
+        given = {f: getattr(request, f) for f in SHOT_FIELDS if getattr(request, f) is not None}
+        node = Shot(id=node_id, name=request.name, **given)
+    if request.kind != "shot" and any(getattr(request, f) for f in SHOT_FIELDS):
+        raise InvalidInput(
+            "Only shots have properties, a duration, prompts, a style and references.",
+            {"kind": request.kind},
         )
-    if request.kind != "shot" and (request.properties or request.duration is not None):
-        raise InvalidInput("Only shots have properties and a duration.", {"kind": request.kind})
     index = len(siblings) if request.index is None else min(request.index, len(siblings))
     siblings.insert(index, node)
     return find(project, node_id)
@@ -146,14 +147,16 @@ def patch(project: Project, node_id: str, request: NodePatch) -> Located:
         raise InvalidInput("Takes are changed through their shot (selectedTake).", {"id": node_id})
     if request.name is not None:
         node.name = request.name  # type: ignore[union-attr]
-    shot_only = (request.properties, request.duration, request.selected_take)
-    if any(v is not None for v in shot_only):
+    shot_only = {f: getattr(request, f) for f in (*SHOT_FIELDS, "selected_take")}
+    if any(v is not None for v in shot_only.values()):
         if not isinstance(node, Shot):
-            raise InvalidInput("Only shots have properties, duration and takes.", {"id": node_id})
-        if request.properties is not None:
-            node.properties = request.properties
-        if request.duration is not None:
-            node.duration = request.duration
+            raise InvalidInput(
+                "Only shots have properties, a duration, prompts, a style, references and takes.",
+                {"id": node_id},
+            )
+        for field in SHOT_FIELDS:
+            if shot_only[field] is not None:
+                setattr(node, field, shot_only[field])
         if request.selected_take is not None:
             select_take(node, request.selected_take)
     fields = request.model_fields_set
@@ -192,6 +195,29 @@ def remove(project: Project, node_id: str) -> Located:
     if isinstance(parent, Shot) and parent.selected_take == node_id:
         parent.selected_take = None
     return located
+
+
+def replace_reference(project: Project, old: str, new: str | None) -> list[str]:
+    """Point the shots that reference the file `old` (or a file under the folder `old`) at
+    `new` instead, or drop the reference when `new` is None; the ids of the shots changed."""
+    changed = []
+    prefix = f"{old}/"
+    for chapter in project.chapters:
+        for scene in chapter.scenes:
+            for shot in scene.shots:
+                if not any(r == old or r.startswith(prefix) for r in shot.references):
+                    continue
+                references: list[str] = []
+                for ref in shot.references:
+                    if ref == old or ref.startswith(prefix):
+                        if new is None:
+                            continue
+                        ref = new + ref[len(old) :]
+                    if ref not in references:
+                        references.append(ref)
+                shot.references = references
+                changed.append(shot.id)
+    return changed
 
 
 def counts(project: Project) -> tuple[int, int]:

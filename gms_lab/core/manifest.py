@@ -499,6 +499,7 @@ def _fork_shot(shot: Shot) -> Shot:
     copy = _shallow(shot)
     fields = copy.__dict__
     fields["properties"] = _copy_json(shot.properties)
+    fields["references"] = list(shot.references)
     fields["takes"] = list(shot.takes)
     return copy
 

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..models import Project, Shot, Take, TakeStatus
 from . import hierarchy
 from .errors import Conflict, InvalidInput
+from .files import media_kind
 from .manifest import Unchanged
 from .projects import CACHE, RENDERS
 
@@ -35,6 +37,45 @@ def shot_of(project: Project, shot_id: str) -> Shot:
             f"Takes are generated for shots; {shot_id!r} is a {located.kind}.", {"nodeId": shot_id}
         )
     return located.node
+
+
+def with_style(prompt: str, style: str) -> str:
+    """The prompt with the shot's style added (once: a prompt already ending with it is kept)."""
+    prompt, style = prompt.strip(), style.strip()
+    if not style or prompt.endswith(style):
+        return prompt
+    return f"{prompt}, {style}" if prompt else style
+
+
+def usable_references(shot: Shot, root: Path) -> list[str]:
+    """The shot's references that are files of the project now (one in the trash is skipped)."""
+    return [ref for ref in shot.references if (root / ref).is_file()]
+
+
+def shot_parameters(
+    shot: Shot, given: dict[str, Any], accepted: set[str], references: list[str]
+) -> dict[str, Any]:
+    """The parameters of a take of `shot`: what was `given`, completed from the shot.
+
+    For the parameters the pipeline `accepted`: the shot's prompt and negative prompt where none
+    was given; its style as `style`, or added to the prompt when the pipeline has no `style`;
+    the first image of `references` as `init_image` (image-to-image) where none was given.
+    """
+    out = dict(given)
+    if "prompt" in accepted and not out.get("prompt") and shot.prompt:
+        out["prompt"] = shot.prompt
+    if "negative_prompt" in accepted and not out.get("negative_prompt") and shot.negative_prompt:
+        out["negative_prompt"] = shot.negative_prompt
+    if shot.style:
+        if "style" in accepted:
+            out.setdefault("style", shot.style)
+        elif "prompt" in accepted:
+            out["prompt"] = with_style(str(out.get("prompt") or ""), shot.style)
+    if "init_image" in accepted and not out.get("init_image"):
+        image = next((r for r in references if media_kind(r) == "image"), None)
+        if image is not None:
+            out["init_image"] = image
+    return out
 
 
 def add_generating(
@@ -144,7 +185,15 @@ def set_thumbnail(project: Project, file: str, thumbnail: str) -> Take | None:
     return None
 
 
-def fail(project: Project, take_id: str, error: str, missing: MissingTake | None = None) -> Take:
-    """Mark a take failed, with the reason (`missing` is added first if it is not there yet)."""
+def fail(
+    project: Project,
+    take_id: str,
+    error: str,
+    missing: MissingTake | None = None,
+    cancelled: bool = False,
+) -> Take:
+    """Mark a take failed (or cancelled), with the reason (`missing` is added first if it is not
+    there yet)."""
     shot, take = _filed(project, take_id, missing)
-    return replace(shot, take, status=TakeStatus.error, error=error[:2000])
+    status = TakeStatus.cancelled if cancelled else TakeStatus.error
+    return replace(shot, take, status=status, error=error[:2000])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -133,6 +135,40 @@ class Author:
 
 
 STUDIO_AUTHOR = Author("Generative Media Studio", "studio@gms.local")
+
+
+@functools.cache
+def git_identity() -> tuple[str, str]:
+    """The `user.name` and `user.email` git is configured with for this process ("" if unset)."""
+
+    def read(key: str) -> str:
+        try:
+            done = subprocess.run(
+                ["git", "config", "--get", key], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return read("user.name"), read("user.email")
+
+
+def stable_author(name: str = "", email: str = "", person: Author | None = None) -> Author:
+    """Who the studio's commits are by, the same on every request.
+
+    The studio's setting (`author_name`, `author_email`) first, then git's configured identity,
+    then `person` (a signed-in user with a real name), then the studio itself.
+    """
+    git_name, git_email = git_identity()
+    chosen = name.strip() or git_name or (person.name if person else "") or STUDIO_AUTHOR.name
+    if email.strip() or git_email:
+        mail = email.strip() or git_email
+    elif person is not None and chosen == person.name:
+        mail = person.email
+    else:
+        local = re.sub(r"[^A-Za-z0-9._-]+", "-", chosen).strip("-").lower() or "studio"
+        mail = STUDIO_AUTHOR.email if chosen == STUDIO_AUTHOR.name else f"{local}@users.gms.local"
+    return Author(chosen, mail)
 
 
 def tool_health() -> dict[str, ToolHealth]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from .assets import AssetFoldersHandler, AssetHandler, AssetsHandler
 from .base import Route
 from .exports import ExportsHandler
-from .files import AssetsHandler, FileHandler, FilesHandler
+from .files import FileHandler, FilesHandler
 from .openapi import OpenAPIHandler
 from .projects import NodeHandler, NodesHandler, ProjectHandler, ProjectsHandler
 from .tasks import (
@@ -34,6 +35,8 @@ ROUTES: list[Route] = [
     Route(f"{P}/files", FilesHandler),
     Route(f"{P}/files/{{path:path}}", FileHandler),
     Route(f"{P}/assets", AssetsHandler),
+    Route(f"{P}/assets/folders", AssetFoldersHandler),
+    Route(f"{P}/assets/{{path:path}}", AssetHandler),
     Route(f"{P}/git/status", GitStatusHandler),
     Route(f"{P}/git/commit", GitCommitHandler),
     Route(f"{P}/git/log", GitLogHandler),

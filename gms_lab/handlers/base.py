@@ -14,10 +14,11 @@ from jupyter_server.extension.handler import ExtensionHandlerMixin
 from pydantic import BaseModel, ValidationError
 from tornado import web
 
+from ..config import StudioConfig
 from ..core.errors import InvalidInput, StudioError, TooLarge
 from ..core.limits import read_json
 from ..core.services import StudioCore
-from ..core.vcs import Author
+from ..core.vcs import Author, stable_author
 from ..models import ErrorBody, ErrorDetail, Project
 
 M = TypeVar("M", bound=BaseModel)
@@ -77,12 +78,24 @@ def _implements(handler: type, verb: str) -> bool:
     )
 
 
-def author_of(user: Any) -> Author:
-    """A Jupyter user (the server's identity provider) as the author of recorded changes."""
-    username = str(getattr(user, "username", "") or "user")
+#: A token login's user: jupyter_server makes up a random one per request (a uuid hex).
+_GUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def signed_in_person(user: Any) -> Author | None:
+    """A Jupyter user with a real identity as an author; None for a token login's guest."""
+    username = str(getattr(user, "username", "") or "")
     name = str(getattr(user, "display_name", "") or getattr(user, "name", "") or username)
+    if not username or _GUEST_ID.match(username):
+        return None
     local = re.sub(r"[^A-Za-z0-9._-]+", "-", username).strip("-") or "user"
     return Author(name=name, email=f"{local}@users.gms.local")
+
+
+def author_of(user: Any, config: StudioConfig) -> Author:
+    """Who a change made by this Jupyter user is recorded as: a stable author, never the random
+    guest name a token login gets on each request (see `core.vcs.stable_author`)."""
+    return stable_author(config.author_name, config.author_email, signed_in_person(user))
 
 
 class StudioHandler(ExtensionHandlerMixin, APIHandler):
@@ -96,8 +109,8 @@ class StudioHandler(ExtensionHandlerMixin, APIHandler):
 
     @property
     def author(self) -> Author:
-        """The signed-in Jupyter user as the author of recorded changes."""
-        return author_of(self.current_user)
+        """Who this request's changes are recorded as (a stable author)."""
+        return author_of(self.current_user, self.core.config)
 
     async def run(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run blocking work (disk, git) in a thread so a slow disk never blocks the server."""

@@ -1,4 +1,4 @@
-"""REST: project files (list, streamed upload, ranged download) and the asset library."""
+"""REST: project files (list, streamed upload, ranged download)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from ..core.errors import InvalidInput, NotFound, StudioError, TooLarge, UnsafeP
 from ..core.files import is_temp_name
 from ..core.paths import resolve_inside
 from ..core.uploads import Upload
-from ..models import AssetList, FileList, UploadResult
+from ..models import FileList, UploadResult
 from .base import StudioHandler, operation
 
 _READ_CHUNK = 1024 * 1024
@@ -306,18 +306,3 @@ def _stat_file(target: Path, relpath: str) -> os.stat_result:
     if not target.is_file() or is_temp_name(target.name):  # a partial upload is not a file yet
         raise NotFound(f"No file {relpath!r} in the project.", {"path": relpath})
     return target.stat()
-
-
-class AssetsHandler(StudioHandler):
-    """`/gms/api/projects/{project_id}/assets`: the asset library by category."""
-
-    @web.authenticated
-    @operation(
-        "List the asset library by category, with preview and thumbnail URLs", response=AssetList
-    )
-    async def get(self, project_id: str) -> None:
-        root = await self.run(self.core.projects.path, project_id)
-        categories = await self.run(
-            assets.list_assets, project_id, root, self.core.config.thumbnail_size
-        )
-        self.send(AssetList(categories=categories))

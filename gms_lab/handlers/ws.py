@@ -325,7 +325,7 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
                     other._relay(raw)
 
     async def _start_generation(self, message: StartGeneration) -> None:
-        user = author_of(self.current_user)
+        user = author_of(self.current_user, self.server.config)
         author = {"name": user.name, "email": user.email}
         request = TaskSubmit(
             project_id=self.project_id,

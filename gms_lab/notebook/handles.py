@@ -294,14 +294,36 @@ class SceneHandle(_Node):
 
     kind = "scene"
 
-    def shot(self, name: str, duration: float | None = None, **properties: Any) -> ShotHandle:
-        """The shot with that name (or id), created if missing; `duration` is set either way."""
+    def shot(
+        self,
+        name: str,
+        duration: float | None = None,
+        *,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        style: str | None = None,
+        references: list[str] | None = None,
+        **properties: Any,
+    ) -> ShotHandle:
+        """The shot with that name (or id), created if missing; what is given is set either way.
+
+        `prompt`, `negative_prompt`, `style` and `references` (project-relative paths of assets
+        or takes) are what its takes are generated from unless `generate` says otherwise.
+        """
+        what: dict[str, Any] = {
+            "prompt": prompt,
+            "negative_prompt": negative_prompt,
+            "style": style,
+            "references": references,
+        }
         scene: Scene = self._node()
         for shot in scene.shots:
             if name in (shot.id, shot.name):
                 handle = ShotHandle(self.film, shot.id)
-                if duration is not None and duration != shot.duration:
-                    handle.set(duration=duration)
+                if (duration is not None and duration != shot.duration) or any(
+                    v is not None for v in what.values()
+                ):
+                    handle.set(duration=duration, **what)
                 return handle
         self.film.check_properties(properties)
         request = NodeCreate(
@@ -310,6 +332,7 @@ class SceneHandle(_Node):
             name=name,
             duration=duration,
             properties=properties or None,
+            **what,
         )
         located = self.film.update(lambda p: hierarchy.add(p, request))
         return ShotHandle(self.film, located.node.id)
@@ -318,6 +341,11 @@ class SceneHandle(_Node):
         """The scene's shots, in order."""
         scene: Scene = self._node()
         return [ShotHandle(self.film, s.id) for s in scene.shots]
+
+    def generate(self, pipeline: str, **parameters: Any) -> list[Task]:
+        """Queue one take of every shot of the scene, each from its own prompt, style and
+        references (`parameters` apply to all of them); `studio.wait(tasks)` follows them."""
+        return [shot.generate(pipeline, **parameters) for shot in self.shots()]
 
 
 class ShotHandle(_Node):
@@ -336,16 +364,54 @@ class ShotHandle(_Node):
         """Seconds the shot lasts in the cut."""
         return self.shot.duration
 
-    def set(self, duration: float | None = None, **properties: Any) -> None:
-        """Change the duration and/or properties (merged into the existing ones)."""
+    @property
+    def prompt(self) -> str:
+        """What the shot's takes show, unless `generate` is given another prompt."""
+        return self.shot.prompt
+
+    @property
+    def references(self) -> list[str]:
+        """The shot's reference assets (project-relative paths); the first image is the init
+        image of pipelines that take one."""
+        return list(self.shot.references)
+
+    def set(
+        self,
+        duration: float | None = None,
+        *,
+        prompt: str | None = None,
+        negative_prompt: str | None = None,
+        style: str | None = None,
+        references: list[str] | None = None,
+        **properties: Any,
+    ) -> None:
+        """Change the duration, prompts, style, references and/or properties (merged into the
+        existing ones); what is not given stays."""
         merged = {**self.shot.properties, **properties} if properties else None
         if merged is not None:
             self.film.check_properties(merged)
-        patch = NodePatch(duration=duration, properties=merged)
+        patch = NodePatch(
+            duration=duration,
+            properties=merged,
+            prompt=prompt,
+            negative_prompt=negative_prompt,
+            style=style,
+            references=references,
+        )
         self.film.update(lambda p: hierarchy.patch(p, self.id, patch))
 
+    def add_reference(self, asset: Asset | str) -> None:
+        """Add an asset (or any project file, by path) to the shot's references."""
+        path = asset if isinstance(asset, str) else asset.path
+        if path not in self.shot.references:
+            self.set(references=[*self.shot.references, path])
+
     def generate(self, pipeline: str, **parameters: Any) -> Task:
-        """Queue a take; in a notebook a live progress widget shows it."""
+        """Queue a take; in a notebook a live progress widget shows it.
+
+        What is not given comes from the shot: its prompt, negative prompt and style, and its
+        first image reference as `init_image` where the pipeline takes one.
+        """
         return self.film.studio.submit(
             self.film.id, self.id, pipeline, parameters, f"{self.name} · {pipeline}"
         )
@@ -408,9 +474,9 @@ class ShotHandle(_Node):
         cards = "".join(
             f"<figure style='margin:0 6px 0 0'>"
             f"{_img(_preview(self.film, t), t.id, 128)}"
-            f"<figcaption>{'★ ' if t.id == shot.selected_take else ''}{t.id} · "
+            f"<figcaption>{'★ ' if t.id == shot.selected_take else ''}Take {number} · "
             f"{t.status.value}</figcaption></figure>"
-            for t in shot.takes
+            for number, t in enumerate(shot.takes, start=1)
         )
         body = (
             f"<div><b>{html.escape(shot.name)}</b> <code>{shot.id}</code> · "
@@ -435,6 +501,13 @@ class Take:
         return take
 
     @property
+    def label(self) -> str:
+        """ "Take N": its place in its shot, as the panels name it."""
+        shot, _ = find_take(self.film.manifest, self.id)
+        number = next(i for i, t in enumerate(shot.takes, start=1) if t.id == self.id)
+        return f"Take {number}"
+
+    @property
     def file(self) -> Path | None:
         """The take's media file."""
         relpath = self.take.file
@@ -442,7 +515,7 @@ class Take:
 
     @property
     def status(self) -> str:
-        """generating, completed or error."""
+        """generating, completed, error or cancelled."""
         return self.take.status.value
 
     @property
@@ -469,13 +542,13 @@ class Take:
         body = (
             f"<div style='display:flex;gap:8px;align-items:center'>"
             f"{_img(_preview(self.film, take), take.id)}"
-            f"<div><b>{take.id}</b> · {take.status.value}<br>"
+            f"<div><b>{self.label}</b> · {take.status.value}<br>"
             f"{take.pipeline} · seed {take.seed}<br><i>{prompt}</i></div></div>"
         )
         return {"text/html": body, "text/plain": repr(self)}
 
     def __repr__(self) -> str:
-        return f"<Take {self.id} {self.status}>"
+        return f"<{self.label} ({self.id}) {self.status}>"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Take) and other.id == self.id and other.film.id == self.film.id

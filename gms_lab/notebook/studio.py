@@ -15,7 +15,7 @@ from ..core.errors import NotFound, ProjectExists, StudioError
 from ..core.library import list_models
 from ..core.paths import slug_for
 from ..core.services import StudioCore
-from ..core.vcs import Author
+from ..core.vcs import Author, stable_author
 from ..models import (
     ExportRequest,
     ModelInfo,
@@ -37,9 +37,11 @@ if TYPE_CHECKING:
     from .trash import TrashBin
 
 
-def _author() -> Author:
+def _author(config: StudioConfig) -> Author:
+    """The notebook's author: the studio's stable author, as on the server (`stable_author`)."""
     user = os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
-    return Author(name=user, email=f"{slug_for(user)}@users.gms.local")
+    person = Author(name=user, email=f"{slug_for(user)}@users.gms.local")
+    return stable_author(config.author_name, config.author_email, person)
 
 
 def _ipython() -> Any:
@@ -210,7 +212,7 @@ class Studio:
             {"workspace": workspace, "broker_url": broker, **settings}
         )
         self.core = StudioCore(self.config)
-        self.author = _author()
+        self.author = _author(self.config)
         self._ctx: TaskContext | None = None
         self._tasks: TaskService | None = None
         self._live: LiveEvents | None = None

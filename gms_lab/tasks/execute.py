@@ -372,6 +372,12 @@ def _complete(
             "tier": record.tier,
             "tierSpec": tier.model_dump(mode="json", by_alias=True),
             "parameters": parameters,
+            # what the take was made from, for whoever reads the file without the manifest
+            "prompt": parameters.get("prompt"),
+            "negativePrompt": parameters.get("negative_prompt"),
+            "style": record.style,
+            "references": record.references,
+            "initImage": parameters.get("init_image") or None,
             "seed": parameters.get("seed"),
             "metadata": outcome.metadata,
             "author": record.author,
@@ -535,7 +541,11 @@ def _fail(
             final.project_id,
             NodeStateUpdated(
                 node_id=final.take_id,
-                state={"status": "error", "error": error, "shotId": final.node_id},
+                state={
+                    "status": "cancelled" if cancelled else "error",
+                    "error": error,
+                    "shotId": final.node_id,
+                },
             ),
         )
     return final

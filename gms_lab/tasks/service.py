@@ -57,6 +57,7 @@ class TaskService:
         for name in spec.model_parameters():
             parameters[name] = self._model(parameters.get(name) or spec.parameters[name].default)
         target = None
+        style, references = "", []
         if "seed" in spec.parameters and parameters.get("seed") is None:
             parameters["seed"] = secrets.randbelow(2**31)
         if spec.produces == "export":
@@ -66,7 +67,10 @@ class TaskService:
         elif spec.produces == "thumbnail":
             parameters, target = self._thumbnail(project, request.node_id, parameters)
         else:
-            takes.shot_of(project, request.node_id)
+            shot = takes.shot_of(project, request.node_id)
+            references = takes.usable_references(shot, ctx.core.projects.path(project.id))
+            parameters = takes.shot_parameters(shot, parameters, set(spec.parameters), references)
+            style = shot.style
         # a bad parameter (or template) is a 400 now, not a failed take
         resolved = spec.resolve(project.quality, parameters)
         if spec.templates == "comfyui":
@@ -88,6 +92,8 @@ class TaskService:
             take_id=take_id,
             author=author,
             target=target,
+            style=style,
+            references=references,
         )
         # Redis down: a 503 here, before anything is written; clients hear of the task queued
         # before any worker can tell them more
@@ -333,11 +339,14 @@ def mark_take_failed(ctx: TaskContext, record: TaskRecord, error: str) -> None:
     if record.take_id is None:
         return
     take_id = record.take_id
+    cancelled = record.status == TaskStatus.cancelled
     # the shot or take was removed meanwhile, or the submit gave the task up
     with contextlib.suppress(NotFound, TakeAbandoned):
         missing = take_to_file(ctx, record)
         ctx.core.manifests.update(
-            record.project_id, lambda p: takes.fail(p, take_id, error, missing), coalesce=True
+            record.project_id,
+            lambda p: takes.fail(p, take_id, error, missing, cancelled),
+            coalesce=True,
         )
 
 

@@ -6,6 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
+from gms_lab.core.vcs import stable_author
 from tests.conftest import Api
 
 
@@ -191,9 +192,11 @@ async def test_git_status_commit_log_as_the_signed_in_user(api: Api, workspace: 
     assert [f["path"] for f in body["files"]] == ["project.json"]
     status, commit = await api.call("POST", "projects/harbour/git/commit", {"message": "Act 1"})
     assert status == 201 and commit["message"] == "Act 1"
-    # Jupyter's identity provider names the (token-authenticated) user; git records that name
-    assert commit["author"].startswith("Anonymous ")
-    assert commit["email"].endswith("@users.gms.local")
+    # a token login is a new random guest on every request ("Anonymous Sinope"…): commits are
+    # by the studio's stable author instead (no setting here: git's configured identity)
+    expected = stable_author()
+    assert (commit["author"], commit["email"]) == (expected.name, expected.email)
+    assert not commit["author"].startswith("Anonymous")
     author = subprocess.run(
         ["git", "log", "-1", "--format=%an"],
         cwd=folder,
@@ -208,3 +211,4 @@ async def test_git_status_commit_log_as_the_signed_in_user(api: Api, workspace: 
     assert status == 400
     status, log = await api.call("GET", "projects/harbour/git/log")
     assert [c["message"] for c in log["commits"]] == ["Act 1", "Create project"]
+    assert {c["author"] for c in log["commits"]} == {expected.name}  # one author, every request

@@ -65,3 +65,31 @@ def test_gitattributes_cover_media_in_any_case() -> None:
     for ext in ("png", "exr", "mp4", "wav", "glb", "blend", "zip", "safetensors", "ckpt"):
         pattern = "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in ext)
         assert f"*.{pattern} filter=lfs diff=lfs merge=lfs -text" in text
+
+
+def test_commits_have_a_stable_author_never_a_guest_name() -> None:
+    """The setting wins; then git's identity; a token login's random guest is never used."""
+    from types import SimpleNamespace
+
+    from gms_lab.core.vcs import git_identity, stable_author
+    from gms_lab.handlers.base import author_of
+
+    config = StudioConfig.from_env({"author_name": "Harbour Films"}, env={})
+    guest = SimpleNamespace(username="0f" * 16, name="Anonymous Sinope", display_name="")
+    other_guest = SimpleNamespace(username="1e" * 16, name="Anonymous Hegemone", display_name="")
+    first, second = author_of(guest, config), author_of(other_guest, config)
+    assert first == second and first.name == "Harbour Films"
+    by_env = StudioConfig.from_env(
+        env={"GMS_AUTHOR_NAME": "Dawn Unit", "GMS_AUTHOR_EMAIL": "dawn@example.org"}
+    )
+    assert author_of(guest, by_env) == Author("Dawn Unit", "dawn@example.org")
+
+    # without a setting: git's identity (configured on this machine), never the guest's name
+    unset = StudioConfig.from_env(env={})
+    name, _ = git_identity()
+    assert author_of(guest, unset).name == (name or "Generative Media Studio")
+    # a signed-in user with a real identity is used only when git has none
+    ada = SimpleNamespace(username="ada", name="Ada Lovelace", display_name="Ada Lovelace")
+    assert author_of(ada, unset) == stable_author(
+        person=Author("Ada Lovelace", "ada@users.gms.local")
+    )
