@@ -7,7 +7,10 @@ import { ServerConnection } from '@jupyterlab/services';
 import type {
   CategoryKey,
   IDeleted,
+  Asset,
+  IAssetFolder,
   IAssetList,
+  IAssetMove,
   IExportList,
   ExportKind,
   IErrorBody,
@@ -131,6 +134,16 @@ export interface IStudioAPI {
     kind: ExportKind,
     scope: string | null
   ): Promise<ITaskAccepted>;
+  /** `PATCH projects/{id}/assets/{path}`: rename or move an asset → the asset at its new place. */
+  moveAsset(projectId: string, path: string, move: IAssetMove): Promise<Asset>;
+  /** `DELETE projects/{id}/assets/{path}`: the asset (or folder) to the trash. */
+  deleteAsset(projectId: string, path: string): Promise<IDeleted>;
+  /** `POST projects/{id}/assets/folders` → 201 with the folder. */
+  createAssetFolder(
+    projectId: string,
+    category: string,
+    folder: string
+  ): Promise<IAssetFolder>;
   /** `POST projects/{id}/files?category=&name=` with the raw file as the body. */
   uploadFile(
     projectId: string,
@@ -417,6 +430,31 @@ export class StudioClient implements IStudioAPI {
     return this.request(
       StudioClient.projectPath(projectId, '/exports'),
       StudioClient.json('POST', { kind, scope })
+    );
+  }
+
+  moveAsset(projectId: string, path: string, move: IAssetMove): Promise<Asset> {
+    return this.request(
+      StudioClient.projectPath(projectId, `/assets/${encodePath(path)}`),
+      StudioClient.json('PATCH', move)
+    );
+  }
+
+  deleteAsset(projectId: string, path: string): Promise<IDeleted> {
+    return this.request(
+      StudioClient.projectPath(projectId, `/assets/${encodePath(path)}`),
+      { method: 'DELETE' }
+    );
+  }
+
+  createAssetFolder(
+    projectId: string,
+    category: string,
+    folder: string
+  ): Promise<IAssetFolder> {
+    return this.request(
+      StudioClient.projectPath(projectId, '/assets/folders'),
+      StudioClient.json('POST', { category, folder })
     );
   }
 

@@ -93,6 +93,7 @@ export class StudioModel implements IDisposable {
     });
     this.assets = new AssetLibrary({
       api: this._api,
+      notices: this.notices,
       projects: this.projects,
       selection: this.selection
     });

@@ -35,12 +35,30 @@ export const QUALITIES: readonly Quality[] = ['low', 'standard', 'high'];
 /** How the quality tiers read in menus. */
 export const QUALITY_LABELS: { readonly [Q in Quality]: string } = {
   low: 'Low — fast drafts',
-  standard: 'Standard',
+  standard: 'Standard — balanced',
   high: 'High — final frames'
 };
 
+/** What each quality tier means for the takes, shown under the quality pickers. */
+export const QUALITY_DESCRIPTIONS: { readonly [Q in Quality]: string } = {
+  low: 'Small frames and few steps: takes in seconds, for blocking out a scene.',
+  standard:
+    'Full-size frames at a moderate step count: good takes at a reasonable speed.',
+  high: 'Full size, the most steps and the careful settings: the slowest, for final frames.'
+};
+
 /** Where a take is in its life. */
-export type TakeStatus = 'generating' | 'completed' | 'error';
+export type TakeStatus = 'generating' | 'completed' | 'error' | 'cancelled';
+
+/** How a take's (or task's) status reads to a person, the same in every panel. */
+export const STATUS_LABELS: { readonly [status: string]: string } = {
+  pending: 'Queued',
+  running: 'Generating',
+  generating: 'Generating',
+  completed: 'Done',
+  error: 'Failed',
+  cancelled: 'Cancelled'
+};
 
 /** The kinds of node in a project's hierarchy. */
 export type HierarchyKind = 'chapter' | 'scene' | 'shot' | 'take';
@@ -145,6 +163,14 @@ export interface IShot {
   id: string;
   name: string;
   duration: number;
+  /** What its takes show (unless the request says otherwise). */
+  prompt?: string;
+  /** What its takes should not show. */
+  negativePrompt?: string;
+  /** Words added to the prompt (or the pipeline's own `style`). */
+  style?: string;
+  /** Project-relative paths of reference assets; the first image is the init image. */
+  references?: string[];
   properties: JSONRecord;
   takes: ITake[];
   selectedTake: string | null;
@@ -230,6 +256,10 @@ export interface INodePatch {
   name?: string;
   properties?: JSONRecord;
   duration?: number;
+  prompt?: string;
+  negativePrompt?: string;
+  style?: string;
+  references?: string[];
   selectedTake?: string | null;
   parentId?: string | null;
   index?: number;
@@ -246,9 +276,26 @@ export interface INodeInfo {
   node: JSONRecord;
 }
 
-/** Body of `GET projects/{id}/assets`: every category, even when empty. */
+/** Body of `GET projects/{id}/assets`: every category, even when empty, and its folders. */
 export interface IAssetList {
   categories: { [category: string]: Asset[] };
+  /** Each category's folders, relative to it (empty ones too). */
+  folders?: { [category: string]: string[] };
+}
+
+/** Body of `PATCH projects/{id}/assets/{path}`: what is left out stays. */
+export interface IAssetMove {
+  name?: string;
+  category?: string;
+  /** Relative to the category; `''` is its top. */
+  folder?: string;
+}
+
+/** A folder of the asset library (`POST projects/{id}/assets/folders`). */
+export interface IAssetFolder {
+  category: string;
+  folder: string;
+  path: string;
 }
 
 /** Body of a successful upload: the files now in place. */

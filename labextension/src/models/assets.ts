@@ -5,7 +5,8 @@
 import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IStudioAPI } from '../api';
-import { Asset, CATEGORY_KEYS, IAssetList } from '../types';
+import { Asset, CATEGORY_KEYS, IAssetList, IAssetMove } from '../types';
+import type { Notices } from './notices';
 import type { ProjectModel } from './projects';
 import type { SelectionModel } from './selection';
 
@@ -17,20 +18,28 @@ export function categoryKey(category: string): string {
 /** An asset list with the four categories present and lower-case keys. */
 export function normalizeAssetList(list: IAssetList): IAssetList {
   const categories: IAssetList['categories'] = {};
+  const folders: NonNullable<IAssetList['folders']> = {};
   for (const key of CATEGORY_KEYS) {
     categories[key] = [];
+    folders[key] = [];
   }
   for (const [key, assets] of Object.entries(list.categories ?? {})) {
     const normal = categoryKey(key);
     categories[normal] = [...(categories[normal] ?? []), ...assets];
   }
-  return { categories };
+  for (const [key, names] of Object.entries(list.folders ?? {})) {
+    const normal = categoryKey(key);
+    folders[normal] = [...new Set([...(folders[normal] ?? []), ...names])];
+  }
+  return { categories, folders };
 }
 
 /** Options of an `AssetLibrary`. */
 export interface IAssetLibraryOptions {
   /** The REST client. */
   api: IStudioAPI;
+  /** Where failures are told to the user. */
+  notices: Notices;
   /** The open project. */
   projects: ProjectModel;
   /** The selection, cleared when the selected asset goes. */
@@ -44,6 +53,7 @@ export class AssetLibrary {
    */
   constructor(options: IAssetLibraryOptions) {
     this._api = options.api;
+    this._notices = options.notices;
     this._projects = options.projects;
     this._selection = options.selection;
     this._projects.switched.connect(this._reset, this);
@@ -68,6 +78,83 @@ export class AssetLibrary {
       }
     }
     return null;
+  }
+
+  /** The folders of a category (relative to it), sorted; empty ones too. */
+  foldersOf(category: string): string[] {
+    const key = categoryKey(category);
+    const known = new Set(this._list?.folders?.[key] ?? []);
+    for (const asset of this._list?.categories[key] ?? []) {
+      if (asset.folder) {
+        known.add(asset.folder);
+      }
+    }
+    return [...known].sort((a, b) => a.localeCompare(b));
+  }
+
+  /**
+   * Rename an asset or move it to another category or folder; shots referencing it follow.
+   *
+   * @returns the asset at its new place
+   */
+  async move(path: string, move: IAssetMove): Promise<Asset> {
+    const projectId = this._projects.requireId();
+    const before = this.byPath(path);
+    try {
+      const asset = await this._api.moveAsset(projectId, path, move);
+      if (asset.path !== path) {
+        this.remove(path, false);
+      }
+      this.upsert(asset.category ?? before?.category ?? '', asset);
+      if (this._selection.is('asset', path)) {
+        this._selection.select({ kind: 'asset', id: asset.path });
+      }
+      // shots that referenced it now point at its new place
+      void this._projects.refresh().catch(() => undefined);
+      return asset;
+    } catch (error) {
+      this._notices.report(error, `Could not move ${before?.name ?? path}`);
+      throw error;
+    }
+  }
+
+  /** Move an asset to the trash (restorable from the Trash view). */
+  async trash(path: string): Promise<void> {
+    const projectId = this._projects.requireId();
+    const asset = this.byPath(path);
+    try {
+      await this._api.deleteAsset(projectId, path);
+    } catch (error) {
+      this._notices.report(error, `Could not delete ${asset?.name ?? path}`);
+      throw error;
+    }
+    this.remove(path);
+    this._notices.notify({
+      type: 'info',
+      message: `${asset?.name ?? path} moved to the trash`
+    });
+  }
+
+  /** Make a folder in a category (its parents too). */
+  async makeFolder(category: string, folder: string): Promise<void> {
+    const projectId = this._projects.requireId();
+    try {
+      const made = await this._api.createAssetFolder(
+        projectId,
+        category,
+        folder
+      );
+      if (this._list) {
+        const key = categoryKey(made.category);
+        const folders = { ...(this._list.folders ?? {}) };
+        folders[key] = [...new Set([...(folders[key] ?? []), made.folder])];
+        this._list = { ...this._list, folders };
+        this._changed.emit(this._list);
+      }
+    } catch (error) {
+      this._notices.report(error, 'Could not make the folder');
+      throw error;
+    }
   }
 
   /** Re-read the open project's library. */
@@ -96,22 +183,30 @@ export class AssetLibrary {
     list.push(asset);
     list.sort((a, b) => a.name.localeCompare(b.name));
     categories[key] = list;
-    this._list = { categories };
+    this._list = { ...this._list, categories };
     this._changed.emit(this._list);
   }
 
-  /** Forget the asset at `path` (and unselect it). */
-  remove(path: string): void {
+  /** Forget the asset at `path` (or the folder's assets), and unselect it. */
+  remove(path: string, unselect = true): void {
     if (!this._list) {
       return;
     }
+    const inside = (candidate: string): boolean =>
+      candidate === path || candidate.startsWith(`${path}/`);
     const categories: IAssetList['categories'] = {};
     for (const [key, list] of Object.entries(this._list.categories)) {
-      categories[key] = list.filter(asset => asset.path !== path);
+      categories[key] = list.filter(asset => !inside(asset.path));
     }
-    this._list = { categories };
+    const folders: NonNullable<IAssetList['folders']> = {};
+    for (const [key, names] of Object.entries(this._list.folders ?? {})) {
+      const prefix = `01_Assets/${key[0].toUpperCase()}${key.slice(1)}/`;
+      folders[key] = names.filter(name => !inside(prefix + name));
+    }
+    this._list = { categories, folders };
     this._changed.emit(this._list);
-    if (this._selection.is('asset', path)) {
+    const selected = this._selection.current;
+    if (unselect && selected?.kind === 'asset' && inside(selected.id)) {
       this._selection.select(null);
     }
   }
@@ -127,6 +222,7 @@ export class AssetLibrary {
   }
 
   private _api: IStudioAPI;
+  private _notices: Notices;
   private _projects: ProjectModel;
   private _selection: SelectionModel;
   private _list: IAssetList | null = null;
