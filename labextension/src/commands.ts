@@ -18,14 +18,10 @@ import {
 } from '@jupyterlab/ui-components';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
 
-import {
-  GenerateBody,
-  IGenerateValue,
-  NewProjectBody,
-  takePipelines
-} from './dialogs';
+import { IGenerateValue, NewProjectBody } from './dialogs';
 import { findNode } from './hierarchy';
 import { studioIcon } from './icons';
+import { askGeneration } from './takeCommands';
 import type { StudioModel } from './model';
 import { CommandIDs } from './tokens';
 import type { CreatableKind, IProject, JSONRecord, Quality } from './types';
@@ -175,10 +171,11 @@ export function registerCommands(
     execute: async () => {
       let name = '';
       let quality: Quality = model.settings.defaultQuality;
+      let warned = false;
       for (;;) {
         const result = await showDialog({
-          title: 'New project',
-          body: new NewProjectBody(quality, name),
+          title: 'New Project',
+          body: new NewProjectBody(quality, name, warned),
           buttons: [
             Dialog.cancelButton(),
             Dialog.okButton({ label: 'Create' })
@@ -192,7 +189,8 @@ export function registerCommands(
         if (name) {
           break;
         }
-        Notification.warning('A project needs a name');
+        // said inside the dialog, shown again (Create stays disabled while the name is empty)
+        warned = true;
       }
       const created = await model.projects.create(name, quality).catch(ignore);
       if (created) {
@@ -299,60 +297,34 @@ export function registerCommands(
         Notification.warning('Select a shot to generate a take for');
         return;
       }
-      let choice: IGenerateValue | null =
+      const direct: IGenerateValue | null =
         typeof args.pipeline === 'string' && args.direct === true
           ? {
               pipeline: args.pipeline,
               parameters: (args.parameters ?? {}) as JSONRecord
             }
           : null;
+      const shot = findNode(model.projects.current, shotId)?.shot;
+      // Generate again starts from the take; otherwise from what this shot was last asked with
+      const initial: Partial<IGenerateValue> =
+        typeof args.pipeline === 'string'
+          ? {
+              pipeline: args.pipeline,
+              parameters: (args.parameters ?? undefined) as
+                JSONRecord | undefined
+            }
+          : (model.memory.generationOf(shotId) ?? {});
+      const choice =
+        direct ??
+        (await askGeneration(model, {
+          title: `Generate a Take of ${shot?.name ?? 'the Shot'}`,
+          shot,
+          initial
+        }));
       if (!choice) {
-        // The registry and the model library are read each time the dialog opens: a model
-        // copied into the library meanwhile is offered at once.
-        const [, models] = await Promise.all([
-          model.tasks.loadPipelines().catch(ignore),
-          model.tasks.loadModels().catch(() => null)
-        ]);
-        // Workflow templates (ComfyUI) are read the same way: an export saved meanwhile shows.
-        const templates = await model.tasks.loadTemplates().catch(() => ({}));
-        if (takePipelines(model.tasks.pipelines).length === 0) {
-          Notification.error(
-            'No pipeline is available: check the server and the worker'
-          );
-          return;
-        }
-        let initial: Partial<IGenerateValue> = {
-          pipeline:
-            typeof args.pipeline === 'string' ? args.pipeline : undefined,
-          parameters: (args.parameters ?? undefined) as JSONRecord | undefined
-        };
-        for (;;) {
-          const body = new GenerateBody(model.tasks.pipelines, {
-            initial,
-            quality: model.projects.current?.quality,
-            models,
-            templates
-          });
-          const result = await showDialog({
-            title: `Generate a take of ${findNode(model.projects.current, shotId)?.name ?? 'the shot'}`,
-            body,
-            buttons: [
-              Dialog.cancelButton(),
-              Dialog.okButton({ label: 'Generate' })
-            ]
-          });
-          if (!result.button.accept) {
-            return;
-          }
-          const error = body.validate();
-          if (!error) {
-            choice = body.getValue();
-            break;
-          }
-          initial = body.getValue();
-          Notification.warning(error);
-        }
+        return;
       }
+      model.memory.rememberGeneration(shotId, choice);
       await model.tasks
         .generate(shotId, choice.pipeline, choice.parameters)
         .catch(ignore);
@@ -545,7 +517,10 @@ export const TREE_CONTEXT_MENU: {
   { command: CommandIDs.addScene, kinds: ['chapter', 'scene'], rank: 2 },
   { command: CommandIDs.addShot, kinds: ['scene', 'shot'], rank: 3 },
   { command: CommandIDs.generateTake, kinds: ['shot', 'take'], rank: 4 },
+  { command: CommandIDs.generateScene, kinds: ['scene'], rank: 4.5 },
   { command: CommandIDs.selectTake, kinds: ['take'], rank: 5 },
+  { command: CommandIDs.viewTake, kinds: ['take'], rank: 5.2 },
+  { command: CommandIDs.dismissTake, kinds: ['take'], rank: 5.4 },
   {
     command: CommandIDs.openStudio,
     kinds: ['chapter', 'scene', 'shot', 'take'],

@@ -5,8 +5,10 @@
 import { Dialog } from '@jupyterlab/apputils';
 import { Widget } from '@lumino/widgets';
 
+import { mediaKindOf } from './hierarchy';
 import { formatBytes } from './models/uploads';
 import type {
+  CategoryKey,
   IModelInfo,
   IModelList,
   IPipeline,
@@ -17,7 +19,13 @@ import type {
   JSONRecord,
   Quality
 } from './types';
-import { QUALITIES, QUALITY_LABELS } from './types';
+import {
+  CATEGORY_KEYS,
+  CATEGORY_LABELS,
+  QUALITIES,
+  QUALITY_DESCRIPTIONS,
+  QUALITY_LABELS
+} from './types';
 
 /** What the New project dialog returns. */
 export interface INewProjectValue {
@@ -54,7 +62,7 @@ export class NewProjectBody
    * @param quality - the quality preselected (the `defaultQuality` setting)
    * @param name - a name to start from (when the dialog is shown again after an error)
    */
-  constructor(quality: Quality, name = '') {
+  constructor(quality: Quality, name = '', warn = false) {
     super();
     this.addClass('gms-Dialog');
     this.node.dataset.testid = 'gms-new-project-dialog';
@@ -63,6 +71,9 @@ export class NewProjectBody
     this._name.value = name;
     this._name.maxLength = 120;
     this._name.dataset.testid = 'gms-new-project-name';
+    // Empty (or blank) is invalid: the dialog keeps Create disabled and says why, here.
+    this._name.required = true;
+    this._name.pattern = '.*\\S.*';
     this._quality.className = 'jp-mod-styled';
     this._quality.dataset.testid = 'gms-new-project-quality';
     for (const option of QUALITIES) {
@@ -72,14 +83,21 @@ export class NewProjectBody
       this._quality.append(element);
     }
     this._quality.value = quality;
-    this.node.append(
-      labelled('Name', this._name),
-      labelled(
-        'Quality',
-        this._quality,
-        'Chooses the pipeline tier: speed against fidelity.'
-      )
-    );
+    const nameField = labelled('Name', this._name, '');
+    this._nameHint = nameField.querySelector('small')!;
+    this._nameHint.dataset.testid = 'gms-new-project-name-hint';
+    const qualityField = labelled('Quality', this._quality, '');
+    this._qualityHint = qualityField.querySelector('small')!;
+    this._qualityHint.dataset.testid = 'gms-new-project-quality-hint';
+    this.node.append(nameField, qualityField);
+    this._touched = warn;
+    this._name.addEventListener('input', () => {
+      this._touched = true;
+      this._checkName();
+    });
+    this._quality.addEventListener('change', () => this._describe());
+    this._checkName();
+    this._describe();
   }
 
   /** The name and quality entered. */
@@ -92,10 +110,28 @@ export class NewProjectBody
 
   protected onAfterAttach(): void {
     this._name.focus();
+    // let the dialog see the (empty) name at once: Create stays disabled until there is one
+    this._name.dispatchEvent(new Event('input', { bubbles: true }));
+  }
+
+  private _checkName(): void {
+    const empty = this._name.value.trim() === '';
+    this._nameHint.textContent = empty
+      ? 'A project needs a name.'
+      : 'Its folder in Projects/ is named after it.';
+    this._nameHint.classList.toggle('gms-mod-error', empty && this._touched);
+  }
+
+  private _describe(): void {
+    this._qualityHint.textContent =
+      QUALITY_DESCRIPTIONS[this._quality.value as Quality] ?? '';
   }
 
   private _name = document.createElement('input');
   private _quality = document.createElement('select');
+  private _nameHint: HTMLElement;
+  private _qualityHint: HTMLElement;
+  private _touched: boolean;
 }
 
 /** What the Generate dialog returns. */
@@ -328,6 +364,43 @@ export interface IGenerateBodyOptions {
   models?: IModelList | null;
   /** Each template pipeline's workflow templates (null: the list could not be read). */
   templates?: { [pipeline: string]: ITemplateList | null };
+  /** The shot's own prompt, negative prompt, style and references: the fields' defaults. */
+  shot?: IShotDefaults | null;
+  /** For a batch of shots (a whole scene): the shot fields are left to each shot. */
+  batch?: { shots: number } | null;
+}
+
+/** What a shot brings to a take: its prompt, negative prompt, style and references. */
+export interface IShotDefaults {
+  prompt?: string;
+  negativePrompt?: string;
+  style?: string;
+  references?: string[];
+}
+
+/** Parameters whose default is the shot's own (each shot's in a batch). */
+export const FROM_SHOT = new Set(['prompt', 'negative_prompt', 'init_image']);
+
+/** The value a parameter takes from the shot, if any. */
+export function shotDefault(
+  name: string,
+  shot: IShotDefaults | null | undefined
+): string | undefined {
+  if (!shot) {
+    return undefined;
+  }
+  switch (name) {
+    case 'prompt':
+      return shot.prompt || undefined;
+    case 'negative_prompt':
+      return shot.negativePrompt || undefined;
+    case 'style':
+      return shot.style || undefined;
+    case 'init_image':
+      return (shot.references ?? []).find(ref => mediaKindOf(ref) === 'image');
+    default:
+      return undefined;
+  }
 }
 
 /**
@@ -354,6 +427,8 @@ export class GenerateBody
     this._quality = options.quality;
     this._models = options.models ?? null;
     this._templates = options.templates ?? {};
+    this._shot = options.shot ?? null;
+    this._batch = options.batch ?? null;
     const initial = options.initial ?? {};
     this.addClass('gms-Dialog');
     this.addClass('gms-GenerateDialog');
@@ -400,6 +475,9 @@ export class GenerateBody
       this._renderParameters();
     });
     this._description.className = 'gms-Dialog-description';
+    // a long description scrolls in its own box, by wheel or keyboard
+    this._description.tabIndex = 0;
+    this._description.dataset.testid = 'gms-generate-description';
     this._fields.className = 'gms-Dialog-fields';
     this.node.append(
       labelled('Pipeline', this._pipeline),
@@ -566,8 +644,19 @@ export class GenerateBody
     }
     const templates = this._templates[pipeline.id];
     this._drawn = this._specs(pipeline);
+    if (this._batch) {
+      const note = document.createElement('p');
+      note.className = 'gms-Dialog-note';
+      note.dataset.testid = 'gms-generate-batch-note';
+      note.textContent = `One take for each of the ${this._batch.shots} shots, each from its own prompt, style and references. What you set here applies to all of them.`;
+      this._fields.append(note);
+    }
     for (const [name, spec] of Object.entries(this._drawn)) {
-      const given = this._initial[name];
+      if (this._batch && (FROM_SHOT.has(name) || name === 'style')) {
+        continue;
+      }
+      const fromShot = shotDefault(name, this._shot);
+      const given = this._initial[name] ?? fromShot;
       const standard =
         pipeline.parameters[name] && !templates
           ? effectiveDefault(pipeline, name, this._quality)
@@ -611,7 +700,8 @@ export class GenerateBody
         } else {
           input.type = 'text';
         }
-        input.placeholder = asText(standard);
+        // the server picks a seed at random when none is given: say so
+        input.placeholder = name === 'seed' ? 'random' : asText(standard);
         input.value = asText(given);
       }
       input.className = 'jp-mod-styled';
@@ -622,6 +712,13 @@ export class GenerateBody
         input,
         spec.description ?? ''
       );
+      const note = this._shotNote(pipeline, name, fromShot);
+      if (note) {
+        const from = document.createElement('span');
+        from.className = 'gms-Dialog-fromShot';
+        from.textContent = note;
+        field.querySelector('span')!.append(from);
+      }
       if (isLongText(name, spec) || isModelParameter(spec)) {
         field.classList.add('gms-mod-wide');
       }
@@ -685,6 +782,23 @@ export class GenerateBody
     return select;
   }
 
+/** Where a field's starting value comes from, when it is the shot's. */
+  private _shotNote(
+    pipeline: IPipeline,
+    name: string,
+    fromShot: string | undefined
+  ): string | null {
+    const style = this._shot?.style;
+    if (name === 'prompt' && style && !('style' in pipeline.parameters)) {
+      return fromShot
+        ? ` — the shot's, with its style “${style}” added`
+        : ` — the shot's style “${style}” is added`;
+    }
+    return fromShot !== undefined && this._initial[name] === undefined
+      ? " — the shot's"
+      : null;
+  }
+
   /** A picker of the library's models; blank takes the first one, as the server does. */
   private _modelPicker(given: unknown): HTMLSelectElement {
     const select = document.createElement('select');
@@ -727,4 +841,90 @@ export class GenerateBody
   private _models: IModelList | null;
   private _templates: { [pipeline: string]: ITemplateList | null };
   private _drawn: { [name: string]: IPipelineParameter } = {};
+  private _shot: IShotDefaults | null;
+  private _batch: { shots: number } | null;
 }
+
+/** What the Move asset dialog returns. */
+export interface IMoveAssetValue {
+  category: CategoryKey;
+  folder: string;
+}
+
+/**
+ * The body of the Move asset dialog: a category and a folder in it (an existing one, or a new
+ * one typed in).
+ */
+export class MoveAssetBody
+  extends Widget
+  implements Dialog.IBodyWidget<IMoveAssetValue>
+{
+  /**
+   * @param category - where the asset is now
+   * @param folder - its folder now ('' for the category's top)
+   * @param foldersOf - the existing folders of a category
+   */
+  constructor(
+    category: CategoryKey,
+    folder: string,
+    foldersOf: (category: CategoryKey) => string[]
+  ) {
+    super();
+    this.addClass('gms-Dialog');
+    this.node.dataset.testid = 'gms-move-asset-dialog';
+    this._foldersOf = foldersOf;
+    this._category.className = 'jp-mod-styled';
+    this._category.dataset.testid = 'gms-move-category';
+    for (const key of CATEGORY_KEYS) {
+      const option = document.createElement('option');
+      option.value = key;
+      option.textContent = CATEGORY_LABELS[key];
+      this._category.append(option);
+    }
+    this._category.value = category;
+    this._folder.className = 'jp-mod-styled';
+    this._folder.dataset.testid = 'gms-move-folder';
+    this._folder.placeholder = '(the top of the category)';
+    this._folder.value = folder;
+    const listId = `gms-folders-${folderLists.next++}`;
+    this._folders.id = listId;
+    this._folder.setAttribute('list', listId);
+    this._category.addEventListener('change', () => this._fillFolders());
+    this._fillFolders();
+    this.node.append(
+      labelled('Category', this._category),
+      labelled(
+        'Folder',
+        this._folder,
+        'Pick a folder or type a new one (folder/sub-folder); blank for the top.'
+      ),
+      this._folders
+    );
+  }
+
+  /** The category and folder chosen. */
+  getValue(): IMoveAssetValue {
+    return {
+      category: this._category.value as CategoryKey,
+      folder: this._folder.value.trim().replace(/^\/+|\/+$/g, '')
+    };
+  }
+
+  private _fillFolders(): void {
+    this._folders.replaceChildren(
+      ...this._foldersOf(this._category.value as CategoryKey).map(name => {
+        const option = document.createElement('option');
+        option.value = name;
+        return option;
+      })
+    );
+  }
+
+  private _foldersOf: (category: CategoryKey) => string[];
+  private _category = document.createElement('select');
+  private _folder = document.createElement('input');
+  private _folders = document.createElement('datalist');
+}
+
+/** Makes the ids of the folder lists unique. */
+const folderLists = { next: 0 };

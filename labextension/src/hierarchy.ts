@@ -266,3 +266,47 @@ export function allNodeIds(project: IProject | null): Set<string> {
   }
   return ids;
 }
+
+/**
+ * Where a take's file is, as a person reads it: the names of its chapter, scene and shot and
+ * the take's own ("Arrival / Dawn / Wide / Take 2.png"), never the ids the folders carry.
+ */
+export function takeDisplayPath(
+  project: IProject | null,
+  takeId: string
+): string | null {
+  const node = findNode(project, takeId);
+  if (!node?.take || !node.shot || !node.scene) {
+    return null;
+  }
+  const file = node.take.file ?? '';
+  const dot = file.lastIndexOf('.');
+  const extension = dot > file.lastIndexOf('/') ? file.slice(dot) : '';
+  return [
+    node.chapter.name,
+    node.scene.name,
+    node.shot.name,
+    `${takeLabel(node.shot, node.take)}${extension}`
+  ].join(' / ');
+}
+
+/**
+ * A project file's path as a person reads it: a take's file by names (see `takeDisplayPath`),
+ * any other file (an asset) as it is.
+ */
+export function displayPath(project: IProject | null, path: string): string {
+  if (project) {
+    for (const chapter of project.chapters) {
+      for (const scene of chapter.scenes) {
+        for (const shot of scene.shots) {
+          for (const take of shot.takes) {
+            if (take.file === path) {
+              return takeDisplayPath(project, take.id) ?? path;
+            }
+          }
+        }
+      }
+    }
+  }
+  return path;
+}

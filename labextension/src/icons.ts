@@ -118,3 +118,12 @@ export const inspectorPanelIcon = new LabIcon({
       '<path d="M9 2h3v4H9zM4 6h3v4H4zm6 4h3v4h-3z"/>'
   )
 });
+
+/** The Progress section (bars filling up), unlike JupyterLab's Running panel icon. */
+export const progressIcon = new LabIcon({
+  name: 'gms-lab:progress',
+  svgstr: svg(
+    '<path d="M2 3h12v2.5H2zm0 3.75h12v2.5H2zM2 10.5h12V13H2z" fill-opacity=".3"/>' +
+      '<path d="M2 3h9v2.5H2zm0 3.75h5v2.5H2zM2 10.5h11V13H2z"/>'
+  )
+});

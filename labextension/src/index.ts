@@ -29,7 +29,7 @@ import {
 } from './commands';
 import { findNode } from './hierarchy';
 import { EXPORT_KINDS } from './types';
-import { studioIcon } from './icons';
+import { inspectorPanelIcon, progressIcon, studioIcon } from './icons';
 import {
   DEFAULT_SETTINGS,
   ISelection,
@@ -39,9 +39,13 @@ import {
 import { AssetBrowser } from './panels/assetBrowser';
 import { Inspector } from './panels/inspector';
 import { StudioView } from './panels/mainView';
+import { StudioSidebar } from './panels/sidebar';
+import { TakeViewer } from './panels/takeViewer';
 import { ProgressPanel } from './panels/progress';
 import { ProjectBrowser } from './panels/projectBrowser';
+import { registerAssetCommands } from './assetCommands';
 import { socketUrl, StudioSocket } from './socket';
+import { registerTakeCommands } from './takeCommands';
 import { TrashModel } from './trash';
 import { registerTrashCommands } from './trashCommands';
 import {
@@ -183,7 +187,8 @@ const modelPlugin: JupyterFrontEndPlugin<IStudioModel> = {
     const model = new StudioModel({
       api,
       createSocket: projectId =>
-        new StudioSocket({ url: () => socketUrl(projectId, api.settings) })
+        new StudioSocket({ url: () => socketUrl(projectId, api.settings) }),
+      state
     });
     showNotices(model);
     if (registry) {
@@ -216,10 +221,18 @@ const browsersPlugin: JupyterFrontEndPlugin<void> = {
   ): void => {
     const projects = new ProjectBrowser(model, app.commands);
     const assets = new AssetBrowser(model, app.commands);
-    app.shell.add(projects, 'left', { rank: 150 });
-    app.shell.add(assets, 'left', { rank: 151 });
-    restorer?.add(projects, WidgetIDs.projectBrowser);
-    restorer?.add(assets, WidgetIDs.assetBrowser);
+    // one side bar, both visible: the film over its asset library
+    const browsers = new StudioSidebar({
+      id: WidgetIDs.browsers,
+      caption: 'Studio: Project Browser and Asset Browser',
+      icon: studioIcon,
+      sections: [projects, assets],
+      sizes: [3, 2],
+      store: state
+    });
+    app.shell.add(browsers, 'left', { rank: 150 });
+    restorer?.add(browsers, WidgetIDs.browsers);
+    registerAssetCommands(app, model);
 
     for (const item of TREE_CONTEXT_MENU) {
       for (const kind of item.kinds) {
@@ -255,7 +268,7 @@ const browsersPlugin: JupyterFrontEndPlugin<void> = {
         ? await state.fetch(introduced).catch(() => null)
         : null;
       if (!seen) {
-        app.shell.activateById(projects.id);
+        app.shell.activateById(browsers.id);
         await state?.save(introduced, true).catch(() => undefined);
       }
     });
@@ -270,18 +283,27 @@ const sidebarPlugin: JupyterFrontEndPlugin<void> = {
   description: 'The Inspector and the Progress panel.',
   autoStart: true,
   requires: [IStudioModel],
-  optional: [ILayoutRestorer],
+  optional: [ILayoutRestorer, IStateDB],
   activate: (
     app: JupyterFrontEnd,
     model: IStudioModel,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    state: IStateDB | null
   ): void => {
     const inspector = new Inspector(model, app.commands);
-    const progress = new ProgressPanel(model);
-    app.shell.add(inspector, 'right', { rank: 200 });
-    app.shell.add(progress, 'right', { rank: 210 });
-    restorer?.add(inspector, WidgetIDs.inspector);
-    restorer?.add(progress, WidgetIDs.progress);
+    const progress = new ProgressPanel(model, app.commands);
+    // one side bar, both visible: what is selected over what is running
+    const sidebar = new StudioSidebar({
+      id: WidgetIDs.sidebar,
+      caption: 'Studio: Inspector and Progress',
+      icon: inspectorPanelIcon,
+      sections: [inspector, progress],
+      sizes: [3, 2],
+      store: state
+    });
+    progress.title.icon = progressIcon;
+    app.shell.add(sidebar, 'right', { rank: 200 });
+    restorer?.add(sidebar, WidgetIDs.sidebar);
   }
 };
 
@@ -323,6 +345,28 @@ const studioPlugin: JupyterFrontEndPlugin<void> = {
       app.shell.activateById(widget.id);
     };
     registerCommands(app, model, { openStudio });
+
+    // the full-size viewer: one, showing the take asked for
+    const viewers = new WidgetTracker<MainAreaWidget<TakeViewer>>({
+      namespace: 'gms-take-viewer'
+    });
+    const viewTake = (takeId: string): void => {
+      let widget = viewers.currentWidget;
+      if (!widget || widget.isDisposed) {
+        widget = new MainAreaWidget({
+          content: new TakeViewer(model, app.commands)
+        });
+        widget.id = WidgetIDs.takeViewer;
+        widget.title.closable = true;
+        void viewers.add(widget);
+      }
+      if (!widget.isAttached) {
+        app.shell.add(widget, 'main', { mode: 'tab-after' });
+      }
+      widget.content.showTake(takeId);
+      app.shell.activateById(widget.id);
+    };
+    registerTakeCommands(app, model, { viewTake });
     // An export chosen anywhere (a notice's Play, the Exports list) plays in the Studio.
     model.selection.changed.connect((_, selection) => {
       if (selection?.kind === 'export') {
@@ -340,6 +384,14 @@ const studioPlugin: JupyterFrontEndPlugin<void> = {
       [CommandIDs.newProject],
       [CommandIDs.openStudio],
       [CommandIDs.generateTake],
+      [CommandIDs.generateScene],
+      [CommandIDs.viewTake],
+      [CommandIDs.dismissTake],
+      [CommandIDs.clearRecent],
+      [CommandIDs.newAssetFolder],
+      [CommandIDs.renameAsset],
+      [CommandIDs.moveAsset],
+      [CommandIDs.deleteAsset],
       [CommandIDs.addChapter],
       [CommandIDs.addScene],
       [CommandIDs.addShot],

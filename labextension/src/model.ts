@@ -13,6 +13,7 @@ import { AssetLibrary } from './models/assets';
 import { Connection } from './models/connection';
 import { ExportShelf } from './models/exports';
 import { HealthMonitor } from './models/health';
+import { IStateStore, StudioMemory } from './models/memory';
 import { Notices } from './models/notices';
 import { ProjectModel } from './models/projects';
 import { ISelection, SelectionModel } from './models/selection';
@@ -45,6 +46,8 @@ export interface IStudioModelOptions {
   healthIntervalMs?: { healthy: number; unhealthy: number };
   /** How many uploads run at once. */
   uploadConcurrency?: number;
+  /** Where the user's memory is kept between page loads (the lab's `IStateDB`). */
+  state?: IStateStore | null;
 }
 
 /**
@@ -68,6 +71,7 @@ export class StudioModel implements IDisposable {
     this._api = options.api;
     this._timers = options.timers ?? realTimers;
     this.notices = new Notices();
+    this.memory = new StudioMemory(options.state ?? null);
     this.selection = new SelectionModel();
     this.connection = new Connection(options.createSocket ?? null);
     this.health = new HealthMonitor({
@@ -89,7 +93,8 @@ export class StudioModel implements IDisposable {
       api: this._api,
       notices: this.notices,
       projects: this.projects,
-      selection: this.selection
+      selection: this.selection,
+      memory: this.memory
     });
     this.assets = new AssetLibrary({
       api: this._api,
@@ -137,6 +142,8 @@ export class StudioModel implements IDisposable {
   readonly connection: Connection;
   /** Messages for the user. */
   readonly notices: Notices;
+  /** What the user's choices leave behind between page loads. */
+  readonly memory: StudioMemory;
 
   /** Emitted when the user's settings change. */
   get settingsChanged(): ISignal<this, IStudioSettings> {
@@ -165,6 +172,7 @@ export class StudioModel implements IDisposable {
 
   /** Read the config, the projects and the pipelines, and keep watching the server's health. */
   async start(): Promise<void> {
+    await this.memory.load();
     await this.health.refresh();
     await Promise.all([
       this.projects.load().catch(() => undefined),
@@ -385,6 +393,7 @@ export * from './models/assets';
 export * from './models/connection';
 export * from './models/exports';
 export * from './models/health';
+export * from './models/memory';
 export * from './models/notices';
 export * from './models/projects';
 export * from './models/selection';

@@ -47,6 +47,14 @@ export namespace CommandIDs {
   export const restoreFromTrash = 'gms:trash-restore';
   export const eraseFromTrash = 'gms:trash-delete-forever';
   export const emptyTrash = 'gms:empty-trash';
+  export const renameAsset = 'gms:rename-asset';
+  export const moveAsset = 'gms:move-asset';
+  export const newAssetFolder = 'gms:new-asset-folder';
+  export const deleteAsset = 'gms:delete-asset';
+  export const generateScene = 'gms:generate-scene';
+  export const viewTake = 'gms:view-take';
+  export const dismissTake = 'gms:dismiss-take';
+  export const clearRecent = 'gms:clear-recent';
 }
 
 /** The ids of the studio's widgets (also their DOM ids). */
@@ -57,4 +65,7 @@ export namespace WidgetIDs {
   export const progress = 'gms-progress';
   export const studio = 'gms-studio';
   export const trash = 'gms-trash';
+  export const browsers = 'gms-browsers';
+  export const sidebar = 'gms-sidebar';
+  export const takeViewer = 'gms-take-viewer';
 }

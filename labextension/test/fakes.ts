@@ -17,6 +17,7 @@ import type {
 } from '../src/socket';
 import type {
   CategoryKey,
+  IAssetMove,
   IProject,
   ITaskList,
   ITaskRecord,
@@ -352,8 +353,40 @@ export function fakeAPI(project: IProject = sampleProject()) {
     listExports: vi.fn(async () => ({ exports: [] })),
     startExport: vi.fn(async () => ({ taskId: 'task-export' })),
     listAssets: vi.fn(async () => ({
-      categories: { locations: [], characters: [], music: [], styles: [] }
+      categories: { locations: [], characters: [], music: [], styles: [] },
+      folders: { locations: [], characters: ['heroes'], music: [], styles: [] }
     })),
+    moveAsset: vi.fn(
+      async (projectId: string, path: string, move: IAssetMove) => {
+        const name = move.name ?? path.split('/').pop()!;
+        const category = (move.category ??
+          path.split('/')[1].toLowerCase()) as CategoryKey;
+        const folder = move.folder ?? '';
+        const top = category[0].toUpperCase() + category.slice(1);
+        const where = ['01_Assets', top, ...(folder ? [folder] : []), name];
+        return {
+          path: where.join('/'),
+          name,
+          category,
+          kind: 'image' as const,
+          size: 10,
+          modified: '2026-01-01T00:00:00Z',
+          url: `gms/api/projects/${projectId}/files/${where.join('/')}`,
+          folder
+        };
+      }
+    ),
+    deleteAsset: vi.fn(async (_projectId: string, path: string) => ({
+      deleted: path,
+      trashId: 'tr_asset'
+    })),
+    createAssetFolder: vi.fn(
+      async (_projectId: string, category: string, folder: string) => ({
+        category,
+        folder,
+        path: `01_Assets/${category[0].toUpperCase()}${category.slice(1)}/${folder}`
+      })
+    ),
     uploadFile: vi.fn(
       async (
         projectId: string,

@@ -57,16 +57,34 @@ def tree_items(page: Page, kind: str) -> Locator:
     return page.locator(f'#gms-project-browser .gms-TreeItem[data-kind="{kind}"]')
 
 
+#: The studio's side bars and their stacked sections.
+SIDEBAR_OF = {
+    "gms-project-browser": "gms-browsers",
+    "gms-asset-browser": "gms-browsers",
+    "gms-inspector": "gms-sidebar",
+    "gms-progress": "gms-sidebar",
+}
+
+
 def sidebar_tab(page: Page, side: str, widget_id: str) -> Locator:
-    """The tab of a sidebar panel."""
-    return page.locator(f'{side} .lm-TabBar-tab[data-id="{widget_id}"]')
+    """The tab of a side bar (of the side bar holding the section `widget_id`)."""
+    container = SIDEBAR_OF.get(widget_id, widget_id)
+    return page.locator(f'{side} .lm-TabBar-tab[data-id="{container}"]')
+
+
+def section_title(page: Page, widget_id: str) -> Locator:
+    """The title bar of a side bar's section (click it to collapse or expand the section)."""
+    container = SIDEBAR_OF[widget_id]
+    return page.locator(f'#{container} .lm-AccordionPanel-title[aria-controls="{widget_id}"]')
 
 
 def show_panel(page: Page, side: str, widget_id: str) -> None:
-    """Show a sidebar panel by clicking its tab, unless it is the one shown."""
+    """Show a side bar section: its side bar's tab, and the section expanded if collapsed."""
     tab = sidebar_tab(page, side, widget_id)
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
+    if widget_id in SIDEBAR_OF and not page.locator(f"#{widget_id}").is_visible():
+        section_title(page, widget_id).click()
     expect(page.locator(f"#{widget_id}")).to_be_visible()
 
 
@@ -317,15 +335,13 @@ def test_story_from_empty_studio_to_chosen_take(
 
     # 1. Open JupyterLab: the studio's left panels and right panels are there.
     open_lab(page, browser_lab)
-    for side, widget_id in [
-        (LEFT, "gms-project-browser"),
-        (LEFT, "gms-asset-browser"),
-        (RIGHT, "gms-inspector"),
-        (RIGHT, "gms-progress"),
-    ]:
+    for side, widget_id in [(LEFT, "gms-browsers"), (RIGHT, "gms-sidebar")]:
         expect(sidebar_tab(page, side, widget_id)).to_be_visible()
+    # one side bar each side, both of its sections visible at once
     expect(page.locator("#gms-project-browser")).to_be_visible()  # shown on a first visit
+    expect(page.locator("#gms-asset-browser")).to_be_visible()
     show_panel(page, RIGHT, "gms-inspector")
+    expect(page.locator("#gms-progress")).to_be_visible()
     expect(page.locator(".jp-Launcher")).to_be_visible()
     screenshots.take(page, "lab-with-studio-panels")
 
@@ -420,7 +436,9 @@ def test_story_from_empty_studio_to_chosen_take(
     duration = form.locator('[data-testid="gms-field-duration"]')
     expect(duration).to_have_value(str(shot_of(lab)["duration"]).removesuffix(".0"))
     duration.fill("4.5")
-    expect(form.locator('[data-testid="gms-inspector-status"]')).to_have_text("Unsaved changes")
+    expect(form.locator('[data-testid="gms-inspector-status"]')).to_have_attribute(
+        "data-state", "edited"
+    )
     save = form.locator('[data-testid="gms-inspector-save"]')
     save.click()
     expect(form.locator('[data-testid="gms-inspector-status"]')).to_have_text("✓ Saved")
@@ -561,13 +579,13 @@ def test_story_from_empty_studio_to_chosen_take(
     show_panel(page, RIGHT, "gms-inspector")
     expect(page.locator('[data-testid="gms-take-details"]')).to_be_visible()
     layout = shown_panels(page)
-    assert layout == {"left": "gms-project-browser", "right": "gms-inspector"}, layout
+    assert layout == {"left": "gms-browsers", "right": "gms-sidebar"}, layout
 
     def layout_saved() -> bool:
         saved = saved_layout(lab)
         selection = (saved.get("gms-lab:studio") or {}).get("selection") or {}
         right = (saved.get("layout-restorer:data") or {}).get("right") or {}
-        return selection.get("id") == take2 and right.get("current") == "gms-inspector"
+        return selection.get("id") == take2 and right.get("current") == "gms-sidebar"
 
     deadline = time.monotonic() + 10  # JupyterLab saves the workspace a moment after a change
     while not layout_saved():
@@ -609,7 +627,7 @@ def test_story_from_empty_studio_to_chosen_take(
     wait_loaded(page, details.locator("img"))
     screenshots.take(page, "dark-take-details")
     # "Generate again" from the Inspector: the dialog starts from take 1's parameters.
-    details.locator("button", has_text="Generate again").click()
+    details.locator("button", has_text="Generate Again").click()
     expect(
         page.locator('[data-testid="gms-generate-dialog"] [data-parameter="steps"]')
     ).to_have_value("60")

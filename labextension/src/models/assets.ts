@@ -118,21 +118,19 @@ export class AssetLibrary {
     }
   }
 
-  /** Move an asset to the trash (restorable from the Trash view). */
-  async trash(path: string): Promise<void> {
+  /** Move an asset (or a folder of them) to the trash; its trash item's id (for Undo). */
+  async trash(path: string): Promise<string | null> {
     const projectId = this._projects.requireId();
     const asset = this.byPath(path);
+    let deleted: { trashId?: string | null } | null;
     try {
-      await this._api.deleteAsset(projectId, path);
+      deleted = await this._api.deleteAsset(projectId, path);
     } catch (error) {
       this._notices.report(error, `Could not delete ${asset?.name ?? path}`);
       throw error;
     }
     this.remove(path);
-    this._notices.notify({
-      type: 'info',
-      message: `${asset?.name ?? path} moved to the trash`
-    });
+    return deleted?.trashId ?? null;
   }
 
   /** Make a folder in a category (its parents too). */

@@ -287,6 +287,28 @@ export class ProjectModel {
     return this.patchNode(nodeId, { parentId, index });
   }
 
+  /** Add a file of the project (an asset, a take) to a shot's references; no-op if there. */
+  addReference(shotId: string, path: string): Promise<void> {
+    const shot = findNode(this._current, shotId)?.shot;
+    const references = shot?.references ?? [];
+    if (!shot || references.includes(path)) {
+      return Promise.resolve();
+    }
+    return this.patchNode(shotId, { references: [...references, path] });
+  }
+
+  /** Remove a file from a shot's references. */
+  removeReference(shotId: string, path: string): Promise<void> {
+    const shot = findNode(this._current, shotId)?.shot;
+    const references = shot?.references ?? [];
+    if (!shot || !references.includes(path)) {
+      return Promise.resolve();
+    }
+    return this.patchNode(shotId, {
+      references: references.filter(candidate => candidate !== path)
+    });
+  }
+
   /** Make `takeId` the shot's selected take. */
   selectTake(shotId: string, takeId: string): Promise<void> {
     return this.patchNode(shotId, { selectedTake: takeId });

@@ -18,7 +18,8 @@ import type {
   ITemplateList,
   JSONRecord
 } from '../types';
-import { exportLabel } from '../types';
+import { exportLabel, isFinished } from '../types';
+import type { StudioMemory } from './memory';
 import type { Notices } from './notices';
 import type { ProjectModel } from './projects';
 import type { SelectionModel } from './selection';
@@ -45,6 +46,8 @@ export interface ITaskTrackerOptions {
   projects: ProjectModel;
   /** The selection, for the notices' "Show" action. */
   selection: SelectionModel;
+  /** What the user cleared from Recent (kept between page loads). */
+  memory: StudioMemory;
 }
 
 /**
@@ -62,6 +65,7 @@ export class TaskTracker {
     this._notices = options.notices;
     this._projects = options.projects;
     this._selection = options.selection;
+    this._memory = options.memory;
     this._projects.switched.connect(this._reset, this);
   }
 
@@ -184,6 +188,52 @@ export class TaskTracker {
     }
   }
 
+  /**
+   * Ask for one take of every shot of a scene, each from its own prompt, style and references
+   * (`parameters` apply to all of them).
+   *
+   * @returns the task ids, in the order of the shots
+   */
+  async generateScene(
+    sceneId: string,
+    pipeline: string,
+    parameters: JSONRecord = {}
+  ): Promise<string[]> {
+    const scene = findNode(this._projects.current, sceneId)?.scene;
+    if (!scene || scene.shots.length === 0) {
+      const error = new Error('The scene has no shots yet');
+      this._notices.report(error, 'Could not generate the scene');
+      throw error;
+    }
+    const ids: string[] = [];
+    for (const shot of scene.shots) {
+      ids.push(await this.generate(shot.id, pipeline, parameters));
+    }
+    this._notices.notify({
+      type: 'info',
+      message: `${ids.length} take${ids.length === 1 ? '' : 's'} of ${scene.name} queued, one per shot`
+    });
+    return ids;
+  }
+
+  /**
+   * Clear Recent: forget the project's finished tasks, here and after a reload (their takes
+   * stay; only the list is cleared).
+   */
+  clearFinished(): void {
+    const projectId = this._projects.id;
+    if (!projectId) {
+      return;
+    }
+    this._memory.setClearedBefore(projectId, new Date().toISOString());
+    for (const [taskId, task] of this._tasks) {
+      if (isFinished(task.status)) {
+        this._tasks.delete(taskId);
+      }
+    }
+    this._emit();
+  }
+
   /** Cancel a task; its end arrives as an event. */
   async cancel(taskId: string): Promise<void> {
     try {
@@ -256,8 +306,20 @@ export class TaskTracker {
    */
   applySnapshot(records: ITaskRecord[]): void {
     let changed = false;
+    const cleared = this._projects.id
+      ? this._memory.clearedBefore(this._projects.id)
+      : null;
     for (const record of records) {
       const known = this._tasks.get(record.taskId);
+      if (
+        cleared &&
+        isFinished(record.status) &&
+        (record.finished ?? record.created) <= cleared
+      ) {
+        // cleared from Recent by the user
+        changed = this._tasks.delete(record.taskId) || changed;
+        continue;
+      }
       if (known && known.seq > record.seq) {
         // The live state is newer; still take what events never carry (what was asked for).
         this._tasks.set(record.taskId, {
@@ -467,6 +529,7 @@ export class TaskTracker {
   private _notices: Notices;
   private _projects: ProjectModel;
   private _selection: SelectionModel;
+  private _memory: StudioMemory;
   private _tasks = new Map<string, ITaskRecord>();
   private _olderCursor: string | null = null;
   private _pagedFurther = false;

@@ -8,33 +8,35 @@ import {
   caretRightIcon,
   fileUploadIcon,
   folderIcon,
-  refreshIcon
+  refreshIcon,
+  Toolbar
 } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import React, { useRef, useState } from 'react';
 
-import { assetsIcon, iconForMedia } from '../icons';
+import { assetsIcon } from '../icons';
 import type { IUploadState, StudioModel } from '../model';
-import { formatBytes } from '../model';
-import { ASSET_MIME, CommandIDs, WidgetIDs } from '../tokens';
+import { CommandIDs, WidgetIDs } from '../tokens';
 import { Asset, CATEGORY_KEYS, CATEGORY_LABELS, CategoryKey } from '../types';
 import { ExportsSection } from './exports';
 import { useSignals } from './hooks';
+import { actionButton, commandButton } from './sectionToolbar';
+import { AssetItem, UploadRow } from './assetItem';
+import { carriesAsset, droppedAsset } from './references';
 import { StatusBanner } from './statusBanner';
 
-/** The payload of an asset dragged out of the browser (`application/x-gms-asset`). */
-export interface IAssetDragPayload {
-  projectId: string;
-  path: string;
-  name: string;
-  category: string;
-  kind: Asset['kind'];
-  url: string;
-}
+export type { IAssetDragPayload } from './assetItem';
+export { UploadRow } from './assetItem';
 
-/** Assets grouped by folder, the category's root ('') first. */
-export function groupByFolder(assets: readonly Asset[]): [string, Asset[]][] {
+/** Assets grouped by folder, the category's root ('') first; `folders` shows empty ones too. */
+export function groupByFolder(
+  assets: readonly Asset[],
+  folders: readonly string[] = []
+): [string, Asset[]][] {
   const groups = new Map<string, Asset[]>();
+  for (const folder of folders) {
+    groups.set(folder, []);
+  }
   for (const asset of assets) {
     const folder = asset.folder ?? '';
     groups.set(folder, [...(groups.get(folder) ?? []), asset]);
@@ -49,121 +51,6 @@ function hasFiles(event: React.DragEvent): boolean {
   return Array.from(event.dataTransfer.types).includes('Files');
 }
 
-interface IAssetItemProps {
-  model: StudioModel;
-  commands: CommandRegistry;
-  asset: Asset;
-  category: CategoryKey;
-  selected: boolean;
-}
-
-function AssetItem(props: IAssetItemProps): React.ReactElement {
-  const { model, commands, asset, category, selected } = props;
-  const [broken, setBroken] = useState(false);
-  const Icon = iconForMedia(asset.kind);
-  // Until the server has made a thumbnail, an image is its own (the browser scales it down).
-  const picture =
-    asset.thumbnail ?? (asset.kind === 'image' ? asset.url : null);
-  const open = (): void => {
-    void commands.execute(CommandIDs.previewAsset, { path: asset.path });
-  };
-  return (
-    <li
-      className={'gms-AssetItem' + (selected ? ' gms-mod-selected' : '')}
-      data-testid="gms-asset-item"
-      data-path={asset.path}
-      data-kind={asset.kind}
-      tabIndex={0}
-      title={`${asset.name} — ${formatBytes(asset.size)}`}
-      draggable
-      onClick={() => model.selection.select({ kind: 'asset', id: asset.path })}
-      onDoubleClick={open}
-      onKeyDown={event => {
-        if (event.key === 'Enter') {
-          event.preventDefault();
-          open();
-        }
-      }}
-      onDragStart={event => {
-        const payload: IAssetDragPayload = {
-          projectId: model.projects.id ?? '',
-          path: asset.path,
-          name: asset.name,
-          category,
-          kind: asset.kind,
-          url: model.resolveUrl(asset.url)
-        };
-        event.dataTransfer.setData(ASSET_MIME, JSON.stringify(payload));
-        event.dataTransfer.setData('text/plain', asset.path);
-        event.dataTransfer.effectAllowed = 'copy';
-      }}
-    >
-      <div className="gms-AssetItem-thumb">
-        {picture && !broken ? (
-          <img
-            src={model.resolveUrl(picture)}
-            alt=""
-            loading="lazy"
-            draggable={false}
-            onError={() => setBroken(true)}
-          />
-        ) : (
-          <Icon.react tag="span" className="gms-AssetItem-icon" />
-        )}
-      </div>
-      <div className="gms-AssetItem-name">{asset.name}</div>
-    </li>
-  );
-}
-
-interface IUploadRowProps {
-  model: StudioModel;
-  upload: IUploadState;
-}
-
-/** One upload's progress line. */
-export function UploadRow(props: IUploadRowProps): React.ReactElement {
-  const { model, upload } = props;
-  const fraction = upload.total > 0 ? upload.loaded / upload.total : 0;
-  const active = upload.status === 'uploading' || upload.status === 'queued';
-  return (
-    <div
-      className={`gms-Upload gms-mod-${upload.status}`}
-      data-testid="gms-upload"
-      data-upload-id={upload.id}
-      data-status={upload.status}
-    >
-      <span className="gms-Upload-name" title={upload.name}>
-        {upload.name}
-      </span>
-      <progress
-        className="gms-ProgressBar"
-        max={1}
-        value={upload.status === 'done' ? 1 : fraction}
-        aria-label={`Upload of ${upload.name}`}
-      />
-      <span className="gms-Upload-status">
-        {upload.status === 'uploading'
-          ? `${Math.round(fraction * 100)}%`
-          : upload.status === 'error'
-            ? (upload.error ?? 'failed')
-            : upload.status === 'done'
-              ? `✓ ${formatBytes(upload.total)}`
-              : upload.status}
-      </span>
-      {active ? (
-        <button
-          className="jp-Button jp-mod-minimal gms-TextButton"
-          onClick={() => model.uploads.cancel(upload.id)}
-          data-testid="gms-upload-cancel"
-        >
-          Cancel
-        </button>
-      ) : null}
-    </div>
-  );
-}
-
 interface ICategoryProps {
   model: StudioModel;
   commands: CommandRegistry;
@@ -173,13 +60,129 @@ interface ICategoryProps {
   selectedPath: string | null;
 }
 
+/** Where an asset dragged onto a folder (or a category's top) goes. */
+export interface IFolderDrop {
+  over: boolean;
+  onDragOver: (event: React.DragEvent) => void;
+  onDragLeave: (event: React.DragEvent) => void;
+  onDrop: (event: React.DragEvent) => void;
+}
+
+/** Make an element a drop target that moves a dragged asset into `category`/`folder`. */
+function useFolderDrop(
+  model: StudioModel,
+  category: CategoryKey,
+  folder: string
+): IFolderDrop {
+  const [over, setOver] = useState(false);
+  return {
+    over,
+    onDragOver: event => {
+      if (!carriesAsset(event)) {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      event.dataTransfer.dropEffect = 'move';
+      setOver(true);
+    },
+    onDragLeave: event => {
+      if (!event.currentTarget.contains(event.relatedTarget as Node | null)) {
+        setOver(false);
+      }
+    },
+    onDrop: event => {
+      if (!carriesAsset(event)) {
+        return;
+      }
+      event.preventDefault();
+      event.stopPropagation();
+      setOver(false);
+      const path = droppedAsset(event, model.projects.id);
+      const asset = path ? model.assets.byPath(path) : null;
+      if (
+        path &&
+        asset &&
+        (asset.category !== category || (asset.folder ?? '') !== folder)
+      ) {
+        void model.assets
+          .move(path, { category, folder })
+          .catch(() => undefined);
+      }
+    }
+  };
+}
+
+/** One folder of a category: its header (a drop target, with a context menu) and its grid. */
+function FolderGroup(props: {
+  model: StudioModel;
+  commands: CommandRegistry;
+  category: CategoryKey;
+  folder: string;
+  assets: readonly Asset[];
+  selectedPath: string | null;
+}): React.ReactElement {
+  const { model, commands, category, folder, assets, selectedPath } = props;
+  const [open, setOpen] = useState(true);
+  const drop = useFolderDrop(model, category, folder);
+  const top = `01_Assets/${category[0].toUpperCase()}${category.slice(1)}`;
+  return (
+    <div
+      className={'gms-AssetFolder' + (drop.over ? ' gms-mod-dropTarget' : '')}
+      data-folder={folder}
+      data-testid="gms-asset-folder"
+      onDragOver={drop.onDragOver}
+      onDragLeave={drop.onDragLeave}
+      onDrop={drop.onDrop}
+    >
+      {folder ? (
+        <button
+          className="gms-AssetFolder-header"
+          aria-expanded={open}
+          title={`${folder} — drop assets here to move them in`}
+          data-asset-target=""
+          data-category={category}
+          data-folder={folder}
+          data-path={`${top}/${folder}`}
+          onClick={() => setOpen(!open)}
+        >
+          <folderIcon.react tag="span" />
+          <span className="gms-AssetFolder-name">{folder}</span>
+          <span className="gms-AssetCategory-count">{assets.length}</span>
+        </button>
+      ) : null}
+      {open ? (
+        assets.length === 0 ? (
+          folder ? (
+            <div className="gms-AssetCategory-empty">
+              {drop.over ? 'Release to move it here' : 'An empty folder.'}
+            </div>
+          ) : null
+        ) : (
+          <ul className="gms-AssetGrid">
+            {assets.map(asset => (
+              <AssetItem
+                key={asset.path}
+                model={model}
+                commands={commands}
+                asset={asset}
+                category={category}
+                selected={asset.path === selectedPath}
+              />
+            ))}
+          </ul>
+        )
+      ) : null}
+    </div>
+  );
+}
+
 function CategorySection(props: ICategoryProps): React.ReactElement {
   const { model, commands, category, assets, uploads, selectedPath } = props;
+  const folders = model.assets.foldersOf(category);
   const [open, setOpen] = useState(true);
-  const [closedFolders, setClosedFolders] = useState<Set<string>>(
-    () => new Set()
-  );
   const [dropping, setDropping] = useState(false);
+  const top = useFolderDrop(model, category, '');
   const input = useRef<HTMLInputElement>(null);
   const upload = (files: FileList | null): void => {
     if (files && files.length > 0) {
@@ -199,6 +202,7 @@ function CategorySection(props: ICategoryProps): React.ReactElement {
       data-testid="gms-asset-category"
       data-category={category}
       onDragOver={event => {
+        top.onDragOver(event);
         if (hasFiles(event)) {
           event.preventDefault();
           event.dataTransfer.dropEffect = 'copy';
@@ -206,11 +210,13 @@ function CategorySection(props: ICategoryProps): React.ReactElement {
         }
       }}
       onDragLeave={event => {
+        top.onDragLeave(event);
         if (!event.currentTarget.contains(event.relatedTarget as Node | null)) {
           setDropping(false);
         }
       }}
       onDrop={event => {
+        top.onDrop(event);
         if (hasFiles(event)) {
           event.preventDefault();
           event.stopPropagation();
@@ -219,7 +225,12 @@ function CategorySection(props: ICategoryProps): React.ReactElement {
         }
       }}
     >
-      <header className="gms-AssetCategory-header">
+      <header
+        className="gms-AssetCategory-header"
+        data-asset-target=""
+        data-category={category}
+        data-folder=""
+      >
         <button
           className="gms-AssetCategory-toggle"
           aria-expanded={open}
@@ -258,62 +269,32 @@ function CategorySection(props: ICategoryProps): React.ReactElement {
       {active.map(u => (
         <UploadRow key={u.id} model={model} upload={u} />
       ))}
-      {dropping ? (
+      {dropping || top.over ? (
         <div className="gms-AssetCategory-empty gms-mod-drop">
-          Release to upload into {CATEGORY_LABELS[category]}
+          {dropping
+            ? `Release to upload into ${CATEGORY_LABELS[category]}`
+            : `Release to move it to ${CATEGORY_LABELS[category]}`}
         </div>
       ) : null}
       {open ? (
-        assets.length === 0 ? (
-          dropping ? null : (
+        assets.length === 0 && folders.length === 0 ? (
+          dropping || top.over ? null : (
             <div className="gms-AssetCategory-empty">
               Drop files here or use the upload button.
             </div>
           )
         ) : (
-          groupByFolder(assets).map(([folder, items]) => {
-            const folderOpen = !closedFolders.has(folder);
-            return (
-              <div
-                key={folder || '.'}
-                className="gms-AssetFolder"
-                data-folder={folder}
-              >
-                {folder ? (
-                  <button
-                    className="gms-AssetFolder-header"
-                    aria-expanded={folderOpen}
-                    onClick={() => {
-                      const next = new Set(closedFolders);
-                      if (folderOpen) {
-                        next.add(folder);
-                      } else {
-                        next.delete(folder);
-                      }
-                      setClosedFolders(next);
-                    }}
-                  >
-                    <folderIcon.react tag="span" />
-                    {folder}
-                  </button>
-                ) : null}
-                {folderOpen ? (
-                  <ul className="gms-AssetGrid">
-                    {items.map(asset => (
-                      <AssetItem
-                        key={asset.path}
-                        model={model}
-                        commands={commands}
-                        asset={asset}
-                        category={category}
-                        selected={asset.path === selectedPath}
-                      />
-                    ))}
-                  </ul>
-                ) : null}
-              </div>
-            );
-          })
+          groupByFolder(assets, folders).map(([folder, items]) => (
+            <FolderGroup
+              key={folder || '.'}
+              model={model}
+              commands={commands}
+              category={category}
+              folder={folder}
+              assets={items}
+              selectedPath={selectedPath}
+            />
+          ))
         )
       ) : null}
     </section>
@@ -347,18 +328,6 @@ function AssetBrowserView(props: {
   } as React.CSSProperties;
   return (
     <div className="gms-Panel" style={style}>
-      <div className="gms-Panel-header">
-        <assetsIcon.react tag="span" className="gms-Panel-headerIcon" />
-        <span className="gms-Panel-title">Assets</span>
-        <button
-          className="jp-Button jp-mod-minimal gms-IconButton"
-          title="Refresh assets"
-          disabled={!projectId}
-          onClick={() => void model.assets.refresh().catch(() => undefined)}
-        >
-          <refreshIcon.react tag="span" />
-        </button>
-      </div>
       <StatusBanner model={model} showConnection={false} />
       {!projectId ? (
         <div className="gms-Empty">Open a project to see its assets.</div>
@@ -401,8 +370,30 @@ export class AssetBrowser extends ReactWidget {
     this.addClass('gms-AssetBrowser');
     this.node.dataset.testid = 'gms-asset-browser';
     this.title.icon = assetsIcon;
-    this.title.caption = 'Asset Browser';
+    this.title.label = 'Asset Browser';
+    this.title.caption =
+      'The asset library: locations, characters, music and styles';
+    this.toolbar.addItem(
+      'new-folder',
+      commandButton(
+        commands,
+        CommandIDs.newAssetFolder,
+        'gms-new-folder-button'
+      )
+    );
+    this.toolbar.addItem(
+      'refresh',
+      actionButton({
+        icon: refreshIcon,
+        tooltip: 'Refresh Assets',
+        testId: 'gms-refresh-assets',
+        onClick: () => void model.assets.refresh().catch(() => undefined)
+      })
+    );
   }
+
+  /** The section's title-bar buttons. */
+  readonly toolbar = new Toolbar();
 
   protected render(): React.ReactElement {
     return <AssetBrowserView model={this.model} commands={this.commands} />;

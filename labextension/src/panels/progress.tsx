@@ -6,16 +6,18 @@ import {
   ReactWidget,
   caretDownIcon,
   caretRightIcon,
-  runningIcon
+  Toolbar
 } from '@jupyterlab/ui-components';
+import { CommandRegistry } from '@lumino/commands';
 import React, { useState } from 'react';
 
 import { findNode, takeLabel } from '../hierarchy';
 import { isFileTask } from '../model';
 import type { StudioModel } from '../model';
-import { WidgetIDs } from '../tokens';
-import { ITaskRecord, isFinished } from '../types';
-import { UploadRow } from './assetBrowser';
+import { progressIcon } from '../icons';
+import { CommandIDs, WidgetIDs } from '../tokens';
+import { ITaskRecord, STATUS_LABELS, isFinished } from '../types';
+import { UploadRow } from './assetItem';
 import { useSignals, useTicker } from './hooks';
 import { StatusBanner } from './statusBanner';
 
@@ -44,6 +46,30 @@ export function orderTasks(
   return { active, recent: done.slice(0, limit), finished: done.length };
 }
 
+/**
+ * What a task's row says under its bar: the pipeline's step while it runs, and once it is over
+ * one word for how it ended (the same words as the tree and the take tiles), with the reason of
+ * a failure; never the last step it reached.
+ */
+export function taskState(task: ITaskRecord): string {
+  switch (task.status) {
+    case 'completed':
+      return STATUS_LABELS.completed;
+    case 'cancelled':
+      return STATUS_LABELS.cancelled;
+    case 'error':
+      return task.error
+        ? `${STATUS_LABELS.error}: ${task.error}`
+        : STATUS_LABELS.error;
+    case 'pending':
+      return task.step && task.step !== 'queued'
+        ? task.step
+        : STATUS_LABELS.pending;
+    default:
+      return task.step || STATUS_LABELS[task.status] || task.status;
+  }
+}
+
 /** A duration in ms as `1:05` or `12s`. */
 export function formatDuration(ms: number): string {
   if (ms < 1000) {
@@ -62,9 +88,10 @@ export function formatDuration(ms: number): string {
 
 function TaskRow(props: {
   model: StudioModel;
+  commands: CommandRegistry;
   task: ITaskRecord;
 }): React.ReactElement {
-  const { model, task } = props;
+  const { model, commands, task } = props;
   const running = !isFinished(task.status);
   useTicker(running);
   const project = model.projects.current;
@@ -121,11 +148,9 @@ function TaskRow(props: {
         <span
           className="gms-Task-step"
           data-testid="gms-task-step"
-          title={task.error ?? task.step}
+          title={taskState(task)}
         >
-          {task.status === 'error'
-            ? (task.error ?? 'failed')
-            : task.step || task.status}
+          {taskState(task)}
         </span>
         {running ? (
           <button
@@ -147,6 +172,20 @@ function TaskRow(props: {
             }
           >
             Retry
+          </button>
+        ) : null}
+        {take && (take.status === 'error' || take.status === 'cancelled') ? (
+          <button
+            className="jp-Button jp-mod-minimal gms-TextButton"
+            data-testid="gms-task-dismiss"
+            title="Move the failed take to the trash"
+            onClick={() =>
+              void commands.execute(CommandIDs.dismissTake, {
+                nodeId: take.id
+              })
+            }
+          >
+            Dismiss
           </button>
         ) : null}
       </div>
@@ -185,8 +224,11 @@ function Section(props: {
   );
 }
 
-function ProgressView(props: { model: StudioModel }): React.ReactElement {
-  const { model } = props;
+function ProgressView(props: {
+  model: StudioModel;
+  commands: CommandRegistry;
+}): React.ReactElement {
+  const { model, commands } = props;
   const { tasks, uploads, connection } = useSignals(
     [
       model.tasks.changed,
@@ -217,40 +259,64 @@ function ProgressView(props: { model: StudioModel }): React.ReactElement {
   );
   return (
     <div className="gms-Panel">
-      <div className="gms-Panel-header">
-        <runningIcon.react tag="span" className="gms-Panel-headerIcon" />
-        <span className="gms-Panel-title">Progress</span>
-        <span
-          className={`gms-Connection gms-mod-${connection}`}
-          data-testid="gms-connection"
-          data-state={connection}
-          title={`Live updates: ${connection}`}
-        />
-      </div>
       <StatusBanner model={model} showMinor />
       <div className="gms-Panel-body">
         <Section
           title="Running"
           count={active.length}
           testId="gms-tasks-running"
+          actions={
+            <span
+              className={`gms-Connection gms-mod-${connection}`}
+              data-testid="gms-connection"
+              data-state={connection}
+              title={`Live updates: ${connection}`}
+            />
+          }
         >
           {active.length === 0 ? (
             <div className="gms-Empty">No generation running.</div>
           ) : (
             <ul className="gms-TaskList">
               {active.map(task => (
-                <TaskRow key={task.taskId} model={model} task={task} />
+                <TaskRow
+                  key={task.taskId}
+                  model={model}
+                  commands={commands}
+                  task={task}
+                />
               ))}
             </ul>
           )}
         </Section>
-        <Section title="Recent" count={recent.length} testId="gms-tasks-recent">
+        <Section
+          title="Recent"
+          count={recent.length}
+          testId="gms-tasks-recent"
+          actions={
+            recent.length > 0 ? (
+              <button
+                className="jp-Button jp-mod-minimal gms-TextButton"
+                data-testid="gms-tasks-clear"
+                title="Clear the finished tasks from this list (their takes stay)"
+                onClick={() => model.tasks.clearFinished()}
+              >
+                Clear
+              </button>
+            ) : null
+          }
+        >
           {recent.length === 0 ? (
             <div className="gms-Empty">Nothing finished yet.</div>
           ) : (
             <ul className="gms-TaskList">
               {recent.map(task => (
-                <TaskRow key={task.taskId} model={model} task={task} />
+                <TaskRow
+                  key={task.taskId}
+                  model={model}
+                  commands={commands}
+                  task={task}
+                />
               ))}
             </ul>
           )}
@@ -261,7 +327,7 @@ function ProgressView(props: { model: StudioModel }): React.ReactElement {
               title="The project's history is read a page at a time"
               onClick={showOlder}
             >
-              Show older tasks
+              Show Older Tasks
             </button>
           ) : null}
         </Section>
@@ -299,17 +365,25 @@ function ProgressView(props: { model: StudioModel }): React.ReactElement {
 export class ProgressPanel extends ReactWidget {
   /**
    * @param model - the studio model
+   * @param commands - the application's commands (dismiss a take)
    */
-  constructor(private readonly model: StudioModel) {
+  constructor(
+    private readonly model: StudioModel,
+    private readonly commands: CommandRegistry
+  ) {
     super();
     this.id = WidgetIDs.progress;
     this.addClass('gms-ProgressPanel');
     this.node.dataset.testid = 'gms-progress';
-    this.title.icon = runningIcon;
-    this.title.caption = 'Studio Progress';
+    this.title.icon = progressIcon;
+    this.title.label = 'Progress';
+    this.title.caption = 'Generations running and done, and uploads';
   }
 
+  /** The section's title-bar buttons (none yet; the sections inside have theirs). */
+  readonly toolbar = new Toolbar();
+
   protected render(): React.ReactElement {
-    return <ProgressView model={this.model} />;
+    return <ProgressView model={this.model} commands={this.commands} />;
   }
 }

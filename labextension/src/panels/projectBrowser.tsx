@@ -8,7 +8,8 @@ import {
   caretDownIcon,
   caretRightIcon,
   addIcon,
-  refreshIcon
+  runIcon,
+  Toolbar
 } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
 import React, { useEffect, useMemo, useRef, useState } from 'react';
@@ -17,8 +18,11 @@ import { findNode, ILocatedNode, PARENT_KIND, takeLabel } from '../hierarchy';
 import { iconForKind, studioIcon } from '../icons';
 import type { StudioModel } from '../model';
 import { CommandIDs, NODE_MIME, WidgetIDs } from '../tokens';
+import { STATUS_LABELS } from '../types';
 import type { IProject, ITaskRecord, SelectionKind } from '../types';
 import { useSignals } from './hooks';
+import { addDroppedReference, carriesAsset } from './references';
+import { commandButton } from './sectionToolbar';
 import { StatusBanner } from './statusBanner';
 
 /** One visible row of the tree. */
@@ -38,6 +42,8 @@ export interface ITreeRow {
   progress?: number;
   /** For shots: whether this take is the selected one. */
   isSelectedTake?: boolean;
+  /** For shots: how many reference assets it has. */
+  references?: number;
 }
 
 /**
@@ -119,6 +125,7 @@ export function buildRows(
           hasChildren: shot.takes.length > 0,
           expanded: shotOpen,
           status: busy ? busy.status : undefined,
+          references: shot.references?.length ?? 0,
           // An open shot shows the progress on its generating take instead.
           progress: busy && !shotOpen ? busy.progress : undefined
         });
@@ -201,6 +208,14 @@ interface IProjectBrowserProps {
 }
 
 /** The kind that a row's "add" goes into, and the command that adds it. */
+/** What a row's "+" does, said on the button. */
+const ADD_LABEL: { [kind: string]: string } = {
+  project: 'Add Chapter…',
+  chapter: 'Add Scene…',
+  scene: 'Add Shot…',
+  shot: 'Generate Take…'
+};
+
 const ADD_CHILD: { [kind: string]: string } = {
   project: CommandIDs.addChapter,
   chapter: CommandIDs.addScene,
@@ -233,6 +248,8 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
     position: DropPosition;
   } | null>(null);
   const dragged = useRef<ITreeRow | null>(null);
+  // the shot an asset is dragged over (it becomes a reference when dropped)
+  const [referenceDrop, setReferenceDrop] = useState<string | null>(null);
   const treeRef = useRef<HTMLUListElement>(null);
 
   // A newly opened project starts with its chapters and scenes open.
@@ -364,7 +381,9 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
 
   const activate = (row: ITreeRow): void => {
     selectRow(row);
-    if (row.kind !== 'project') {
+    if (row.kind === 'take' && row.status === 'completed') {
+      void commands.execute(CommandIDs.viewTake, { nodeId: row.id });
+    } else if (row.kind !== 'project') {
       void commands.execute(CommandIDs.openStudio);
     }
   };
@@ -480,7 +499,8 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
     const draggable =
       row.kind === 'chapter' || row.kind === 'scene' || row.kind === 'shot';
     const dropClass =
-      drop?.id === row.id ? ` gms-mod-drop-${drop.position}` : '';
+      (drop?.id === row.id ? ` gms-mod-drop-${drop.position}` : '') +
+      (referenceDrop === row.id ? ' gms-mod-dropReference' : '');
     return (
       <li
         key={row.id}
@@ -517,6 +537,13 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
           setDrop(null);
         }}
         onDragOver={event => {
+          if (row.kind === 'shot' && carriesAsset(event)) {
+            // an asset from the Asset Browser: it becomes a reference of the shot
+            event.preventDefault();
+            event.dataTransfer.dropEffect = 'link';
+            setReferenceDrop(row.id);
+            return;
+          }
           if (!event.dataTransfer.types.includes(NODE_MIME)) {
             return;
           }
@@ -536,10 +563,17 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
             setDrop({ id: row.id, position });
           }
         }}
-        onDragLeave={() =>
-          setDrop(current => (current?.id === row.id ? null : current))
-        }
+        onDragLeave={() => {
+          setDrop(current => (current?.id === row.id ? null : current));
+          setReferenceDrop(current => (current === row.id ? null : current));
+        }}
         onDrop={event => {
+          if (row.kind === 'shot' && carriesAsset(event)) {
+            event.preventDefault();
+            setReferenceDrop(null);
+            addDroppedReference(model, row.id, event);
+            return;
+          }
           const source = dragged.current;
           const position = dropPosition(event, row);
           setDrop(null);
@@ -618,20 +652,40 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
         row.status !== 'completed' &&
         row.progress === undefined ? (
           <span className={`gms-TreeItem-badge gms-mod-${row.status}`}>
-            {row.status}
+            {STATUS_LABELS[row.status] ?? row.status}
+          </span>
+        ) : null}
+        {referenceDrop === row.id ? (
+          <span className="gms-TreeItem-dropHint">Add as Reference</span>
+        ) : row.references ? (
+          <span
+            className="gms-TreeItem-badge gms-mod-references"
+            title={`${row.references} reference asset${row.references === 1 ? '' : 's'}`}
+            data-testid="gms-tree-references"
+          >
+            ⧉ {row.references}
           </span>
         ) : null}
         {ADD_CHILD[row.kind] && isSelected ? (
           <button
             className="gms-TreeItem-add jp-Button jp-mod-minimal"
-            title={row.kind === 'shot' ? 'Generate a take' : 'Add'}
+            title={ADD_LABEL[row.kind]}
+            aria-label={ADD_LABEL[row.kind]}
             data-testid="gms-tree-add"
+            data-action={row.kind === 'shot' ? 'generate' : 'add'}
             onClick={event => {
               event.stopPropagation();
-              void commands.execute(ADD_CHILD[row.kind], { parentId: row.id });
+              void commands.execute(ADD_CHILD[row.kind], {
+                parentId: row.id,
+                nodeId: row.id
+              });
             }}
           >
-            <addIcon.react tag="span" />
+            {row.kind === 'shot' ? (
+              <runIcon.react tag="span" />
+            ) : (
+              <addIcon.react tag="span" />
+            )}
           </button>
         ) : null}
       </li>
@@ -640,26 +694,6 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
 
   return (
     <div className="gms-Panel">
-      <div className="gms-Panel-header">
-        <studioIcon.react tag="span" className="gms-Panel-headerIcon" />
-        <span className="gms-Panel-title">Project Browser</span>
-        <button
-          className="jp-Button jp-mod-minimal gms-IconButton"
-          title="New project"
-          data-testid="gms-new-project-button"
-          onClick={() => void commands.execute(CommandIDs.newProject)}
-        >
-          <addIcon.react tag="span" />
-        </button>
-        <button
-          className="jp-Button jp-mod-minimal gms-IconButton"
-          title="Refresh"
-          data-testid="gms-refresh-button"
-          onClick={() => void commands.execute(CommandIDs.refresh)}
-        >
-          <refreshIcon.react tag="span" />
-        </button>
-      </div>
       <div className="gms-Panel-toolbar">
         <HTMLSelect
           className="gms-Select gms-ProjectPicker"
@@ -775,8 +809,20 @@ export class ProjectBrowser extends ReactWidget {
     this.addClass('gms-ProjectBrowser');
     this.node.dataset.testid = 'gms-project-browser';
     this.title.icon = studioIcon;
-    this.title.caption = 'Project Browser';
+    this.title.label = 'Project Browser';
+    this.title.caption = 'The film: chapters, scenes, shots and takes';
+    this.toolbar.addItem(
+      'new-project',
+      commandButton(commands, CommandIDs.newProject, 'gms-new-project-button')
+    );
+    this.toolbar.addItem(
+      'refresh',
+      commandButton(commands, CommandIDs.refresh, 'gms-refresh-button')
+    );
   }
+
+  /** The section's title-bar buttons. */
+  readonly toolbar = new Toolbar();
 
   protected render(): React.ReactElement {
     return <ProjectBrowserView model={this.model} commands={this.commands} />;
