@@ -348,7 +348,7 @@ export function registerCommands(
           return;
         }
         const result = await InputDialog.getText({
-          title: `Add ${kind}`,
+          title: `Add ${label}`,
           label: 'Name',
           text: nextName(model, kind, parentId),
           okLabel: 'Add'
@@ -385,7 +385,7 @@ export function registerCommands(
       const { project, id, isProject, node } = found;
       const current = isProject ? project.name : node!.name;
       const result = await InputDialog.getText({
-        title: `Rename ${isProject ? 'project' : node?.kind}`,
+        title: `Rename ${isProject ? 'Project' : (node?.kind ?? '').replace(/^./, c => c.toUpperCase())}`,
         label: 'Name',
         text: current,
         okLabel: 'Rename'
@@ -485,7 +485,7 @@ export function registerCommands(
     isEnabled: hasProject,
     execute: async () => {
       const result = await InputDialog.getText({
-        title: 'Commit project',
+        title: 'Commit Project',
         label: 'Message',
         placeholder: 'What changed',
         okLabel: 'Commit'

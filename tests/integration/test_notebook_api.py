@@ -183,3 +183,36 @@ def test_a_notebook_deletes_and_restores_through_the_trash(studio: Studio, tmp_p
     assert studio.project(film.id) is not None
     film.assets.delete("01_Assets/Characters/hero.png")
     assert len(studio.trash(film.id).empty()) == 1 and len(studio.trash(film.id)) == 0
+
+
+def test_a_notebook_shot_carries_its_prompt_and_a_scene_is_generated_at_once(
+    studio: Studio, tmp_path: Path
+) -> None:
+    film = studio.create_project(f"Pier {secrets.token_hex(3)}", quality="low")
+    dawn = film.chapter("Act 1").scene("Dawn")
+    wide = dawn.shot("Wide", prompt="fog over the pier", style="35mm film")
+    gulls = dawn.shot("Gulls", prompt="gulls over the sea")
+    assert wide.prompt == "fog over the pier" and wide.shot.style == "35mm film"
+    plate = tmp_path / "plate.png"
+    Image.new("RGB", (320, 90), "navy").save(plate)
+    wide.add_reference(film.assets.add("locations", plate))
+    assert wide.references == ["01_Assets/Locations/plate.png"]
+
+    # the shot's own prompt and style when generate() is given none
+    take = wide.generate("still", seed=3).result(timeout=60)
+    assert take.parameters["prompt"] == "fog over the pier, 35mm film"
+    assert take.label == "Take 1" and repr(take).startswith("<Take 1 ")
+    sidecar = json.loads(take.file.with_suffix(".json").read_text())  # type: ignore[union-attr]
+    assert sidecar["references"] == ["01_Assets/Locations/plate.png"]
+
+    # one take per shot of the scene, each from its own prompt
+    tasks = dawn.generate("still")
+    assert studio.wait(tasks, timeout=90)
+    made = [task.result(timeout=5) for task in tasks]
+    assert [t.parameters["prompt"] for t in made] == [
+        "fog over the pier, 35mm film",
+        "gulls over the sea",
+    ]
+    assert [t.label for t in made] == ["Take 2", "Take 1"]
+    assert "Take 2" in wide._repr_mimebundle_()["text/html"]
+    assert gulls.takes[0].label == "Take 1"

@@ -752,7 +752,7 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
                   className="jp-mod-styled jp-mod-accept"
                   onClick={() => void commands.execute(CommandIDs.newProject)}
                 >
-                  New project
+                  New Project
                 </button>
               </>
             )}
@@ -766,7 +766,7 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
               data-testid="gms-add-first-chapter"
               onClick={() => void commands.execute(CommandIDs.addChapter)}
             >
-              Add a chapter
+              Add Chapter
             </button>
           </div>
         ) : null}
