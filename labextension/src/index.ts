@@ -268,7 +268,9 @@ const browsersPlugin: JupyterFrontEndPlugin<void> = {
         ? await state.fetch(introduced).catch(() => null)
         : null;
       if (!seen) {
+        // both side bars, each with both of its sections
         app.shell.activateById(browsers.id);
+        app.shell.activateById(WidgetIDs.sidebar);
         await state?.save(introduced, true).catch(() => undefined);
       }
     });

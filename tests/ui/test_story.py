@@ -83,6 +83,7 @@ def show_panel(page: Page, side: str, widget_id: str) -> None:
     tab = sidebar_tab(page, side, widget_id)
     if "lm-mod-current" not in (tab.get_attribute("class") or ""):
         tab.click()
+    expect(tab).to_have_class(re.compile(r"\blm-mod-current\b"))
     if widget_id in SIDEBAR_OF and not page.locator(f"#{widget_id}").is_visible():
         section_title(page, widget_id).click()
     expect(page.locator(f"#{widget_id}")).to_be_visible()

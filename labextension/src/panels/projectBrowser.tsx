@@ -8,6 +8,7 @@ import {
   caretDownIcon,
   caretRightIcon,
   addIcon,
+  linkIcon,
   runIcon,
   Toolbar
 } from '@jupyterlab/ui-components';
@@ -563,7 +564,13 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
             setDrop({ id: row.id, position });
           }
         }}
-        onDragLeave={() => {
+        onDragLeave={event => {
+          // moving onto a child of the row is not leaving it
+          if (
+            event.currentTarget.contains(event.relatedTarget as Node | null)
+          ) {
+            return;
+          }
           setDrop(current => (current?.id === row.id ? null : current));
           setReferenceDrop(current => (current === row.id ? null : current));
         }}
@@ -663,7 +670,8 @@ function ProjectBrowserView(props: IProjectBrowserProps): React.ReactElement {
             title={`${row.references} reference asset${row.references === 1 ? '' : 's'}`}
             data-testid="gms-tree-references"
           >
-            ⧉ {row.references}
+            <linkIcon.react tag="span" className="gms-TreeItem-badgeIcon" />
+            {row.references}
           </span>
         ) : null}
         {ADD_CHILD[row.kind] && isSelected ? (

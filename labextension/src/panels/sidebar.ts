@@ -5,6 +5,7 @@
  */
 import { LabIcon, SidePanel, Toolbar } from '@jupyterlab/ui-components';
 import { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+import type { Message } from '@lumino/messaging';
 import { AccordionPanel } from '@lumino/widgets';
 
 /** Where a side bar keeps its layout; JupyterLab's `IStateDB` in the lab. */
@@ -64,6 +65,7 @@ export class StudioSidebar extends SidePanel {
     const sizes = options.sizes ?? options.sections.map(() => 1);
     this.accordion.setRelativeSizes(sizes);
     this._ready = this._restore();
+    this.accordion.expansionToggled.connect(this._opened, this);
     this.accordion.expansionToggled.connect(this._keep, this);
     this.accordion.handleMoved.connect(this._keep, this);
   }
@@ -88,7 +90,11 @@ export class StudioSidebar extends SidePanel {
   applyLayout(layout: ISectionLayout): void {
     const count = this.accordion.widgets.length;
     if (layout.sizes.length === count && layout.sizes.some(size => size > 0)) {
-      this.accordion.setRelativeSizes(layout.sizes);
+      // a collapsed section was kept at size 0: give it a share to open to again
+      const sizes = layout.sizes.map((size, index) =>
+        layout.collapsed[index] && size < 0.05 ? 1 / count : size
+      );
+      this.accordion.setRelativeSizes(sizes);
     }
     layout.collapsed.slice(0, count).forEach((collapsed, index) => {
       const shown = !this.accordion.widgets[index].isHidden;
@@ -105,10 +111,59 @@ export class StudioSidebar extends SidePanel {
       ?.fetch(layoutKey(this.id))
       .catch(() => null)) as ISectionLayout | null | undefined;
     if (kept && Array.isArray(kept.sizes) && Array.isArray(kept.collapsed)) {
-      this._restoring = true;
+      this._kept = kept;
+      this._applyKept();
+    }
+  }
+
+  /** The sizes only hold once the side bar has a size: apply them when it is shown. */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._applyKept();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    this._applyKept();
+  }
+
+  private _applyKept(): void {
+    const kept = this._kept;
+    if (!kept || !this.isVisible) {
+      return;
+    }
+    this._kept = null;
+    this._restoring = true;
+    this.applyLayout(kept);
+    // once laid out (the next frame), the sizes again: expanding a section re-divides them
+    requestAnimationFrame(() => {
       this.applyLayout(kept);
       this._restoring = false;
+    });
+  }
+
+  /** A section opened to (almost) nothing gets a fair share of the height. */
+  private _opened(_: AccordionPanel, index: number): void {
+    const widget = this.accordion.widgets[index];
+    if (!widget || widget.isHidden) {
+      return;
     }
+    requestAnimationFrame(() => {
+      const sizes = this.accordion.relativeSizes();
+      if (sizes[index] !== undefined && sizes[index] < 0.05) {
+        const share = 1 / sizes.length;
+        const rest = sizes.reduce(
+          (sum, size, i) => sum + (i === index ? 0 : size),
+          0
+        );
+        this.accordion.setRelativeSizes(
+          sizes.map((size, i) =>
+            i === index ? share : rest > 0 ? (size / rest) * (1 - share) : share
+          )
+        );
+        this._keep();
+      }
+    });
   }
 
   private _keep(): void {
@@ -131,5 +186,6 @@ export class StudioSidebar extends SidePanel {
   private _store: ILayoutStore | null;
   private _ready: Promise<void>;
   private _restoring = false;
+  private _kept: ISectionLayout | null = null;
   private _saveTimer: ReturnType<typeof setTimeout> | undefined = undefined;
 }

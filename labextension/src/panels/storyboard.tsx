@@ -144,7 +144,8 @@ function ShotCard(props: {
               title={references.map(path => path.split('/').pop()).join(', ')}
             >
               {' '}
-              · ⧉ {references.length}
+              · {references.length} reference
+              {references.length === 1 ? '' : 's'}
             </span>
           ) : null}
         </span>
