@@ -782,7 +782,7 @@ export class GenerateBody
     return select;
   }
 
-/** Where a field's starting value comes from, when it is the shot's. */
+  /** Where a field's starting value comes from, when it is the shot's. */
   private _shotNote(
     pipeline: IPipeline,
     name: string,

@@ -466,7 +466,8 @@ describe('the Generate dialog with ComfyUI workflow templates', () => {
     // the fields are what the tier's template binds, its values as placeholders
     expect(shown(body)).toEqual(['template', 'prompt', 'seed']);
     expect(field(body, 'prompt').placeholder).toBe('a face');
-    expect(field(body, 'seed').placeholder).toBe('4');
+    // a blank seed is drawn at random by the server (the template's own 4 is not used)
+    expect(field(body, 'seed').placeholder).toBe('random');
     const hint = field(body, 'seed').parentElement!.querySelector('small')!;
     expect(hint.textContent).toBe('Sets KSampler · seed (node 3)');
     expect(body.getValue().parameters).toEqual({});
