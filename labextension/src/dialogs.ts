@@ -110,8 +110,12 @@ export class NewProjectBody
 
   protected onAfterAttach(): void {
     this._name.focus();
-    // let the dialog see the (empty) name at once: Create stays disabled until there is one
-    this._name.dispatchEvent(new Event('input', { bubbles: true }));
+    // Let the dialog see the (empty) name at once: Create stays disabled until there is one.
+    // The dialog listens for input only once it is attached itself (after its body), hence the
+    // frame; the event comes from the quality picker so the name is not marked as touched.
+    requestAnimationFrame(() =>
+      this._quality.dispatchEvent(new Event('input', { bubbles: true }))
+    );
   }
 
   private _checkName(): void {

@@ -355,7 +355,7 @@ def test_a_shot_made_from_its_prompt_and_a_dropped_asset(
     page.locator('#gms-studio [data-testid="gms-generate-take"]').click()
     expect(generate.locator('[data-testid="gms-generate-pipeline"]')).to_have_value("still")
     expect(generate.locator('[data-parameter="steps"]')).to_have_value("3")
-    generate.locator(".jp-Dialog-button", has_text="Cancel").click()
+    page.locator(".jp-Dialog .jp-Dialog-button", has_text="Cancel").click()
 
     # "Generate all shots of this scene" (context menu): one take per shot, its own prompt
     dismiss_toasts(page)
@@ -546,6 +546,7 @@ def test_one_status_per_task_everywhere_and_words_that_read(
     open_project(page, lab, project_id, scene)
     show_panel(page, RIGHT, "gms-progress")
     select_node(page, shot)
+    page.evaluate("() => window.jupyterapp.commands.execute('gms:open-studio')")
 
     # a take cancelled from the Progress panel reads "Cancelled" in the tree, strip and panel
     page.locator('#gms-studio [data-testid="gms-generate-take"]').click()
