@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import shutil
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -42,6 +43,9 @@ PROGRESS_EVERY = 0.05
 RECORD_EVERY = 0.25
 #: How many previews of a running task stay on disk (a client may still be fetching the last).
 PREVIEWS_KEPT = 3
+#: Seconds a task's previews stay once it ended: a client told of the last one just before may
+#: still be fetching it (the take's own event replaces it soon after).
+PREVIEWS_LINGER = 10.0
 
 
 #: How often a running task asks Redis whether it was cancelled (a round trip each time).
@@ -315,10 +319,16 @@ class _ProgressRelay:
         return self.leftover
 
     def drop_previews(self) -> None:
-        """Remove the task's previews from the cache."""
+        """Remove the task's previews from the cache, after `PREVIEWS_LINGER` seconds (the
+        last progress event named one that a client may not have fetched yet)."""
         if self.previews:
-            shutil.rmtree(self.previews[0].parent, ignore_errors=True)
+            folder = self.previews[0].parent
             self.previews.clear()
+            timer = threading.Timer(
+                PREVIEWS_LINGER, shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}
+            )
+            timer.daemon = True
+            timer.start()
 
 
 def _sidecar_bytes(sidecar: dict[str, Any]) -> bytes:

@@ -55,7 +55,8 @@ interface IAssetTarget {
 
 /**
  * What a command acts on: its arguments; from the context menu, the item right-clicked (it
- * carries `data-asset-target`); else the selected asset.
+ * carries `data-asset-target`, and `data-target-category` for a category or folder); else
+ * the selected asset.
  */
 function targetOf(
   app: JupyterFrontEnd,
@@ -71,7 +72,8 @@ function targetOf(
     if (node) {
       return {
         path: node.dataset.path ?? null,
-        category: (node.dataset.category as CategoryKey | undefined) ?? null,
+        category:
+          (node.dataset.targetCategory as CategoryKey | undefined) ?? null,
         folder: node.dataset.folder ?? null
       };
     }

@@ -19,6 +19,7 @@ import pytest
 from PIL import Image
 
 from gms_lab.core.vcs import stable_author
+from gms_lab.tasks.execute import PREVIEWS_LINGER
 from tests.conftest import Api
 from tests.services import CANCEL_GRACE, Worker
 
@@ -299,11 +300,16 @@ async def test_previews_stream_live_and_can_be_downloaded(
     previews = [e["preview"] for e in progress if e["step"].startswith("step ")]
     changed = [p for n, p in enumerate(previews) if p and p != (previews[n - 1] if n else None)]
     assert len(changed) == 4 and len(set(changed)) == 4  # a new file for each new preview
-    # the take replaced its previews; the cache keeps none of them, and git never saw them
+    # the take replaced its previews; the cache keeps none of them once a client told of the
+    # last one had time to fetch it, and git never saw them
     record = await wait_finished(api, task)
     assert record["preview"] is None
     folder = workspace / "Projects" / pid
-    assert not (folder / "05_Cache" / "previews" / task).exists()
+    kept = folder / "05_Cache" / "previews" / task
+    deadline = time.monotonic() + PREVIEWS_LINGER + 30
+    while kept.exists():
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.2)
     assert "05_Cache" not in git(folder, "status", "--porcelain", "--ignored=no")
 
 

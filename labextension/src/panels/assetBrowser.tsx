@@ -141,7 +141,7 @@ function FolderGroup(props: {
           aria-expanded={open}
           title={`${folder} — drop assets here to move them in`}
           data-asset-target=""
-          data-category={category}
+          data-target-category={category}
           data-folder={folder}
           data-path={`${top}/${folder}`}
           onClick={() => setOpen(!open)}
@@ -228,7 +228,7 @@ function CategorySection(props: ICategoryProps): React.ReactElement {
       <header
         className="gms-AssetCategory-header"
         data-asset-target=""
-        data-category={category}
+        data-target-category={category}
         data-folder=""
       >
         <button

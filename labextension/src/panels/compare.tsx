@@ -39,10 +39,12 @@ function Caption(props: {
   model: StudioModel;
   shot: IShot;
   take: ITake;
+  /** Under the swipe or overlay, apart from its figure: it names its take itself. */
+  apart?: boolean;
 }): React.ReactElement {
-  const { model, shot, take } = props;
+  const { model, shot, take, apart } = props;
   return (
-    <figcaption data-take-id={take.id}>
+    <figcaption data-take-id={apart ? take.id : undefined}>
       <span className="gms-Compare-caption" title={take.pipeline}>
         {takeLabel(shot, take)} · {take.pipeline}
         {take.seed !== null ? ` · seed ${take.seed}` : ''}
@@ -189,7 +191,13 @@ export function Compare(props: {
           />
           <div className="gms-Compare-captions">
             {takes.map(take => (
-              <Caption key={take.id} model={model} shot={shot} take={take} />
+              <Caption
+                key={take.id}
+                model={model}
+                shot={shot}
+                take={take}
+                apart
+              />
             ))}
           </div>
         </>
