@@ -64,6 +64,9 @@ export class StudioSidebar extends SidePanel {
     }
     const sizes = options.sizes ?? options.sections.map(() => 1);
     this.accordion.setRelativeSizes(sizes);
+    // the sizes only hold once the side bar is laid out: applied when it is first shown
+    // (unless a kept layout replaces them meanwhile)
+    this._kept = { sizes, collapsed: options.sections.map(() => false) };
     this._ready = this._restore();
     this.accordion.expansionToggled.connect(this._opened, this);
     this.accordion.expansionToggled.connect(this._keep, this);
