@@ -249,3 +249,70 @@ async def test_cut_off_upload_leaves_nothing(
         await asyncio.sleep(0.02)
     assert leftovers(project) == []
     assert not (project / "01_Assets/Characters/cut.png").exists()
+
+
+async def test_assets_renamed_moved_and_foldered_refuse_bad_requests_and_change_nothing(
+    api: Api, project: Path, tmp_path: Path
+) -> None:
+    for name, colour in (("mara.png", "peru"), ("tom.png", "navy")):
+        status, _ = await api.call(
+            "POST",
+            "projects/harbour/files",
+            raw=png(colour),
+            params={"category": "characters", "name": name},
+        )
+        assert status in (200, 201)
+    (tmp_path / "outside").mkdir()
+    (project / "01_Assets" / "Characters" / "away").symlink_to(tmp_path / "outside")
+    mara = "01_Assets/Characters/mara.png"
+
+    def files() -> list[str]:
+        return sorted(
+            p.relative_to(project).as_posix()
+            for p in project.rglob("*")
+            if ".git" not in p.parts and "05_Cache" not in p.parts
+        )
+
+    before = files()
+    bad: list[tuple[str, str, dict[str, Any], tuple[int, ...]]] = [
+        ("PATCH", mara, {"name": "../../escape.png"}, (400,)),
+        ("PATCH", mara, {"name": "a/b.png"}, (400,)),
+        ("PATCH", mara, {"name": ""}, (400,)),
+        ("PATCH", mara, {"name": "tom.png"}, (409,)),
+        ("PATCH", mara, {"category": "nowhere"}, (400,)),
+        ("PATCH", mara, {"folder": "../../../.."}, (400,)),
+        ("PATCH", mara, {"folder": "away"}, (400, 403)),
+        ("PATCH", mara, {"colour": "red"}, (400,)),
+        ("PATCH", "01_Assets/Characters/nobody.png", {"name": "x.png"}, (404,)),
+        ("PATCH", "..%2F..%2Fescape.png", {"name": "x.png"}, (400, 404)),
+        ("PATCH", "project.json", {"name": "x.json"}, (400, 404)),
+        ("DELETE", "01_Assets/Characters/nobody.png", {}, (404,)),
+        ("DELETE", "project.json", {}, (400, 404)),
+    ]
+    for method, path, body, wanted in bad:
+        status, answer = await api.call(
+            method, f"projects/harbour/assets/{path}", body if method == "PATCH" else None
+        )
+        assert status in wanted, (method, path, body, status, answer)
+        assert answer["error"]["message"], answer
+    for body in (
+        {"category": "characters", "folder": "../escape"},
+        {"category": "characters", "folder": ""},
+        {"category": "nowhere", "folder": "x"},
+        {"category": "characters", "folder": "away/inside"},
+    ):
+        status, answer = await api.call("POST", "projects/harbour/assets/folders", body)
+        assert status in (400, 403, 409), (body, status, answer)
+    assert files() == before
+    assert list((tmp_path / "outside").iterdir()) == []
+
+    # the same requests, well formed, do what they say
+    status, folder = await api.call(
+        "POST", "projects/harbour/assets/folders", {"category": "characters", "folder": "Crew"}
+    )
+    assert status == 201 and folder["path"] == "01_Assets/Characters/Crew", folder
+    status, moved = await api.call(
+        "PATCH", f"projects/harbour/assets/{mara}", {"name": "mara-v2.png", "folder": "Crew"}
+    )
+    assert status == 200 and moved["path"] == "01_Assets/Characters/Crew/mara-v2.png", moved
+    assert (project / moved["path"]).read_bytes() == png("peru")
