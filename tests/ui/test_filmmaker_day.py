@@ -274,6 +274,13 @@ def test_a_shot_made_from_its_prompt_and_a_dropped_asset(
     prompt.press("Tab")  # leaving the field saves it
     expect(form.locator('[data-testid="gms-inspector-status"]')).to_have_text("✓ Saved")
     assert shots_of(lab, project_id)[0]["prompt"] == "fog over the quay, a lantern"
+    patches: list[str] = []
+
+    def count_patches(request: Any) -> None:
+        if request.method == "PATCH" and "/nodes/" in request.url:
+            patches.append(request.url.split("?")[0].rsplit("/", 1)[-1])
+
+    page.on("request", count_patches)
     form.locator('[data-testid="gms-field-style"]').fill("35mm film")
     tree_item(page, shots[1]).click()
     expect(form).to_have_attribute("data-kind", "shot")
@@ -281,6 +288,10 @@ def test_a_shot_made_from_its_prompt_and_a_dropped_asset(
     while shots_of(lab, project_id)[0]["style"] != "35mm film":
         assert time.monotonic() < deadline, shots_of(lab, project_id)[0]
         time.sleep(0.1)
+    # ... once: leaving the field sent it, the form going away did not send it again (that
+    # second save, against the old version, ended in a false "was not saved" warning)
+    assert patches == [shots[0]], patches
+    page.remove_listener("request", count_patches)
 
     # drag the plate from the Asset Browser onto the first shot in the tree: it is said while
     # held there, and the shot shows it as a reference

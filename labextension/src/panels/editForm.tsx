@@ -100,10 +100,15 @@ export function EditForm(props: IEditFormProps): React.ReactElement | null {
   // What is pending, for when the form goes away (another item selected, panel closed).
   const pending = useRef<IPending>({ edits, valid, version, error: null });
   pending.current = { edits, valid, version, error: firstError ?? null };
+  // A save on its way (leaving the field that was edited is what unselects it): it carries the
+  // edits, and says itself if it fails once the form is gone.
+  const inFlight = useRef(false);
+  const mounted = useRef(true);
   useEffect(
     () => () => {
+      mounted.current = false;
       const left = pending.current;
-      if (!left.edits) {
+      if (!left.edits || inFlight.current) {
         return;
       }
       const what = describe(model.projects.current, selection);
@@ -139,20 +144,33 @@ export function EditForm(props: IEditFormProps): React.ReactElement | null {
     }
     setSaving(true);
     setError(null);
-    // saved now: nothing is pending for an unmount meanwhile
-    pending.current = { ...pending.current, edits: null };
+    inFlight.current = true;
     try {
       await send(model, selection, edits, ifMatch);
-      restart();
-      setSaved(true);
+      if (mounted.current) {
+        restart();
+        setSaved(true);
+      }
     } catch (caught) {
-      if (caught instanceof StudioAPIError && caught.isConflict) {
+      const conflicted = caught instanceof StudioAPIError && caught.isConflict;
+      if (!mounted.current) {
+        const what = describe(model.projects.current, selection);
+        model.notices.notify({
+          type: 'warning',
+          message: conflicted
+            ? `Your edit of ${what} was not saved: it was changed meanwhile. Select it to edit it again.`
+            : `Your edit of ${what} was not saved: ${(caught as Error).message}`
+        });
+      } else if (conflicted) {
         setConflict(true);
       } else {
         setError((caught as Error).message);
       }
     } finally {
-      setSaving(false);
+      inFlight.current = false;
+      if (mounted.current) {
+        setSaving(false);
+      }
     }
   };
 
