@@ -462,6 +462,22 @@ def test_assets_managed_and_takes_looked_at_properly(
     renamed = '#gms-asset-browser [data-path="01_Assets/Locations/Plates/north-quay.png"]'
     expect(page.locator(renamed)).to_be_visible()
     screenshots.take(page, "assets-folder-moved-renamed")
+    # moved to another category with the context menu's Move Asset…
+    details = page.locator('#gms-inspector [data-testid="gms-asset-details"]')
+    expect(details.locator("button", has_text="Move Asset…")).to_be_visible()
+    expect(details.locator("img")).to_be_visible()
+    page.locator(renamed).click(button="right")
+    page.locator(".lm-Menu-item", has_text="Move Asset…").click()
+    move = page.locator('[data-testid="gms-move-asset-dialog"]')
+    move.locator('[data-testid="gms-move-category"]').select_option("styles")
+    move.locator('[data-testid="gms-move-folder"]').fill("")
+    screenshots.take(page, "move-asset-dialog")
+    accept_dialog(page, "Move")
+    restyled = "01_Assets/Styles/north-quay.png"
+    expect(
+        page.locator(f'#gms-asset-browser [data-category="styles"] [data-path="{restyled}"]')
+    ).to_be_visible()
+    assert (lab.workspace / "Projects" / project_id / restyled).is_file()
     mara = page.locator(f'#gms-asset-browser [data-testid="gms-asset-item"][data-path="{tall}"]')
     mara.click()
     page.keyboard.press("Delete")

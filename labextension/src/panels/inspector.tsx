@@ -156,17 +156,57 @@ function TakeDetails(props: {
 /** Read-only details of an asset. */
 function AssetDetails(props: {
   model: StudioModel;
+  commands: CommandRegistry;
   path: string;
 }): React.ReactElement {
-  const { model, path } = props;
+  const { model, commands, path } = props;
   const asset = model.assets.byPath(path);
   if (!asset) {
     return (
       <div className="gms-Empty">This asset is no longer in the library.</div>
     );
   }
+  const picture =
+    asset.thumbnail ?? (asset.kind === 'image' ? asset.url : null);
+  const action = (command: string, label: string): React.ReactElement => (
+    <button
+      className="jp-mod-styled"
+      data-command={command}
+      onClick={() => void commands.execute(command, { path: asset.path })}
+    >
+      {label}
+    </button>
+  );
   return (
-    <dl className="gms-Info" data-testid="gms-asset-details">
+    <div className="gms-Details" data-testid="gms-asset-details">
+      {picture ? (
+        <div className="gms-Details-picture">
+          <img
+            className="gms-Media"
+            src={model.resolveUrl(picture)}
+            alt={asset.name}
+            draggable={false}
+          />
+        </div>
+      ) : null}
+      <AssetFacts asset={asset} />
+      <div className="gms-Form-actions gms-mod-stacked">
+        {action(CommandIDs.previewAsset, 'Preview Asset')}
+        {action(CommandIDs.renameAsset, 'Rename…')}
+        {action(CommandIDs.moveAsset, 'Move Asset…')}
+        {action(CommandIDs.deleteAsset, 'Move to Trash…')}
+      </div>
+    </div>
+  );
+}
+
+/** What is known of an asset: its name, place, kind and size. */
+function AssetFacts(props: {
+  asset: NonNullable<ReturnType<StudioModel['assets']['byPath']>>;
+}): React.ReactElement {
+  const { asset } = props;
+  return (
+    <dl className="gms-Info">
       <dt>Name</dt>
       <dd>{asset.name}</dd>
       <dt>Category</dt>
@@ -213,7 +253,9 @@ function InspectorView(props: {
   } else if (selection.kind === 'asset') {
     kind = 'Asset';
     name = model.assets.byPath(selection.id)?.name ?? selection.id;
-    body = <AssetDetails model={model} path={selection.id} />;
+    body = (
+      <AssetDetails model={model} commands={commands} path={selection.id} />
+    );
   } else if (selection.kind === 'take') {
     kind = 'Take';
     const node = findNode(project, selection.id);
