@@ -229,6 +229,10 @@ class EmbeddedServices:
         await self._wait_for_redis()
         log.info("Generative Studio: embedded Redis restarted at %s (AOF kept)", self.url)
 
+    def stopping(self) -> None:
+        """The server is stopping: a process that exits from now on is not restarted."""
+        self._stopping = True
+
     async def stop(self) -> None:
         """Stop the worker (warm shutdown), then Redis; remove runtime.json."""
         self._stopping = True

@@ -377,6 +377,7 @@ class EventHub:
         self._pubsub: aioredis.client.PubSub | None = None
         self._task: asyncio.Task[None] | None = None
         self._wanted: set[str] = set()
+        self._closing = False
 
     def start(self) -> None:
         """Start listening (in the running event loop)."""
@@ -384,10 +385,15 @@ class EventHub:
 
     async def stop(self) -> None:
         """Stop listening and close the connection."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        self._closing = True
+        task = self._task
+        while task is not None and not task.done():
+            # cancelled again while it runs: on Python 3.11 a `wait_for` whose inner call ends
+            # at the same moment swallows the cancel, and the reconnect loop would go on
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if task is not None and not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it at exit
         await self._close()
 
     async def _close(self) -> None:
@@ -477,7 +483,7 @@ class EventHub:
 
     async def _run(self) -> None:
         delay = 0.5
-        while True:
+        while not self._closing:
             try:
                 self._client = aioredis.Redis.from_url(
                     self.url, socket_connect_timeout=self.timeout, socket_timeout=self.timeout

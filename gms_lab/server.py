@@ -56,9 +56,20 @@ class StudioServer:
         #: redis_timeout each), never the threads that read and write projects on disk.
         self._broker_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gms-redis")
         self._trash_keeper: asyncio.Task[None] | None = None
+        self._starting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Start (or connect to) the broker, then the event hub and the watcher."""
+        """Start (or connect to) the broker, then the event hub and the watcher.
+
+        The start runs as a task of its own, which `stop` cancels when the server is told to
+        stop while it is still starting (a Ctrl-C in the first second): nothing it would have
+        started after the stop can then keep the process alive.
+        """
+        self._starting = asyncio.get_running_loop().create_task(self._start())
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._starting
+
+    async def _start(self) -> None:
         self._loop = asyncio.get_running_loop()
         removed = await asyncio.to_thread(self.core.workspace.sweep_partial_files)
         if removed:
@@ -109,7 +120,13 @@ class StudioServer:
             await asyncio.sleep(TRASH_SWEEP_EVERY)
 
     async def stop(self) -> None:
-        """Stop the watcher, the hub and the embedded services."""
+        """Stop the watcher, the hub and the embedded services (a start under way first)."""
+        if self.embedded is not None:
+            self.embedded.stopping()  # Ctrl-C reached Redis too: it is not restarted meanwhile
+        if self._starting is not None and not self._starting.done():
+            self._starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._starting
         if self._trash_keeper is not None:
             self._trash_keeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -163,14 +163,19 @@ def make_folder(root: Path, category: str, folder: str) -> str:
     return target.relative_to(root.resolve()).as_posix()
 
 
+def not_an_asset(relpath: str) -> NotFound:
+    """The 404 for a path outside the asset library: no asset is there (a route's own path)."""
+    return NotFound(
+        f"No asset at {relpath!r}: assets live in {ASSETS}/<Category>/….", {"path": relpath}
+    )
+
+
 def _library_file(root: Path, relpath: str) -> tuple[Path, AssetCategory]:
     path = resolve_inside(root, relpath)
     rel = path.relative_to(root.resolve()).as_posix()
     category = category_of(rel)
     if category is None:
-        raise InvalidInput(
-            f"{relpath!r} is not in the asset library ({ASSETS}/<Category>/…).", {"path": relpath}
-        )
+        raise not_an_asset(relpath)
     if not path.is_file():
         raise NotFound(f"No asset {rel!r} in the project.", {"path": rel})
     return path, category

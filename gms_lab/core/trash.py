@@ -38,10 +38,9 @@ from ..models import (
     utcnow,
 )
 from . import hierarchy
-from .assets import category_of
+from .assets import category_of, not_an_asset
 from .errors import (
     Conflict,
-    InvalidInput,
     NotFound,
     ProjectDamaged,
     ProjectNotFound,
@@ -51,7 +50,7 @@ from .errors import (
 from .files import atomic_write, fsync_dir
 from .manifest import ManifestStore
 from .paths import resolve_inside
-from .projects import ASSETS, RENDERS, Projects
+from .projects import RENDERS, Projects
 from .workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -223,11 +222,8 @@ class Trash:
         path = resolve_inside(root, relpath)
         rel = path.relative_to(root.resolve()).as_posix()
         parts = rel.split("/")
-        if category_of(rel) is None or len(parts) < 3:
-            raise InvalidInput(
-                f"{relpath!r} is not in the asset library ({ASSETS}/<Category>/…).",
-                {"path": relpath},
-            )
+        if category_of(rel) is None:  # a category's own folder too
+            raise not_an_asset(relpath)
         if not path.exists():
             raise NotFound(f"No asset {rel!r} in project {project_id!r}.", {"path": rel})
         with self._lock():

@@ -268,7 +268,8 @@ class ProjectRepo:
         if repo.head.is_valid() and not repo.git.diff("--cached", "--name-only"):
             return None
         with repo.git.custom_environment(**author.git_env):
-            repo.git.commit("--no-verify", "-q", "-m", message)
+            # kept as written: git's default clean-up drops lines that start with '#'
+            repo.git.commit("--no-verify", "-q", "--cleanup=whitespace", "-m", message)
         return repo.head.commit.hexsha
 
     def status(self) -> GitStatus:
@@ -344,4 +345,6 @@ def check_message(message: str) -> str:
     message = message.strip()
     if not message:
         raise InvalidInput("A commit needs a message.")
+    if "\x00" in message:  # git cannot take it as an argument, nor keep it in a commit
+        raise InvalidInput("A commit message cannot hold a NUL character.")
     return message

@@ -134,13 +134,16 @@ def openapi_document(routes: list[Route]) -> dict[str, Any]:
 
 #: A free-form JSON value (properties, canvas parts, parameters) as the server takes it:
 #: integers within 64 bits, finite numbers. Depth and sizes are bounded by the JSON limits
-#: (settings), which JSON Schema cannot say; beyond them the server answers 400 or 413.
+#: (settings), which JSON Schema cannot say; beyond them the server answers 400 or 413. Nor
+#: can it tell an integer written out (beyond 64 bits: 400) from a float of the same value
+#: (3.9e+115 is whole, so "an integer" to JSON Schema, and kept as given): any finite number
+#: is a number here.
 FREE_JSON: dict[str, Any] = {
     "anyOf": [
         {"type": "null"},
         {"type": "boolean"},
         {"type": "integer", "minimum": -(2**63), "maximum": 2**64 - 1},
-        {"type": "number", "not": {"type": "integer"}},
+        {"type": "number"},
         {"type": "string"},
         {"type": "array", "items": {"$ref": "#/components/schemas/FreeJson"}},
         {"type": "object", "additionalProperties": {"$ref": "#/components/schemas/FreeJson"}},

@@ -19,6 +19,7 @@ from ..core.assets import preview_png
 from ..core.errors import InvalidInput, NotFound
 from ..core.files import UploadSink
 from ..core.takes import find_take
+from ..core.vcs import check_message
 from ..core.workflows import TemplateList
 from ..models import (
     Asset,
@@ -161,7 +162,8 @@ class Film:
 
     def commit(self, message: str) -> str | None:
         """Commit the project's changes (media through LFS); the commit id, None if clean."""
-        return self.studio.core.projects.repo(self.id).commit(message, self.studio.author)
+        repo = self.studio.core.projects.repo(self.id)
+        return repo.commit(check_message(message), self.studio.author)
 
     def export(
         self,

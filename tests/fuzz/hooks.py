@@ -2,7 +2,8 @@
 
 - `no_server_path`: no answer carries a path of the server's disk (the workspace, the
   repository, the temp folder), except the workspace configuration and the model library's
-  folder, which are about them.
+  folder, which are about them. A path the request itself sent (the fuzzer finds the model
+  folder in the listing and sends it back as a folder name) may come back in the error.
 - The coverage phase's requests without the `Authorization` header are left out: schemathesis
   expects 401 for them, the server answers 403 (Jupyter's answer, declared in the document), and
   `tests/integration/test_auth_and_openapi.py` asserts that for every route.
@@ -31,7 +32,10 @@ def no_server_path(ctx: Any, response: Any, case: Any) -> bool | None:
     if case.operation.path in _ABOUT_PATHS:
         return None
     text = response.content.decode("utf-8", "replace")
+    sent = json.dumps([case.path_parameters, case.query, case.body], default=str)
     for path in _FORBIDDEN:
+        if path in sent or json.dumps(path)[1:-1] in sent:
+            continue  # the request named it (found in another answer): echoing it leaks nothing
         if path in text or json.dumps(path)[1:-1] in text:
             raise AssertionError(f"The answer shows a server path ({path})")
     return None

@@ -188,6 +188,30 @@ async def test_commit_of_paths_git_cannot_take(
     assert status == 201, commit
 
 
+async def test_commit_messages_git_cannot_take(
+    api: Api,
+    project: Path,  # noqa: F811 - the fixture
+) -> None:
+    import git
+
+    (project / "02_Source_Creative" / "dawn.fountain").write_text("INT. HARBOUR - DAWN")
+    head = git.Repo(project).head.commit.hexsha
+    # a NUL cannot go to git (it answered 500: the argument could not even be passed)
+    for message in ("Dawn\u0000 scene", "\u0000"):
+        status, answer = await api.call("POST", "projects/harbour/git/commit", {"message": message})
+        assert status == 400 and answer["error"]["code"] == "invalid_input", answer
+        assert "NUL" in answer["error"]["message"]
+    status, answer = await api.call("POST", "projects/harbour/git/commit", {"message": " \n "})
+    assert status == 400, answer
+    assert git.Repo(project).head.commit.hexsha == head  # nothing was committed
+    # a line that starts with '#' is the user's text, kept (git's default clean-up drops it)
+    status, commit = await api.call(
+        "POST", "projects/harbour/git/commit", {"message": "#12 dawn\n\n# take 3 chosen"}
+    )
+    assert status == 201, commit
+    assert git.Repo(project).head.commit.message.strip() == "#12 dawn\n\n# take 3 chosen"
+
+
 @pytest.fixture
 def crashed_upload(workspace: Path) -> Path:
     """A project where a server died mid-upload: partial files in its upload area."""

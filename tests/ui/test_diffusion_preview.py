@@ -17,7 +17,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from gms_lab.tasks.execute import PREVIEWS_LINGER
 from tests.model_library import build_tiny_sd
+from tests.services import wait_until
 from tests.ui.conftest import Lab, Screenshots, open_lab, set_theme
 from tests.ui.test_story import accept_dialog, dismiss_toasts, show_panel, toast, tree_item
 
@@ -203,6 +205,8 @@ def test_diffusion_from_the_dialog_with_a_live_preview_in_the_take_tile(
     for take in (first, second):
         assert takes[take]["status"] == "completed" and takes[take]["pipeline"] == "diffusion"
         assert takes[take]["parameters"]["model"] == "tiny-sd"
-    # the previews went with their tasks: nothing is left in the project's cache
-    assert not list((lab.workspace / "Projects" / pid / "05_Cache" / "previews").glob("*/*"))
+    # the previews go with their tasks (once a client told of the last had time to fetch it):
+    # nothing is left in the project's cache
+    previews = lab.workspace / "Projects" / pid / "05_Cache" / "previews"
+    wait_until(lambda: not list(previews.glob("*/*")), PREVIEWS_LINGER + 30)
     assert failures == []

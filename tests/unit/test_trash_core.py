@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from gms_lab.core import assets, hierarchy
-from gms_lab.core.errors import Conflict, InvalidInput, NotFound
+from gms_lab.core.errors import Conflict, NotFound
 from gms_lab.core.files import UploadSink, sweep_partial_files
 from gms_lab.core.services import StudioCore
 from gms_lab.core.trash import RestoreConflict
@@ -63,9 +63,9 @@ def test_an_asset_goes_to_the_trash_and_back(core: StudioCore) -> None:
     assert hero.read_bytes() == b"png" * 100
     assert core.trash.items() == []
 
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):
         core.trash.delete_asset(pid, "project.json")
-    with pytest.raises(InvalidInput):
+    with pytest.raises(NotFound):
         core.trash.delete_asset(pid, "01_Assets/Characters")
     with pytest.raises(NotFound):
         core.trash.delete_asset(pid, "01_Assets/Characters/nobody.png")
