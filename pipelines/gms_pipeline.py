@@ -242,19 +242,26 @@ def _cancel_target(line: str) -> str | None:
 
 def _run(handler: Handler, job: Job, events: IO[str]) -> None:
     last = 0.0
+    previews = 0
 
     def progress(fraction: float, step: str, preview: str | None = None) -> None:
         if job.cancelled():
             raise Cancelled()
         # Progress only moves forward, so a handler's rounding never makes a bar jump back.
-        nonlocal last
+        nonlocal last, previews
         last = max(last, min(1.0, max(0.0, float(fraction))))
         event: dict[str, Any] = {"jobId": job.id, "event": "progress", "progress": last}
         event["step"] = step
         if preview is not None:
-            if not job.output_path(preview).is_file():
+            source = job.output_path(preview)
+            if not source.is_file():
                 raise PipelineError(f"the preview {preview} was not written")
-            event["preview"] = preview
+            # Sent under a name of its own: the studio moves a preview away when it reads the
+            # event, which may be after the handler wrote the next one under the same name.
+            previews += 1
+            sent = source.with_name(f"{source.stem}-{previews}{source.suffix}")
+            os.replace(source, sent)
+            event["preview"] = sent.name
         _emit(events, event)
 
     try:

@@ -6,6 +6,7 @@ its pipeline.toml), sends jobs on stdin and reads the events a user's progress b
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import queue
@@ -428,7 +429,10 @@ def test_a_still_sends_previews_and_stops_at_a_cancel(
     finished(events)
     previews = [e["preview"] for e in events if e.get("preview")]
     assert 3 <= len(previews) <= 6, previews  # every few of its 20 steps
-    assert set(previews) == {"preview.jpg"}  # written atomically in its output dir
+    # each under a name of its own, in its output dir: the studio moves a preview away when it
+    # reads its event, maybe after the still wrote the next one as preview.jpg
+    assert previews == [f"preview-{n}.jpg" for n in range(1, len(previews) + 1)], previews
+    assert all((project / "renders" / "previews" / name).is_file() for name in previews)
 
     # a cancel stops the painting at its next step; the same process paints on
     big = {"prompt": "storm", "width": 2048, "height": 2048, "steps": 200}
@@ -449,3 +453,34 @@ def test_a_still_sends_previews_and_stops_at_a_cancel(
     after = {"prompt": "calm", "width": 64, "height": 36}
     finished(still.run(job("still", "after-cancel", after, "low", project)))
     assert still.alive
+
+
+def test_each_preview_event_names_the_picture_sent_with_it(tmp_path: Path) -> None:
+    """A handler writes its previews under one name; the studio moves the file an event names
+    when it reads the event, which may come after the next preview was written. Each event must
+    name a file that holds its own picture (they all named preview.jpg: the studio moved the
+    next one, and the pipeline's check then failed the take: "the preview … was not written")."""
+    sys.path.insert(0, str(PIPELINES))
+    try:
+        import gms_pipeline
+    finally:
+        sys.path.remove(str(PIPELINES))
+
+    def handler(job: Any, progress: Any) -> Any:
+        for n in range(3):
+            with job.writing("preview.jpg") as path:
+                path.write_bytes(b"picture %d" % n)
+            progress((n + 1) / 4, f"step {n + 1}", "preview.jpg")
+        return gms_pipeline.Result(outputs=[])
+
+    job = gms_pipeline.Job("j", {}, {}, tmp_path, None)
+    events = io.StringIO()
+    gms_pipeline._run(handler, job, events)
+    sent = [json.loads(line) for line in events.getvalue().splitlines()]
+    named = [e["preview"] for e in sent if e.get("preview")]
+    assert [(tmp_path / name).read_bytes() for name in named] == [
+        b"picture 0",
+        b"picture 1",
+        b"picture 2",
+    ]
+    assert sent[-1]["event"] == "result"
