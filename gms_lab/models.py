@@ -188,7 +188,7 @@ NodeKind = Literal["chapter", "scene", "shot", "take"]
 
 
 def _visible_name(name: str) -> str:
-    """A project's name, stripped: some visible text, no NUL or control characters."""
+    """A name, stripped: some visible text, no NUL or control characters."""
     name = name.strip()
     if any(unicodedata.category(ch) in ("Cc", "Cs") for ch in name):
         raise ValueError("the name contains NUL, control characters or lone surrogates")
@@ -197,16 +197,16 @@ def _visible_name(name: str) -> str:
     return name
 
 
+#: No control characters, and something besides spaces (the OpenAPI document says so).
+_VISIBLE = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s][^\x00-\x1f\x7f-\x9f]*$"
 #: A project's name as a user gives it (1 to 120 characters, something visible in it).
 ProjectName = Annotated[
-    str,
-    Field(
-        min_length=1,
-        max_length=120,
-        # no control characters, and something besides spaces (the OpenAPI document says so)
-        pattern=r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x1f\x7f-\x9f\s][^\x00-\x1f\x7f-\x9f]*$",
-    ),
-    AfterValidator(_visible_name),
+    str, Field(min_length=1, max_length=120, pattern=_VISIBLE), AfterValidator(_visible_name)
+]
+#: A chapter's, scene's or shot's name (1 to 200 characters, something visible in it): names
+#: go into commit messages, exports and file names, where a NUL or a newline cannot go.
+NodeName = Annotated[
+    str, Field(min_length=1, max_length=200, pattern=_VISIBLE), AfterValidator(_visible_name)
 ]
 
 
@@ -269,7 +269,7 @@ class NodeCreate(CamelModel):
 
     kind: Literal["chapter", "scene", "shot"]
     parent_id: str | None = None
-    name: str = Field(min_length=1, max_length=200)
+    name: NodeName
     properties: dict[str, Any] | None = Field(None, json_schema_extra=_FREE)
     duration: float | None = Field(None, gt=0, le=3600)
     prompt: PromptText | None = None
@@ -284,7 +284,7 @@ class NodePatch(CamelModel):
 
     model_config = ConfigDict(extra="forbid", alias_generator=to_camel, populate_by_name=True)
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: NodeName | None = None
     properties: dict[str, Any] | None = Field(None, json_schema_extra=_FREE)
     duration: float | None = Field(None, gt=0, le=3600)
     prompt: PromptText | None = None

@@ -139,7 +139,8 @@ def commit_takes(project_id: str) -> str | None:
         return None
     authors = [e["author"] for e in entries if e.get("author")]
     author = Author(**authors[0]) if authors else STUDIO_AUTHOR
-    lines = [e["line"] for e in entries]
+    # a name from an older project.json may hold a NUL, which git cannot take in a message
+    lines = [str(e["line"]).replace("\x00", "") for e in entries]
     title = f"Add {len(lines)} take{'s' if len(lines) != 1 else ''}"
     message = title + "\n\n" + "\n".join(f"- {line}" for line in lines)
     try:

@@ -143,6 +143,29 @@ async def test_a_project_name_needs_visible_text(api: Api, workspace: Path) -> N
     assert status == 400, answer
 
 
+async def test_a_chapter_scene_or_shot_name_needs_visible_text(api: Api) -> None:
+    """Node names go into commit messages (a NUL there made every later auto-commit of the
+    project fail), exports and file names: the same rule as project names."""
+    status, project = await api.call("POST", "projects", {"name": "Quay"})
+    assert status == 201, project
+    pid = project["id"]
+    before = await version_of(api, pid)
+    for name in ("\u0000", "Dawn\u0000", "Act 1\nAct 2", " \t ", "\u200b"):
+        status, answer = await api.call(
+            "POST", f"projects/{pid}/nodes", {"kind": "chapter", "name": name}
+        )
+        assert status == 400 and "name" in answer["error"]["message"], (name, answer)
+    assert await version_of(api, pid) == before  # nothing was written
+    status, chapter = await api.call(
+        "POST", f"projects/{pid}/nodes", {"kind": "chapter", "name": "  Act 1 "}
+    )
+    assert status == 201 and chapter["name"] == "Act 1", chapter
+    status, answer = await api.call(
+        "PATCH", f"projects/{pid}/nodes/{chapter['id']}", {"name": "Act\u00001"}
+    )
+    assert status == 400, answer
+
+
 async def test_a_damaged_manifest_is_shown_not_hidden(
     api: Api, workspace: Path, jp_ws_fetch: Any
 ) -> None:
