@@ -164,3 +164,14 @@ def _plain(reason: str) -> str:
     if reason.startswith("number out of range"):
         return "a number out of range" + reason.removeprefix("number out of range")
     return reason
+
+
+def whole_number(text: str | None, digits: int = 18) -> int | None:
+    """The number `text` writes in ASCII digits (at most `digits` of them), else None.
+
+    Not `str.isdigit`, which is also true of '²' or '①' (that `int` refuses: a 500 where a
+    query parameter or a header held one).
+    """
+    if not text or len(text) > digits or not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)

@@ -37,6 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ..models import CamelModel, Quality
 from .errors import InvalidInput, NotFound, UnsafePath
+from .limits import whole_number
 from .paths import resolve_inside
 from .workspace import Workspace
 
@@ -417,7 +418,8 @@ def _kind_of(value: Any) -> ParamKind | None:
 
 
 def _node_order(node: str) -> tuple[int, str]:
-    return (int(node), "") if node.isdigit() else (1 << 30, node)
+    number = whole_number(node)
+    return (number, "") if number is not None else (1 << 30, node)
 
 
 def _pick(

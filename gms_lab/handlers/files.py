@@ -17,6 +17,7 @@ from tornado import web
 from ..core import assets
 from ..core.errors import InvalidInput, NotFound, StudioError, TooLarge, UnsafePath
 from ..core.files import is_temp_name
+from ..core.limits import whole_number
 from ..core.paths import resolve_inside
 from ..core.uploads import Upload
 from ..models import FileList, UploadResult
@@ -76,7 +77,8 @@ class FilesHandler(StudioHandler):
             raise web.HTTPError(403)
         limit = self.core.config.max_upload_bytes
         length = self.request.headers.get("Content-Length")
-        if length is not None and length.isdigit() and int(length) > limit:
+        size = whole_number(length, digits=30)
+        if size is not None and size > limit:
             raise TooLarge(
                 f"The upload is larger than the limit of {limit} bytes.", {"limit": limit}
             )

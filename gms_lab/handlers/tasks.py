@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from tornado import web
 
 from ..core.errors import InvalidInput
+from ..core.limits import whole_number
 from ..core.workflows import TemplateList
 from ..models import TaskAccepted, TaskList, TaskRecord, TaskSubmit
 from ..server import StudioServer
@@ -107,10 +108,11 @@ class TaskListHandler(TaskHandlerBase):
             self.send_error_body(400, "invalid_input", "Give ?projectId=.")
             return
         raw = self.get_query_argument("limit", str(DEFAULT_PAGE))
-        if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        limit = whole_number(raw)
+        if limit is None or not 1 <= limit <= MAX_PAGE:
             raise InvalidInput(f"limit must be a number from 1 to {MAX_PAGE}.", {"limit": raw})
         cursor = self.get_query_argument("cursor", None) or None
-        self.send(await self.run(self.tasks.list, project_id, int(raw), cursor))
+        self.send(await self.run(self.tasks.list, project_id, limit, cursor))
 
 
 class TaskCancelHandler(TaskHandlerBase):

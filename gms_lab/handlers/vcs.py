@@ -5,10 +5,14 @@ from __future__ import annotations
 from tornado import web
 
 from ..core.errors import Conflict, UnsafePath
+from ..core.limits import whole_number
 from ..core.paths import split_relative
 from ..core.vcs import check_message
 from ..models import GitCommit, GitCommitRequest, GitLog, GitStatus
 from .base import StudioHandler, operation
+
+#: The most commits one `git/log` answer lists.
+MAX_LOG = 10_000
 
 
 class GitStatusHandler(StudioHandler):
@@ -60,11 +64,11 @@ class GitLogHandler(StudioHandler):
     @operation(
         "The project's commits, newest first",
         response=GitLog,
-        query={"limit": "How many commits (default 50)"},
+        query={"limit": f"How many commits (default 50, at most {MAX_LOG})"},
     )
     async def get(self, project_id: str) -> None:
-        limit = self.get_query_argument("limit", "50")
-        count = int(limit) if limit.isdigit() else 50
+        asked = whole_number(self.get_query_argument("limit", ""))
+        count = min(MAX_LOG, 50 if asked is None else asked)
         commits = await self.run(lambda: self.core.projects.repo(project_id).log(count))
         self.send(GitLog(commits=commits))
 

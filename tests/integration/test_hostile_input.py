@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from gms_lab.core.limits import whole_number
 from tests.conftest import Api
 from tests.integration.test_generation import make_shot, open_socket
 
@@ -164,6 +165,22 @@ async def test_a_chapter_scene_or_shot_name_needs_visible_text(api: Api) -> None
         "PATCH", f"projects/{pid}/nodes/{chapter['id']}", {"name": "Act\u00001"}
     )
     assert status == 400, answer
+
+
+async def test_numbers_in_other_scripts_digits_are_not_numbers(api: Api) -> None:
+    """'²' is a digit to `str.isdigit`, not to `int`: a `limit` of it answered 500."""
+    status, project = await api.call("POST", "projects", {"name": "Quay"})
+    assert status == 201, project
+    pid = project["id"]
+    for limit in ("²", "①", "٣", "99999999999999999999999999", "-1", "1e3"):
+        query = {"limit": limit}
+        status, log = await api.call("GET", f"projects/{pid}/git/log", params=query)
+        assert status == 200 and len(log["commits"]) == 1, (limit, log)  # the default
+        query["projectId"] = pid
+        status, answer = await api.call("GET", "tasks", params=query)
+        assert status == 400 and "limit" in answer["error"]["message"], (limit, answer)
+    assert whole_number("²") is None and whole_number("0042") == 42
+    assert whole_number("9" * 19) is None and whole_number("9" * 19, digits=30) == int("9" * 19)
 
 
 async def test_a_damaged_manifest_is_shown_not_hidden(

@@ -209,6 +209,9 @@ def open_lab(page: Page, lab: Lab, path: str = "lab") -> None:
     page.wait_for_function(
         "() => window.jupyterapp && window.jupyterapp.started !== undefined", timeout=60_000
     )
+    # and its layout restored: a side bar's tab clicked before that may be made current by the
+    # restore first, and the click then closes it
+    page.evaluate("async () => { await window.jupyterapp.restored; }")
 
 
 def accept_kernel(page: Page) -> None:
