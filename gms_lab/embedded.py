@@ -235,7 +235,7 @@ class EmbeddedServices:
 
     async def stop(self) -> None:
         """Stop the worker (warm shutdown), then Redis; remove runtime.json."""
-        self._stopping = True
+        self.stopping()
         if self._monitor is not None:
             self._monitor.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -19,18 +19,23 @@ from tests.services import REPO, wait_until
 TOKEN = "make-dev-token"  # a throwaway server on loopback
 
 
+def lab_env(folder: Path) -> dict[str, str]:
+    """The environment of a throwaway server: its workspace and Jupyter's dirs in `folder`,
+    no worker."""
+    return {
+        **os.environ,
+        "GMS_WORKSPACE": str(folder / "films"),
+        "JUPYTER_TOKEN": TOKEN,
+        "GMS_START_WORKER": "0",
+        "JUPYTER_CONFIG_DIR": str(folder / "jupyter-config"),
+        "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+    }
+
+
 def test_make_dev_serves_the_workspace_not_the_checkout(tmp_path: Path) -> None:
     workspace = tmp_path / "films"
     port = free_port()
-    env = {
-        **os.environ,
-        "GMS_WORKSPACE": str(workspace),
-        "PORT": str(port),
-        "JUPYTER_TOKEN": TOKEN,
-        "GMS_START_WORKER": "0",
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "jupyter-config"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-    }
+    env = {**lab_env(tmp_path), "PORT": str(port)}
     log = open(tmp_path / "make-dev.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         ["make", "--no-print-directory", "dev"],
@@ -69,14 +74,7 @@ def test_a_server_told_to_stop_as_it_starts_ends(tmp_path: Path) -> None:
     for n, delay in enumerate((0.0, 0.02, 0.05, 0.1, 0.3)):
         run = tmp_path / f"run{n}"
         (run / "films").mkdir(parents=True)
-        env = {
-            **os.environ,
-            "GMS_WORKSPACE": str(run / "films"),
-            "JUPYTER_TOKEN": TOKEN,
-            "GMS_START_WORKER": "0",
-            "JUPYTER_CONFIG_DIR": str(run / "jupyter-config"),
-            "JUPYTER_RUNTIME_DIR": str(run / "runtime"),
-        }
+        env = lab_env(run)
         command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1"]
         command += [f"--port={free_port()}", f"--ServerApp.root_dir={run / 'films'}"]
         command += ["--allow-root"] if os.getuid() == 0 else []
