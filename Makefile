@@ -99,11 +99,21 @@ lint: $(VENV)/.installed ## ruff, mypy (strict), eslint and prettier
 	$(BIN)/mypy
 	cd labextension && ../$(BIN)/jlpm lint
 
+# The Docker tests (a private dockerd, image builds, compose) mostly wait on the disk and the
+# Debian mirror: they run beside the rest of the suite, their output kept until the end.
+DOCKER_TEST_LOG := test-results/pytest-docker.log
 .PHONY: test
 test: system-test install install-diffusion ## Install what the tests need and run the whole suite (lint included)
-	$(MAKE) lint
-	cd labextension && ../$(BIN)/jlpm test
-	$(BIN)/python -m pytest
+	@mkdir -p test-results
+	@echo "Docker tests (pytest -m docker) run beside the rest; their output: $(DOCKER_TEST_LOG)"
+	@$(BIN)/python -m pytest -m docker -p no:cacheprovider > $(DOCKER_TEST_LOG) 2>&1 & docker=$$!; \
+	trap 'kill $$docker 2>/dev/null || true' EXIT; status=0; \
+	$(MAKE) lint || status=1; \
+	(cd labextension && ../$(BIN)/jlpm test) || status=1; \
+	$(BIN)/python -m pytest -m "not docker" || status=1; \
+	echo "Waiting for the Docker tests ..."; wait $$docker || status=1; \
+	echo "==================== Docker tests (pytest -m docker) ===================="; \
+	cat $(DOCKER_TEST_LOG); exit $$status
 
 .PHONY: bench
 bench: install install-diffusion ## Run the benchmarks (ratios against baselines measured in the same run)

@@ -64,7 +64,7 @@ CATALOGUE = (
 )
 #: Idle answers that only hold while no recorded prompt is in flight.
 IDLE_ONLY = ("a5_get_queue_idle", "a6_get_prompt_idle")
-#: How far ahead (recorded seconds) a read may be answered while frames before it are unsent.
+#: How long a burst (recorded seconds) of unsent frames before a read may be sent at once.
 READ_AHEAD = 0.05
 _CLIENT_ID = re.compile(r"clientId=([0-9a-f]+)")
 
@@ -213,8 +213,10 @@ class Scenario:
         Recorded GETs the client does not make are skipped. A client that acts before the
         recorded frames that precede the action were sent makes the replay send them at once
         (its action ends the wait early); for a read this is allowed only across a burst of
-        frames (`READ_AHEAD` seconds of recorded time), since a read answered from further
-        ahead would show a state the server was not in yet.
+        frames (the unsent frames span at most `READ_AHEAD` seconds of recorded time), since a
+        read answered past frames the server sent over a longer while would show a state it was
+        not in yet. The recorded client's own pace does not count: one that read later than the
+        live one after the same last frame saw the same state.
         """
         claimed = {index for index, _ in self.pending}
         for index in range(self.pos, len(self.entries)):
@@ -228,7 +230,7 @@ class Scenario:
                         for e in self.entries[self.pos : index]
                         if not is_client(e) and e.get("frame") in ("text", "binary")
                     ]
-                    if skipped and float(entry["t"]) - float(skipped[0]["t"]) > READ_AHEAD:
+                    if skipped and float(skipped[-1]["t"]) - float(skipped[0]["t"]) > READ_AHEAD:
                         return None
                 return index
             if not (entry.get("kind") == "http" and entry.get("method") == "GET"):

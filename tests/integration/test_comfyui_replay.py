@@ -7,6 +7,7 @@ the recorded pace; a client that does anything else gets a loud refusal.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
 import json
@@ -24,7 +25,9 @@ from websockets.sync.client import ClientConnection, connect
 
 from tests.comfyui_replay import (
     RECORDINGS,
+    Action,
     ComfyReplay,
+    Scenario,
     check,
     is_client,
     recording,
@@ -209,3 +212,27 @@ def test_what_no_recording_holds_is_refused_loudly(replay: ComfyReplay) -> None:
     assert upload.status_code == 501 and "'image'" in upload.json()["message"]
     with pytest.raises(AssertionError, match="no recording answers POST /prompt"):
         check(scenario, timeout=0.1)
+
+
+def test_a_read_passes_unsent_frames_only_across_a_burst() -> None:
+    """A client may read before the replay sent the frames recorded before that read, when
+    those frames were one burst: ComfyUI was in the same state all along. Found in CI: the
+    pipeline read /history right after its `executing` end, just before the replay had sent the
+    observer socket's status of the same moment; the recorded client read 0.4 s later."""
+    loop = asyncio.new_event_loop()
+    try:
+        scenario = Scenario(["h4"], 1.0, loop)
+        scenario.task.cancel()
+        prompt_id = recording("h4")["prompt_id"]
+        history = Action(kind="http", method="GET", path=f"/history/{prompt_id}")
+        entries = scenario.entries
+        index = next(i for i, e in enumerate(entries) if e.get("path") == history.path)
+        run_start = next(i for i, e in enumerate(entries) if e.get("path") == "/prompt") + 2
+        scenario.pos = run_start  # the whole run (half a second of frames) is unsent
+        assert scenario._match(history) is None
+        scenario.pos = index - 1  # only the observer's last status is unsent
+        assert not is_client(entries[scenario.pos]) and entries[scenario.pos]["t"] < 1.0
+        assert scenario._match(history) == index
+    finally:
+        loop.run_until_complete(asyncio.sleep(0))
+        loop.close()
