@@ -278,10 +278,12 @@ export function registerCommands(
       }
       const taskId = await model.exports.start(kind, scope.id).catch(ignore);
       if (taskId) {
-        Notification.info(
-          `Exporting ${EXPORT_KINDS.find(k => k.kind === kind)?.label} of ${scope.name}…`,
-          { autoClose: 3000 }
-        );
+        // replaced by the task's own notice when it ends (ready, or why it failed)
+        model.notices.notify({
+          type: 'in-progress',
+          message: `Exporting ${EXPORT_KINDS.find(k => k.kind === kind)?.label} of ${scope.name}…`,
+          key: taskId
+        });
       }
     }
   });

@@ -105,14 +105,37 @@ function followSettings(model: StudioModel, registry: ISettingRegistry): void {
 
 /** Show the model's notices with JupyterLab's notifications. */
 function showNotices(model: StudioModel): void {
+  // a notice with a key replaces the one shown under that key (if it is still shown)
+  const shown = new Map<string, string>();
   model.notices.notified.connect((_, notice) => {
-    Notification.emit(notice.message, notice.type, {
-      autoClose: notice.type === 'error' ? 10_000 : 5_000,
+    const options = {
+      autoClose:
+        notice.type === 'in-progress'
+          ? (false as const)
+          : notice.type === 'error'
+            ? 10_000
+            : 5_000,
       actions: notice.actions?.map(action => ({
         label: action.label,
         callback: () => action.callback()
       }))
-    });
+    };
+    const id = notice.key ? shown.get(notice.key) : undefined;
+    if (
+      id &&
+      Notification.update({
+        id,
+        message: notice.message,
+        type: notice.type,
+        ...options
+      })
+    ) {
+      return;
+    }
+    const made = Notification.emit(notice.message, notice.type, options);
+    if (notice.key) {
+      shown.set(notice.key, made);
+    }
   });
 }
 

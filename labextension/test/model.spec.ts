@@ -279,6 +279,57 @@ describe('StudioModel: task events are ordered by seq', () => {
       seq: 0
     });
   });
+
+  it('ends the "Exporting…" notice of an export with how it ended, in its place', async () => {
+    const { sockets, notices } = ctx;
+    const socket = sockets[0];
+    const announce = (taskId: string) =>
+      ctx.model.notices.notify({
+        type: 'in-progress',
+        message: 'Exporting Animatic (MP4) of Dawn…',
+        key: taskId
+      });
+    announce('export-1');
+    socket.emit({
+      type: 'task_success',
+      taskId: 'export-1',
+      nodeId: 'sc1',
+      seq: 3,
+      result: {
+        outputPath: '06_Exports/animatic-dawn.mp4',
+        export: {
+          kind: 'animatic',
+          scope: 'sc1',
+          scopeKind: 'scene',
+          scopeName: 'Dawn',
+          path: '06_Exports/animatic-dawn.mp4',
+          created: '2026-11-27T03:00:00Z',
+          size: 1000,
+          url: '/files/animatic-dawn.mp4'
+        }
+      }
+    });
+    announce('export-2');
+    socket.emit({
+      type: 'task_failed',
+      taskId: 'export-2',
+      nodeId: 'sc1',
+      seq: 2,
+      error: 'ffmpeg is missing',
+      cancelled: false
+    });
+    await settle();
+    expect(notices.map(n => [n.key, n.type])).toEqual([
+      ['export-1', 'in-progress'],
+      ['export-1', 'success'],
+      ['export-2', 'in-progress'],
+      ['export-2', 'error']
+    ]);
+    expect(notices[1].message).toBe(
+      'Animatic of Dawn is ready: 06_Exports/animatic-dawn.mp4'
+    );
+    expect(notices[3].message).toBe('Export failed: ffmpeg is missing');
+  });
 });
 
 describe('StudioModel: parts signal only their own changes', () => {

@@ -4,7 +4,7 @@
  */
 import { Widget } from '@lumino/widgets';
 import { CommandRegistry } from '@lumino/commands';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 
 import { StudioModel } from '../src/model';
 import { groupByFolder } from '../src/panels/assetBrowser';
@@ -468,6 +468,92 @@ describe('Inspector (rendered)', () => {
 
     model.selection.select({ kind: 'shot', id: 'sh1' });
     await until(() => button('animatic') === null);
+  });
+
+  it("shows a selected export's facts and makes it again from its scene", async () => {
+    const { Inspector } = await import('../src/panels/inspector');
+    const api = fakeAPI();
+    const made = {
+      kind: 'boards' as const,
+      scope: 'sc1',
+      scopeKind: 'scene' as const,
+      scopeName: 'Opening',
+      path: '06_Exports/boards-opening.pdf',
+      files: ['06_Exports/boards-opening.pdf', '06_Exports/boards-opening.png'],
+      created: '2026-11-27T03:00:00Z',
+      size: 2048,
+      url: '/files/boards-opening.pdf',
+      shots: 2,
+      duration: 5,
+      fps: 24,
+      gaps: [{ shotId: 'sh2', name: 'Shot 2', duration: 2, reason: 'no take' }]
+    };
+    api.listExports = vi.fn(async () => ({ exports: [made] }));
+    const model = new StudioModel({ api });
+    await model.projects.open('film');
+    await model.exports.refresh();
+    const commands = new CommandRegistry();
+    const asked: unknown[] = [];
+    commands.addCommand('gms:export', {
+      isEnabled: args => args.nodeId === 'sc1',
+      execute: args => {
+        asked.push(args);
+      }
+    });
+    commands.addCommand('gms:open-export', {
+      execute: args => {
+        asked.push(args);
+      }
+    });
+    model.selection.select({ kind: 'export', id: made.path });
+    widget = new Inspector(model, commands);
+    Widget.attach(widget, document.body);
+    const root = widget.node;
+    await until(
+      () => root.querySelector('[data-testid="gms-export-details"]') !== null
+    );
+    expect(
+      root.querySelector('[data-testid="gms-inspector-title"]')!.textContent
+    ).toBe('Export');
+    expect(root.querySelector('.gms-Subject-name')!.textContent).toBe(
+      'Boards of Scene Opening'
+    );
+    expect(root.textContent).not.toContain('no longer exists');
+    expect(
+      root.querySelector('[data-testid="gms-export-gaps"]')!.textContent
+    ).toBe('Shot 2 (2 s)');
+    expect(
+      [...root.querySelectorAll('[data-testid="gms-export-file"]')].map(
+        a => a.textContent
+      )
+    ).toEqual(['boards-opening.pdf', 'boards-opening.png']);
+    root
+      .querySelector<HTMLButtonElement>(
+        '[data-testid="gms-inspector-open-export"]'
+      )!
+      .click();
+    const again = root.querySelector<HTMLButtonElement>(
+      '[data-testid="gms-inspector-export-again"]'
+    )!;
+    expect(again.disabled).toBe(false);
+    again.click();
+    await until(() => asked.length === 2);
+    expect(asked).toEqual([
+      { path: made.path },
+      { kind: 'boards', nodeId: 'sc1' }
+    ]);
+
+    // the same export once its scene is gone: nothing to make it from
+    api.listExports = vi.fn(async () => ({
+      exports: [{ ...made, scope: 'gone' }]
+    }));
+    await model.exports.refresh();
+    await until(
+      () =>
+        root.querySelector<HTMLButtonElement>(
+          '[data-testid="gms-inspector-export-again"]'
+        )?.disabled === true
+    );
   });
 });
 

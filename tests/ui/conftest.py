@@ -248,3 +248,5 @@ def set_theme(page: Page, theme: str) -> None:
     page.wait_for_function(
         "theme => document.body.dataset.jpThemeName === theme", arg=theme, timeout=20_000
     )
+    # the splash JupyterLab shows while a theme loads is gone (it covered screenshots)
+    page.wait_for_function("() => !document.querySelector('#jupyterlab-splash')", timeout=20_000)

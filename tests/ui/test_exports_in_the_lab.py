@@ -94,6 +94,8 @@ def test_export_a_scene_from_the_context_menu_and_play_the_animatic(
     done = toast(page, "success", "Animatic of Dawn is ready", timeout=90_000)
     expect(done).to_contain_text("06_Exports/animatic-dawn.mp4")
     expect(done).to_contain_text("1 shot without a picture")
+    # the "Exporting…" notice became this one: it does not linger beside it
+    expect(page.locator(".Toastify__toast", has_text="Exporting")).to_have_count(0)
     screenshots.take(page, "export-ready-notice")
     done.locator("button", has_text="Play").click()
     dismiss_toasts(page)
@@ -142,6 +144,14 @@ def test_export_a_scene_from_the_context_menu_and_play_the_animatic(
     page.wait_for_function(
         "img => img.complete && img.naturalWidth > 1000", arg=image.element_handle()
     )
+    # the Inspector shows the selected export, and can make it again
+    show_panel(page, RIGHT, "gms-inspector")
+    details = page.locator('[data-testid="gms-export-details"]')
+    expect(details).to_contain_text("boards-dawn.pdf")
+    expect(details).to_contain_text("Gulls (1 s)")
+    expect(page.locator('[data-testid="gms-inspector-title"]')).to_have_text("Export")
+    expect(page.locator(".gms-Inspector .gms-Subject-name")).to_have_text("Boards of Scene Dawn")
+    expect(details.locator('[data-testid="gms-inspector-export-again"]')).to_be_enabled()
     set_theme(page, "JupyterLab Dark")
     screenshots.take(page, "boards-in-studio-dark")
     set_theme(page, "JupyterLab Light")

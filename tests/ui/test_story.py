@@ -134,8 +134,12 @@ def generate_in_dialog(
 
 
 def toast(page: Page, kind: str, text: str, timeout: float = 10_000) -> Locator:
-    """Wait for a JupyterLab notification of `kind` with `text` to have slid in."""
-    found = page.locator(f".jp-Notification-Toast-{kind}", has_text=text)
+    """Wait for a JupyterLab notification of `kind` with `text` to have slid in.
+
+    (A notification updated in place, as an export's "Exporting…" becoming "… is ready", keeps
+    the class it was made with; its toast type class is the new one.)
+    """
+    found = page.locator(f".jp-Notification-Toast-{kind}, .Toastify__toast--{kind}", has_text=text)
     expect(found).to_be_visible(timeout=timeout)
     page.wait_for_function(
         """el => { const box = el.getBoundingClientRect();

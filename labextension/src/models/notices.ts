@@ -8,9 +8,15 @@ import { StudioAPIError } from '../api';
 
 /** A message for the user. */
 export interface INotice {
-  type: 'info' | 'success' | 'warning' | 'error';
+  /** `in-progress` stays until a notice with the same `key` replaces it. */
+  type: 'info' | 'success' | 'warning' | 'error' | 'in-progress';
   message: string;
   actions?: { label: string; callback: () => void }[];
+  /**
+   * What the notice is about (a task id): a later notice with the same key replaces this one
+   * where it is shown, so "Exporting…" becomes "… is ready" instead of a second toast.
+   */
+  key?: string;
 }
 
 /** Where the parts of the model send what the user should hear about. */
@@ -22,7 +28,15 @@ export class Notices {
 
   /** Send a message to the user. */
   notify(notice: INotice): void {
+    if (notice.key) {
+      this._keys.add(notice.key);
+    }
     this._notified.emit(notice);
+  }
+
+  /** Whether a notice with this key was sent (the task it names was announced). */
+  has(key: string): boolean {
+    return this._keys.has(key);
   }
 
   /** Tell the user what failed, with the server's message. */
@@ -55,4 +69,5 @@ export class Notices {
   }
 
   private _notified = new Signal<this, INotice>(this);
+  private _keys = new Set<string>();
 }

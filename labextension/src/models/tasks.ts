@@ -374,6 +374,7 @@ export class TaskTracker {
         : '';
       this._notices.notify({
         type: 'success',
+        key: event.taskId,
         message: `${exportLabel(made.kind)} of ${made.scopeName ?? 'the film'} is ready: ${made.path}${gaps}`,
         actions: [
           {
@@ -434,6 +435,17 @@ export class TaskTracker {
       return;
     }
     void this._projects.refresh().catch(() => undefined);
+    if (this._notices.has(event.taskId)) {
+      // an export announced as under way: its notice says how it ended
+      this._notices.notify({
+        type: event.cancelled ? 'info' : 'error',
+        key: event.taskId,
+        message: event.cancelled
+          ? 'Export cancelled'
+          : `Export failed: ${event.error}`
+      });
+      return;
+    }
     const shot = findNode(this._projects.current, event.nodeId);
     if (event.cancelled) {
       this._notices.notify({

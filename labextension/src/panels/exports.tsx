@@ -161,6 +161,115 @@ export function ExportsSection(props: {
   );
 }
 
+/** What an export is: its kind, source, date, shots, gaps, files (each downloadable) and size. */
+function ExportFacts(props: {
+  model: StudioModel;
+  item: ExportInfo;
+}): React.ReactElement {
+  const { model, item } = props;
+  return (
+    <dl className="gms-Info">
+      <dt>Export</dt>
+      <dd>{exportLabel(item.kind)}</dd>
+      <dt>Of</dt>
+      <dd>{exportSource(item)}</dd>
+      <dt>Made</dt>
+      <dd>{formatWhen(item.created)}</dd>
+      {item.shots !== null && item.shots !== undefined ? (
+        <>
+          <dt>Shots</dt>
+          <dd>
+            {item.shots} · {item.duration ?? 0} s at {item.fps ?? '?'} fps
+          </dd>
+        </>
+      ) : null}
+      {item.gaps?.length ? (
+        <>
+          <dt>No picture</dt>
+          <dd data-testid="gms-export-gaps">
+            {item.gaps.map(g => `${g.name} (${g.duration} s)`).join(', ')}
+          </dd>
+        </>
+      ) : null}
+      <dt>Files</dt>
+      <dd>
+        {(item.files?.length ? item.files : [item.path]).map(file => (
+          <div key={file}>
+            <a
+              href={downloadUrl(model, file)}
+              download={baseName(file)}
+              data-testid="gms-export-file"
+            >
+              {baseName(file)}
+            </a>
+          </div>
+        ))}
+      </dd>
+      <dt>Size</dt>
+      <dd>{formatBytes(item.size)}</dd>
+    </dl>
+  );
+}
+
+/**
+ * The Inspector's view of a selected export: its facts, and the actions on it — play or show it
+ * in the Studio, and make it again from the story as it is now (same kind, same scene, chapter
+ * or film), which the notice of the new one then offers to play.
+ */
+export function ExportDetails(props: {
+  model: StudioModel;
+  commands: CommandRegistry;
+  path: string;
+}): React.ReactElement {
+  const { model, commands, path } = props;
+  const item = model.exports.byPath(path);
+  if (!item) {
+    return (
+      <div className="gms-Empty">This export is no longer in 06_Exports.</div>
+    );
+  }
+  const project = model.projects.current;
+  // the film's exports are made again from the project; others from their scene or chapter
+  const nodeId = item.scopeKind === 'film' ? (project?.id ?? null) : item.scope;
+  const again = { kind: item.kind, nodeId };
+  const canAgain =
+    nodeId !== null &&
+    nodeId !== undefined &&
+    item.kind !== 'other' &&
+    commands.isEnabled(CommandIDs.exportScope, again);
+  return (
+    <div className="gms-Details" data-testid="gms-export-details">
+      <ExportFacts model={model} item={item} />
+      <div className="gms-Form-actions gms-mod-stacked">
+        <button
+          className="jp-mod-styled jp-mod-accept"
+          data-testid="gms-inspector-open-export"
+          onClick={() =>
+            void commands.execute(CommandIDs.openExport, { path: item.path })
+          }
+        >
+          {item.kind === 'animatic'
+            ? 'Play in the Studio'
+            : 'Show in the Studio'}
+        </button>
+        <button
+          className="jp-mod-styled"
+          data-testid="gms-inspector-export-again"
+          disabled={!canAgain}
+          title={
+            canAgain
+              ? `Export ${exportLabel(item.kind)} of ${exportSource(item)} again, as the story is now`
+              : 'Its scene or chapter is no longer in the project'
+          }
+          onClick={() => void commands.execute(CommandIDs.exportScope, again)}
+        >
+          Export Again
+        </button>
+      </div>
+    </div>
+  );
+}
+
 /** The Studio's Export tab: the selected export played or shown, its facts and its files. */
 export function ExportTab(props: { model: StudioModel }): React.ReactElement {
   const { model } = props;
@@ -216,46 +325,7 @@ export function ExportTab(props: { model: StudioModel }): React.ReactElement {
           </div>
         )}
       </div>
-      <dl className="gms-Info">
-        <dt>Export</dt>
-        <dd>{exportLabel(item.kind)}</dd>
-        <dt>Of</dt>
-        <dd>{exportSource(item)}</dd>
-        <dt>Made</dt>
-        <dd>{formatWhen(item.created)}</dd>
-        {item.shots !== null && item.shots !== undefined ? (
-          <>
-            <dt>Shots</dt>
-            <dd>
-              {item.shots} · {item.duration ?? 0} s at {item.fps ?? '?'} fps
-            </dd>
-          </>
-        ) : null}
-        {item.gaps?.length ? (
-          <>
-            <dt>No picture</dt>
-            <dd data-testid="gms-export-gaps">
-              {item.gaps.map(g => `${g.name} (${g.duration} s)`).join(', ')}
-            </dd>
-          </>
-        ) : null}
-        <dt>Files</dt>
-        <dd>
-          {(item.files?.length ? item.files : [item.path]).map(file => (
-            <div key={file}>
-              <a
-                href={downloadUrl(model, file)}
-                download={baseName(file)}
-                data-testid="gms-export-file"
-              >
-                {baseName(file)}
-              </a>
-            </div>
-          ))}
-        </dd>
-        <dt>Size</dt>
-        <dd>{formatBytes(item.size)}</dd>
-      </dl>
+      <ExportFacts model={model} item={item} />
     </div>
   );
 }

@@ -1,6 +1,6 @@
 /**
  * The Inspector: what is selected, in detail; a project, chapter, scene or shot as a form (see
- * `editForm.tsx`), a take or an asset as facts with their actions.
+ * `editForm.tsx`), a take, an asset or an export as facts with their actions.
  */
 import { ReactWidget, Toolbar } from '@jupyterlab/ui-components';
 import { CommandRegistry } from '@lumino/commands';
@@ -12,9 +12,14 @@ import { iconForKind, inspectorPanelIcon } from '../icons';
 import type { StudioModel } from '../model';
 import { formatBytes } from '../model';
 import { CommandIDs, WidgetIDs } from '../tokens';
-import { CATEGORY_LABELS, IProject, STATUS_LABELS } from '../types';
+import {
+  CATEGORY_LABELS,
+  IProject,
+  STATUS_LABELS,
+  exportLabel
+} from '../types';
 import { EditForm } from './editForm';
-import { ExportActions } from './exports';
+import { ExportActions, ExportDetails, exportSource } from './exports';
 import { useSignals } from './hooks';
 import { formatPropertyValue } from './inspectorForm';
 import { TakePicture } from './media';
@@ -234,7 +239,8 @@ function InspectorView(props: {
     [
       model.projects.currentChanged,
       model.selection.changed,
-      model.assets.changed
+      model.assets.changed,
+      model.exports.changed
     ],
     () => ({
       project: model.projects.current,
@@ -255,6 +261,15 @@ function InspectorView(props: {
     name = model.assets.byPath(selection.id)?.name ?? selection.id;
     body = (
       <AssetDetails model={model} commands={commands} path={selection.id} />
+    );
+  } else if (selection.kind === 'export') {
+    kind = 'Export';
+    const item = model.exports.byPath(selection.id);
+    name = item
+      ? `${exportLabel(item.kind)} of ${exportSource(item)}`
+      : selection.id;
+    body = (
+      <ExportDetails model={model} commands={commands} path={selection.id} />
     );
   } else if (selection.kind === 'take') {
     kind = 'Take';
