@@ -17,6 +17,7 @@ import type {
 } from '../src/socket';
 import type {
   CategoryKey,
+  ExportInfo,
   IAssetMove,
   IProject,
   ITaskList,
@@ -350,7 +351,9 @@ export function fakeAPI(project: IProject = sampleProject()) {
       deleted: nodeId,
       trashId: 'tr_node'
     })),
-    listExports: vi.fn(async () => ({ exports: [] })),
+    listExports: vi.fn(async (): Promise<{ exports: ExportInfo[] }> => ({
+      exports: []
+    })),
     startExport: vi.fn(async () => ({ taskId: 'task-export' })),
     listAssets: vi.fn(async () => ({
       categories: { locations: [], characters: [], music: [], styles: [] },

@@ -197,10 +197,12 @@ describe('StudioModel: task events are ordered by seq', () => {
     const { model, sockets } = ctx;
     sockets[0].emit(progress(5, 0.5));
     model.tasks.applySnapshot([
-      taskRecord({ seq: 3, progress: 0.3 }),
+      taskRecord({ seq: 3, progress: 0.3, takeId: 't7' }),
       taskRecord({ taskId: 'task-9', seq: 1 })
     ]);
     expect(model.tasks.get('task-1')?.progress).toBe(0.5);
+    // what no event carries is still taken from the older record: the take it makes
+    expect(model.tasks.get('task-1')?.takeId).toBe('t7');
     expect(model.tasks.get('task-9')).toBeDefined();
 
     model.tasks.applySnapshot([taskRecord({ seq: 6, progress: 0.6 })]);

@@ -38,6 +38,20 @@ def test_progress_widget_moves_live_in_jupyterlab(
             seen.append(value)
             if len(seen) == 3:
                 screenshots.take(page, "widget-moving")
+                # a running step reads as plain text; only a failure's message is red
+                # (read in one go: the widget redraws its elements as it moves)
+                colours = page.evaluate(
+                    """() => {
+                        const el = document.querySelector('.gms-progress .gms-task__step');
+                        const probe = document.createElement('span');
+                        probe.style.color = 'var(--jp-error-color1)';
+                        el.appendChild(probe);
+                        const red = getComputedStyle(probe).color;
+                        probe.remove();
+                        return [getComputedStyle(el).color, red];
+                    }"""
+                )
+                assert colours[0] != colours[1], colours
         status = page.locator(".gms-progress .gms-task__status").first.inner_text()
         if status == "completed":
             break

@@ -329,7 +329,9 @@ export class TaskTracker {
           created: record.created ?? known.created,
           started: known.started ?? record.started,
           tier: record.tier ?? known.tier,
-          runner: record.runner ?? known.runner
+          runner: record.runner ?? known.runner,
+          // which take it makes: said at submit, by no progress event
+          takeId: known.takeId ?? record.takeId
         });
       } else {
         this._tasks.set(record.taskId, { ...known, ...record });
