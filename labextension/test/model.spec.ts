@@ -283,7 +283,7 @@ describe('StudioModel: task events are ordered by seq', () => {
   });
 
   it('ends the "Exporting…" notice of an export with how it ended, in its place', async () => {
-    const { sockets, notices } = ctx;
+    const { sockets, notices, api } = ctx;
     const socket = sockets[0];
     const announce = (taskId: string) =>
       ctx.model.notices.notify({
@@ -312,6 +312,8 @@ describe('StudioModel: task events are ordered by seq', () => {
       }
     });
     announce('export-2');
+    await settle();
+    const reads = api.getProject.mock.calls.length;
     socket.emit({
       type: 'task_failed',
       taskId: 'export-2',
@@ -331,6 +333,8 @@ describe('StudioModel: task events are ordered by seq', () => {
       'Animatic of Dawn is ready: 06_Exports/animatic-dawn.mp4'
     );
     expect(notices[3].message).toBe('Export failed: ffmpeg is missing');
+    // an export changes no take: its failure re-reads no manifest
+    expect(api.getProject.mock.calls.length).toBe(reads);
   });
 });
 

@@ -436,9 +436,8 @@ export class TaskTracker {
       console.warn(`gms: no thumbnail for ${event.nodeId}: ${event.error}`);
       return;
     }
-    void this._projects.refresh().catch(() => undefined);
     if (this._notices.has(event.taskId)) {
-      // an export announced as under way: its notice says how it ended
+      // an export announced as under way (it changed no take): its notice says how it ended
       this._notices.notify({
         type: event.cancelled ? 'info' : 'error',
         key: event.taskId,
@@ -448,6 +447,7 @@ export class TaskTracker {
       });
       return;
     }
+    void this._projects.refresh().catch(() => undefined);
     const shot = findNode(this._projects.current, event.nodeId);
     if (event.cancelled) {
       this._notices.notify({
