@@ -91,8 +91,13 @@ export class TrashModel {
 
   /** Re-read the trash. */
   async refresh(): Promise<void> {
+    const read = ++this._reads;
     await this._run(async () => {
       const list = await this.api.listTrash(this._projectId);
+      if (read !== this._reads) {
+        // a later read (another scope, or after an action) is under way: its answer wins
+        return;
+      }
       this._items = list.items;
       this._retentionDays = list.retentionDays;
     });
@@ -156,5 +161,6 @@ export class TrashModel {
   private _busy = 0;
   private _error: string | null = null;
   private _projectId: string | null = null;
+  private _reads = 0;
   private _changed = new Signal<this, void>(this);
 }

@@ -97,6 +97,30 @@ describe('Trash model', () => {
     expect(api.items).toEqual([]);
   });
 
+  it('shows the last scope asked for when an earlier read answers after it', async () => {
+    const api = new FakeTrash();
+    const answers: Array<() => void> = [];
+    const list = api.listTrash.bind(api);
+    api.listTrash = async (projectId?: string | null) => {
+      const answer = await list(projectId);
+      await new Promise<void>(resolve => answers.push(resolve));
+      return answer;
+    };
+    const trash = new TrashModel(api);
+    const all = trash.refresh();
+    trash.projectId = 'lighthouse';
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(answers).toHaveLength(2);
+    answers[1](); // this project's read answers first…
+    await new Promise(resolve => setTimeout(resolve, 0));
+    answers[0](); // …then the read of every project
+    await all;
+    await new Promise(resolve => setTimeout(resolve, 0));
+    expect(trash.items.map(i => i.id)).toEqual(['tr_3']);
+    expect(trash.busy).toBe(false);
+  });
+
   it('says why an item cannot go back, and keeps it', async () => {
     const api = new FakeTrash();
     api.conflict = 'The scene it was in (Act 1 / Dawn) no longer exists.';
