@@ -23,7 +23,7 @@ from .embedded import EmbeddedServices
 from .events import AssetAdded, AssetRemoved, EventHub, ProjectUpdate, encode
 from .models import ToolHealth
 from .runtime import clear_runtime, read_runtime, write_runtime
-from .tasks.celery_app import make_celery
+from .tasks.celery_app import make_celery, sender
 from .tasks.context import TaskContext
 from .tasks.runners.containers import DockerLauncher
 from .tasks.service import TaskService
@@ -87,12 +87,7 @@ class StudioServer:
                     {"brokerUrl": url, "embedded": False, "serverPid": os.getpid()},
                 )
             self.ctx = await asyncio.to_thread(TaskContext, self.config, self.core, url)
-            celery = make_celery(self.config, url)
-
-            def send(name: str, task_id: str, kwargs: dict[str, Any]) -> None:
-                celery.send_task(name, kwargs=kwargs, task_id=task_id)
-
-            self.tasks = TaskService(self.ctx, send)
+            self.tasks = TaskService(self.ctx, sender(make_celery(self.config, url)))
             for error in self.ctx.registry.errors:
                 log.error("pipeline %s: %s: %s", error.path, error.field, error.message)
             self.hub = EventHub(url, timeout=self.config.redis_timeout)

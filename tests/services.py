@@ -22,7 +22,7 @@ from gms_lab.core.services import StudioCore
 from gms_lab.core.vcs import STUDIO_AUTHOR
 from gms_lab.embedded import free_port, worker_command
 from gms_lab.models import NodeCreate, Project, ProjectCreate
-from gms_lab.tasks.celery_app import make_celery
+from gms_lab.tasks.celery_app import make_celery, sender
 from gms_lab.tasks.context import TaskContext
 from gms_lab.tasks.records import TaskRecords
 from gms_lab.tasks.service import TaskService
@@ -192,7 +192,7 @@ def task_service(config: StudioConfig, url: str) -> TaskService:
     """The task service as the server builds it: records in Redis, tasks sent through Celery."""
     ctx = TaskContext(config, url=url)
     celery = make_celery(config, url)
-    return TaskService(ctx, lambda name, tid, kw: celery.send_task(name, kwargs=kw, task_id=tid))
+    return TaskService(ctx, sender(celery))
 
 
 def project_with_shot(core: StudioCore, name: str) -> tuple[str, str]:

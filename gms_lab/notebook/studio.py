@@ -235,15 +235,12 @@ class Studio:
     def tasks(self) -> TaskService:
         """The task service, the same the server uses."""
         if self._tasks is None:
-            from ..tasks.celery_app import make_celery
+            from ..tasks.celery_app import make_celery, sender
             from ..tasks.service import TaskService
 
-            celery = make_celery(self.config, self.ctx.broker_url)
-
-            def send(name: str, task_id: str, kwargs: dict[str, Any]) -> None:
-                celery.send_task(name, kwargs=kwargs, task_id=task_id)
-
-            self._tasks = TaskService(self.ctx, send)
+            self._tasks = TaskService(
+                self.ctx, sender(make_celery(self.config, self.ctx.broker_url))
+            )
         return self._tasks
 
     @property

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import cast
 
+from celery import Celery
+
 from gms_lab.core import hierarchy
 from gms_lab.core.vcs import STUDIO_AUTHOR
 from gms_lab.models import NodeCreate, ProjectCreate, TaskRecord, TaskSubmit
-from gms_lab.tasks.celery_app import make_celery
+from gms_lab.tasks.celery_app import make_celery, sender
 from gms_lab.tasks.context import TaskContext
 from gms_lab.tasks.records import TASK_KEY
 from gms_lab.tasks.service import TaskService
@@ -20,6 +23,9 @@ from tests.services import REPO, TEST_PIPELINES, Worker, studio_config, task_ser
 
 from .film import small_film
 from .table import Row, Table, ms
+
+#: The worker's no-op task (`gms_lab.tasks.worker.ping`), the baseline of these rows.
+PING = "gms.ping"
 
 TINY = {"prompt": "fog over the harbour", "width": 16, "height": 16, "steps": 1}
 
@@ -31,17 +37,20 @@ def _all_finished(ctx: TaskContext, ids: list[str]) -> bool:
     )
 
 
-def _pings(ctx: TaskContext, celery: object, n: int, tag: str) -> float:
+def _pings(ctx: TaskContext, celery: Celery, n: int, tag: str) -> float:
     keys = [f"bench:ping:{tag}:{i}" for i in range(n)]
+    send = sender(celery)
     start = time.perf_counter()
     for key in keys:
-        celery.send_task("gms.ping", args=[key])  # type: ignore[attr-defined]
+        send(PING, uuid.uuid4().hex, {"key": key})
     wait_until(lambda: ctx.redis.exists(*keys) == n, 120, 0.005)
     return n / (time.perf_counter() - start)
 
 
 def bench_submit(url: str, tmp: Path, table: Table) -> None:
-    """Submit → running, one task at a time on an idle worker, vs a no-op Celery task."""
+    """Submit → running, one task at a time on an idle worker, vs a no-op Celery task: from the
+    call to the moment the worker runs it (its own clock: the record's `started`, the time the
+    no-op wrote), and how long the submit takes to answer (its take is durable by then)."""
     n = 100
     print(f"submit → running, {n} tasks")
     config = studio_config(
@@ -51,30 +60,33 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
     try:
         service = task_service(config, url)
         ctx = service.ctx
-        celery = make_celery(config, url)
+        send = sender(make_celery(config, url))
         project, shot = small_film(ctx.core, "Submit")
         request = TaskSubmit(project_id=project, node_id=shot, pipeline="still", parameters=TINY)
         service.submit(request)  # warm the process
         wait_until(lambda: _project_idle(ctx, project, 1), 60, 0.01)
-        latencies = []
+        running, answered = [], []
         for i in range(n):
-            sent = time.perf_counter()
+            called, sent = time.time(), time.perf_counter()
             record = service.submit(request)
-            wait_until(
-                lambda r=record: ctx.records.get(r.task_id).status.value != "pending", 30, 0.0002
-            )
-            latencies.append(time.perf_counter() - sent)
+            answered.append(time.perf_counter() - sent)
             # the worker is idle again: the take (and its thumbnail) is done
             wait_until(lambda i=i: _project_idle(ctx, project, i + 2), 30, 0.002)
+            started = ctx.records.get(record.task_id).started
+            assert started is not None
+            running.append(started.timestamp() - called)
             time.sleep(0.01)  # and back waiting for work
-        raw = []
+        raw, raw_seen = [], []
         for i in range(n):
             key = f"bench:ping:lat:{i}"
-            sent = time.perf_counter()
-            celery.send_task("gms.ping", args=[key])
+            called, sent = time.time(), time.perf_counter()
+            send(PING, uuid.uuid4().hex, {"key": key})
             wait_until(lambda k=key: ctx.redis.exists(k), 30, 0.0002)
-            raw.append(time.perf_counter() - sent)
-        ours, base = ms(latencies), ms(raw)
+            raw_seen.append(time.perf_counter() - sent)
+            raw.append(float(cast(bytes, ctx.redis.get(key))) - called)
+            time.sleep(0.01)
+        ours, base = ms(running), ms(raw)
+        answer, seen = ms(answered), ms(raw_seen)
         table.add(
             Row(
                 "submit → running, p50",
@@ -85,8 +97,9 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
                 "≤ 2x the no-op task",
                 ratio=ours["p50"] / base["p50"],
                 meets=ours["p50"] / base["p50"] <= 2,
-                notes=f"p99 {ours['p99']:.1f} ms",
-                extra={"studio": ours, "baseline": base},
+                notes=f"p99 {ours['p99']:.1f} ms; the submit answers in {answer['p50']:.1f} ms "
+                f"(its take durable), the no-op's key is seen in {seen['p50']:.1f} ms",
+                extra={"studio": ours, "baseline": base, "answered": answer, "seen": seen},
             )
         )
     finally:

@@ -12,13 +12,16 @@ import json
 import secrets
 import subprocess
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from PIL import Image
 
 from gms_lab.core.vcs import stable_author
+from gms_lab.tasks.celery_app import make_celery, sender
 from gms_lab.tasks.execute import PREVIEWS_LINGER
 from tests.conftest import Api
 from tests.services import CANCEL_GRACE, Worker
@@ -486,6 +489,34 @@ async def test_a_generated_take_gets_a_thumbnail(api: Api, workspace: Path) -> N
 
 def test_worker_fixture_is_a_real_celery_worker(worker: Worker) -> None:
     assert worker.proc is not None and worker.proc.poll() is None
+
+
+def test_a_queued_task_costs_no_celery_result_subscription(worker: Worker, redis_url: str) -> None:
+    """A task's record is its result: the studio's send keeps no Celery result, so queueing
+    costs no SUBSCRIBE to a result channel and no UNSUBSCRIBE when the `AsyncResult` is
+    dropped (Celery's plain `send_task` makes both)."""
+    client = redis.Redis.from_url(redis_url)
+    celery = make_celery(worker.config, redis_url)
+
+    def calls() -> int:
+        stats = client.info("commandstats")
+        return sum(
+            stats.get(f"cmdstat_{c}", {}).get("calls", 0) for c in ("subscribe", "unsubscribe")
+        )
+
+    made = {}
+    for way, send in (
+        ("studio", sender(celery)),
+        ("plain", lambda name, tid, kw: celery.send_task(name, kwargs=kw, task_id=tid)),
+    ):
+        before, key = calls(), f"test:ping:{secrets.token_hex(4)}"
+        send("gms.ping", uuid.uuid4().hex, {"key": key})
+        deadline = time.monotonic() + 20
+        while not client.exists(key):
+            assert time.monotonic() < deadline, f"the worker did not run the {way} ping"
+            time.sleep(0.02)
+        made[way] = calls() - before
+    assert made["studio"] == 0 and made["plain"] >= 2, made
 
 
 def png(width: int, height: int, colour: str) -> bytes:
