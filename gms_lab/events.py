@@ -378,6 +378,10 @@ class EventHub:
         self._task: asyncio.Task[None] | None = None
         self._wanted: set[str] = set()
         self._closing = False
+        #: set while the connection is up and subscribed to every wanted channel
+        self._up = asyncio.Event()
+        #: subscriptions sent for new listeners, by project, until they are written
+        self._joining: dict[str, asyncio.Task[None]] = {}
 
     def start(self) -> None:
         """Start listening (in the running event loop)."""
@@ -400,6 +404,7 @@ class EventHub:
         pubsub, client = self._pubsub, self._client
         self._pubsub = self._client = None
         self.connected = False
+        self._up.clear()
         if pubsub is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(pubsub.aclose(), self.timeout)  # type: ignore[no-untyped-call]
@@ -412,7 +417,14 @@ class EventHub:
         self.listeners.setdefault(project_id, set()).add(listener)
         self._wanted.add(channel(project_id))
         if self._pubsub is not None and self.connected:
-            asyncio.get_running_loop().create_task(self._subscribe(channel(project_id)))
+            task = asyncio.get_running_loop().create_task(self._subscribe(channel(project_id)))
+            self._joining[project_id] = task
+
+            def written(done: asyncio.Task[None]) -> None:
+                if self._joining.get(project_id) is done:
+                    del self._joining[project_id]
+
+            task.add_done_callback(written)
 
         def remove() -> None:
             listeners = self.listeners.get(project_id, set())
@@ -424,6 +436,18 @@ class EventHub:
                     asyncio.get_running_loop().create_task(self._unsubscribe(channel(project_id)))
 
         return remove
+
+    async def joined(self, project_id: str) -> None:
+        """Wait until Redis has the subscription of a listener just added (`add`), so that an
+        event published from now on reaches it. While the hub is still connecting, wait for
+        it (at most `timeout`); while Redis is down, return at once (the listener is told
+        `events_unavailable`, and to resync when events flow again)."""
+        if not self.connected and self.down_since is None and not self._closing:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._up.wait(), self.timeout)
+        task = self._joining.get(project_id)
+        if task is not None:
+            await asyncio.wait({task}, timeout=self.timeout)
 
     def unavailable(self) -> EventsUnavailable | None:
         """The `events_unavailable` event to tell a new client, while events do not flow."""
@@ -490,11 +514,15 @@ class EventHub:
                 )
                 self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
                 # one fixed channel, so the connection is subscribed even with no project open
+                wanted = set(self._wanted)
                 await asyncio.wait_for(
-                    self._pubsub.subscribe(CHANNEL_PREFIX.rstrip(":"), *self._wanted),
-                    self.timeout,
+                    self._pubsub.subscribe(CHANNEL_PREFIX.rstrip(":"), *wanted), self.timeout
                 )
-                self.connected = True
+                self.connected = True  # listeners added from now on subscribe themselves
+                missed = self._wanted - wanted  # added while the first subscription was sent
+                if missed:
+                    await asyncio.wait_for(self._pubsub.subscribe(*missed), self.timeout)
+                self._up.set()
                 self._came_back()
                 delay = 0.5
                 await self._listen()

@@ -175,6 +175,11 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
         await asyncio.wait_for(self.server.ready.wait(), timeout=60)
         if self.server.hub is not None:
             self._cleanup.append(self.server.hub.add(project_id, self._relay))
+            # `hello` promises every event published after it: Redis has the subscription first
+            await self.server.hub.joined(project_id)
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            self.on_close()  # the client left while it waited: nothing of it stays behind
+            return
         if self.server.watcher is not None:
             self._cleanup.append(self.server.watcher.watch(project_id))
         self.sockets.setdefault(project_id, set()).add(self)

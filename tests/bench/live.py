@@ -40,8 +40,8 @@ async def _ws_latency(ws_base: str, url: str, project: str, n: int) -> list[floa
             }
             sent = time.perf_counter()
             client.publish(f"gms:events:{project}", json.dumps(event))
-            while True:
-                got = json.loads(await conn.recv())
+            while True:  # an event lost is an error, never a bench that waits for good
+                got = json.loads(await asyncio.wait_for(conn.recv(), 10))
                 if got.get("taskId") == "bench" and got["seq"] == i:
                     break
             samples.append(time.perf_counter() - sent)

@@ -6,6 +6,7 @@ import json
 import platform
 import statistics
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,6 +85,7 @@ class Table:
             reason = f"{type(exc).__name__}: {exc}"
             self.skipped[group] = reason
             print(f"  {group}: skipped ({reason})")
+            traceback.print_exc()
 
     def add(self, row: Row) -> Row:
         """Record a row and print it at once (a long run shows progress)."""
