@@ -13,15 +13,18 @@ import json
 import logging
 import os
 import queue
+import ssl
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
+import hiredis
 import redis
-import redis.asyncio as aioredis
 from pydantic import ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
+from redis.asyncio.connection import SSLConnection, parse_url
 
 from .models import Asset, CamelModel, TaskRecord, TaskResult, TaskStatus
 
@@ -353,6 +356,98 @@ class EventPublisher:
 Listener = Callable[[str], None]
 
 
+def _command(*args: str) -> bytes:
+    """A Redis command in the protocol's own encoding (RESP)."""
+    parts = [b"*%d\r\n" % len(args)]
+    for arg in args:
+        data = arg.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+class _Subscription(asyncio.Protocol):
+    """The hub's Redis connection in subscribed mode, read as its bytes arrive.
+
+    Each published message goes to `on_message` straight from the socket's data: no coroutine,
+    timeout or retry wrapper per message (redis-py's `PubSub.get_message` cost a third of the
+    server's time per event). Replies to AUTH and PING are answered in order; a SUBSCRIBE is
+    done when Redis confirms it.
+    """
+
+    def __init__(self, on_message: Callable[[str, str], None]) -> None:
+        self.on_message = on_message
+        self.reader = hiredis.Reader(encoding="utf-8", errors="replace")
+        self.transport: asyncio.Transport | None = None
+        self.lost: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._replies: deque[asyncio.Future[Any]] = deque()
+        self._confirming: dict[str, asyncio.Future[None]] = {}
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.reader.feed(data)
+        try:
+            while (reply := self.reader.gets()) is not False:
+                self._reply(reply)
+        except hiredis.ProtocolError as exc:
+            log.warning("event bus: Redis sent what is not its protocol (%s)", exc)
+            if self.transport is not None:
+                self.transport.close()
+
+    def _reply(self, reply: Any) -> None:
+        kind = reply[0] if isinstance(reply, list) and reply else None
+        if kind == "message" and len(reply) == 3:
+            self.on_message(reply[1], reply[2])
+        elif kind == "subscribe":
+            waiting = self._confirming.pop(reply[1], None)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(None)
+        elif kind == "unsubscribe":
+            pass
+        elif self._replies:  # AUTH's OK, a PING's pong, or the error of either
+            waiting = self._replies.popleft()
+            if not waiting.done():
+                if isinstance(reply, hiredis.ReplyError):
+                    waiting.set_exception(ConnectionError(f"Redis: {reply}"))
+                else:
+                    waiting.set_result(reply)
+        elif isinstance(reply, hiredis.ReplyError):
+            log.warning("event bus: Redis refused a subscription: %s", reply)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.lost.done():
+            self.lost.set_result(None)
+        for waiting in [*self._replies, *self._confirming.values()]:
+            if not waiting.done():
+                waiting.set_exception(ConnectionError("Redis closed the connection"))
+        self._replies.clear()
+        self._confirming.clear()
+
+    def _write(self, *args: str) -> None:
+        if self.transport is None or self.transport.is_closing():
+            raise ConnectionError("not connected to Redis")
+        self.transport.write(_command(*args))
+
+    def request(self, *args: str) -> asyncio.Future[Any]:
+        """Send a command that gets a plain reply (AUTH, PING); the future of the reply."""
+        self._write(*args)
+        answer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._replies.append(answer)
+        return answer
+
+    async def subscribe(self, *names: str) -> None:
+        """Subscribe to channels; returns once Redis confirmed each."""
+        loop = asyncio.get_running_loop()
+        confirmed = [self._confirming.setdefault(name, loop.create_future()) for name in names]
+        self._write("SUBSCRIBE", *names)
+        await asyncio.gather(*confirmed)
+
+    def unsubscribe(self, name: str) -> None:
+        self._write("UNSUBSCRIBE", name)
+
+
 class EventHub:
     """The server's one Redis subscriber: one channel per project with listeners, fan-out here.
 
@@ -373,8 +468,7 @@ class EventHub:
         self.connected = False
         #: when events stopped flowing (time.time()), None while they flow
         self.down_since: float | None = None
-        self._client: aioredis.Redis | None = None
-        self._pubsub: aioredis.client.PubSub | None = None
+        self._sub: _Subscription | None = None
         self._task: asyncio.Task[None] | None = None
         self._wanted: set[str] = set()
         self._closing = False
@@ -401,22 +495,17 @@ class EventHub:
         await self._close()
 
     async def _close(self) -> None:
-        pubsub, client = self._pubsub, self._client
-        self._pubsub = self._client = None
+        sub, self._sub = self._sub, None
         self.connected = False
         self._up.clear()
-        if pubsub is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(pubsub.aclose(), self.timeout)  # type: ignore[no-untyped-call]
-        if client is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(client.aclose(), self.timeout)
+        if sub is not None and sub.transport is not None:
+            sub.transport.close()
 
     def add(self, project_id: str, listener: Listener) -> Callable[[], None]:
         """Listen to a project's events; returns the function that stops listening."""
         self.listeners.setdefault(project_id, set()).add(listener)
         self._wanted.add(channel(project_id))
-        if self._pubsub is not None and self.connected:
+        if self._sub is not None and self.connected:
             task = asyncio.get_running_loop().create_task(self._subscribe(channel(project_id)))
             self._joining[project_id] = task
 
@@ -432,8 +521,9 @@ class EventHub:
             if not listeners:
                 self.listeners.pop(project_id, None)
                 self._wanted.discard(channel(project_id))
-                if self._pubsub is not None and self.connected:
-                    asyncio.get_running_loop().create_task(self._unsubscribe(channel(project_id)))
+                if self._sub is not None and self.connected:
+                    with contextlib.suppress(ConnectionError):
+                        self._sub.unsubscribe(channel(project_id))
 
         return remove
 
@@ -461,13 +551,37 @@ class EventHub:
 
     async def _subscribe(self, name: str) -> None:
         with contextlib.suppress(Exception):
-            assert self._pubsub is not None
-            await asyncio.wait_for(self._pubsub.subscribe(name), self.timeout)
+            assert self._sub is not None
+            await asyncio.wait_for(self._sub.subscribe(name), self.timeout)
 
-    async def _unsubscribe(self, name: str) -> None:
-        with contextlib.suppress(Exception):
-            assert self._pubsub is not None
-            await asyncio.wait_for(self._pubsub.unsubscribe(name), self.timeout)
+    async def _connect(self) -> _Subscription:
+        """A connection to Redis (TCP, TLS or a Unix socket, as the URL says), authenticated."""
+        params = parse_url(self.url)
+        loop = asyncio.get_running_loop()
+        sub = _Subscription(self._received)
+        if "path" in params:
+            made = loop.create_unix_connection(lambda: sub, params["path"])
+        else:
+            secure = (
+                ssl.create_default_context()
+                if params.get("connection_class") is SSLConnection
+                else None
+            )
+            host, port = params.get("host", "localhost"), params.get("port", 6379)
+            made = loop.create_connection(lambda: sub, host, port, ssl=secure)
+        await asyncio.wait_for(made, self.timeout)
+        try:
+            if params.get("password"):
+                user = [params["username"]] if params.get("username") else []
+                await asyncio.wait_for(sub.request("AUTH", *user, params["password"]), self.timeout)
+        except BaseException:
+            if sub.transport is not None:
+                sub.transport.close()
+            raise
+        return sub
+
+    def _received(self, name: str, raw: str) -> None:
+        self.dispatch(name.removeprefix(CHANNEL_PREFIX), raw)
 
     def dispatch(self, project_id: str, raw: str) -> None:
         """Hand one event to every listener of the project (also used for local events)."""
@@ -509,23 +623,20 @@ class EventHub:
         delay = 0.5
         while not self._closing:
             try:
-                self._client = aioredis.Redis.from_url(
-                    self.url, socket_connect_timeout=self.timeout, socket_timeout=self.timeout
-                )
-                self._pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+                sub = self._sub = await self._connect()
                 # one fixed channel, so the connection is subscribed even with no project open
                 wanted = set(self._wanted)
                 await asyncio.wait_for(
-                    self._pubsub.subscribe(CHANNEL_PREFIX.rstrip(":"), *wanted), self.timeout
+                    sub.subscribe(CHANNEL_PREFIX.rstrip(":"), *wanted), self.timeout
                 )
                 self.connected = True  # listeners added from now on subscribe themselves
                 missed = self._wanted - wanted  # added while the first subscription was sent
                 if missed:
-                    await asyncio.wait_for(self._pubsub.subscribe(*missed), self.timeout)
+                    await asyncio.wait_for(sub.subscribe(*missed), self.timeout)
                 self._up.set()
                 self._came_back()
                 delay = 0.5
-                await self._listen()
+                await self._listen(sub)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -534,22 +645,14 @@ class EventHub:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10.0)
 
-    async def _listen(self) -> None:
-        assert self._pubsub is not None and self._client is not None
-        pinged = time.monotonic()
+    async def _listen(self, sub: _Subscription) -> None:
+        """Messages are dispatched as they arrive (`_Subscription`); this watches the
+        connection: closed, or a ping unanswered (a hung Redis keeps its sockets open)."""
         while True:
-            message = await self._pubsub.get_message(timeout=0.5)
-            if time.monotonic() - pinged >= self.PING_EVERY:
-                # a hung Redis keeps its sockets open: only an unanswered ping tells
-                try:
-                    await asyncio.wait_for(self._client.ping(), self.timeout)
-                except TimeoutError as exc:
-                    raise ConnectionError("Redis does not answer a ping") from exc
-                pinged = time.monotonic()
-            if message is None or message.get("type") != "message":
-                continue
-            name = message["channel"]
-            name = name.decode() if isinstance(name, bytes) else str(name)
-            data = message["data"]
-            raw = data.decode() if isinstance(data, bytes) else str(data)
-            self.dispatch(name.removeprefix(CHANNEL_PREFIX), raw)
+            done, _ = await asyncio.wait({sub.lost}, timeout=self.PING_EVERY)
+            if done:
+                raise ConnectionError("Redis closed the connection")
+            try:
+                await asyncio.wait_for(sub.request("PING"), self.timeout)
+            except TimeoutError as exc:
+                raise ConnectionError("Redis does not answer a ping") from exc

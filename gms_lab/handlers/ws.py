@@ -144,6 +144,8 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
     _waiting = 0
     _writing = False
     _behind = False
+    #: events heard before `hello` was sent: they follow it, in order
+    _early: list[str] | None = None
     _outbox: deque[bytes]
 
     @property
@@ -174,6 +176,7 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
             return
         await asyncio.wait_for(self.server.ready.wait(), timeout=60)
         if self.server.hub is not None:
+            self._early = []
             self._cleanup.append(self.server.hub.add(project_id, self._relay))
             # `hello` promises every event published after it: Redis has the subscription first
             await self.server.hub.joined(project_id)
@@ -201,12 +204,18 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
                     message=f"Generation is unavailable: {self.server.error or 'starting'}",
                 )
             )
+        early, self._early = self._early, None
+        for raw in early or ():
+            self._relay(raw)
 
     def get_compression_options(self) -> None:
         """No per-message compression: frames are made once and shared by every client."""
         return None
 
     def _relay(self, raw: str) -> None:
+        if self._early is not None:
+            self._early.append(raw)
+            return
         self._send(_frames.of(raw))
 
     def send_event(self, event: Any) -> None:
