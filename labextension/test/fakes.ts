@@ -19,6 +19,7 @@ import type {
   CategoryKey,
   ExportInfo,
   IAssetMove,
+  IPipeline,
   IProject,
   ITaskList,
   ITaskRecord,
@@ -436,7 +437,7 @@ export function fakeAPI(project: IProject = sampleProject()) {
       ): Promise<ITaskList> => ({ tasks: structuredClone(state.tasks) })
     ),
     cancelTask: vi.fn(async () => undefined),
-    listPipelines: vi.fn(async () => ({ pipelines: [] })),
+    listPipelines: vi.fn(async () => ({ pipelines: [] as IPipeline[] })),
     listModels: vi.fn(async () => ({
       models: [
         {

@@ -336,6 +336,50 @@ describe('StudioModel: task events are ordered by seq', () => {
     // an export changes no take: its failure re-reads no manifest
     expect(api.getProject.mock.calls.length).toBe(reads);
   });
+
+  it('says "Export failed" of an export started elsewhere (a notebook), with no Retry', async () => {
+    const { sockets, notices, api, model } = ctx;
+    api.listPipelines.mockResolvedValueOnce({
+      pipelines: [
+        {
+          id: 'animatic',
+          name: 'Animatic',
+          version: '1',
+          media: 'video',
+          description: 'Cuts a scene',
+          produces: 'export',
+          parameters: {},
+          tiers: {}
+        }
+      ]
+    });
+    await model.tasks.loadPipelines();
+    sockets[0].emit({
+      type: 'task_progress',
+      taskId: 'nb-export',
+      nodeId: 'sc1',
+      seq: 1,
+      progress: 0.5,
+      step: 'cutting',
+      status: 'running',
+      pipeline: 'animatic',
+      preview: null
+    });
+    sockets[0].emit({
+      type: 'task_failed',
+      taskId: 'nb-export',
+      nodeId: 'sc1',
+      seq: 2,
+      error: 'ffmpeg is missing',
+      cancelled: false
+    });
+    await settle();
+    const told = notices.filter(n => n.type === 'error');
+    expect(told.map(n => n.message)).toEqual([
+      'Export failed: ffmpeg is missing'
+    ]);
+    expect(told[0].actions ?? []).toEqual([]);
+  });
 });
 
 describe('StudioModel: parts signal only their own changes', () => {

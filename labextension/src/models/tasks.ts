@@ -436,8 +436,13 @@ export class TaskTracker {
       console.warn(`gms: no thumbnail for ${event.nodeId}: ${event.error}`);
       return;
     }
-    if (this._notices.has(event.taskId)) {
-      // an export announced as under way (it changed no take): its notice says how it ended
+    const pipeline = this._tasks.get(event.taskId)?.pipeline;
+    const exporting = this._pipelines.some(
+      p => p.id === pipeline && p.produces === 'export'
+    );
+    if (this._notices.has(event.taskId) || exporting) {
+      // an export (announced as under way here, or started elsewhere: a notebook) changed no
+      // take: its notice says how it ended
       this._notices.notify({
         type: event.cancelled ? 'info' : 'error',
         key: event.taskId,
