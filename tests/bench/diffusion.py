@@ -115,19 +115,19 @@ def bench_diffusion(url: str, tmp: Path, table: Table, takes: int = 16) -> None:
             parameters={**PARAMS, "model": "tiny-sd"},
         )
 
-        made = [0]  # takes made so far: each also queues a thumbnail task
+        made = [0]  # takes made so far (an image take makes its thumbnail itself)
 
         def idle() -> None:
-            """The machine quiet: every take and its thumbnail finished, then a short pause.
+            """The machine quiet: every take finished, then a short pause.
 
             Each sample, studio or direct, starts from the same rest: nothing left over from
             the one before (the worker's tail of a task, the last call's threads) runs into it.
             """
-            wait_until(lambda: _project_idle(ctx, project, 2 * made[0]), 120, 0.005)
+            wait_until(lambda: _project_idle(ctx, project, made[0]), 120, 0.005)
             time.sleep(SETTLE)
 
         def take(endings: dict[str, threading.Event]) -> tuple[float, dict[str, object]]:
-            idle()  # the previous take's thumbnail task is not counted
+            idle()  # the previous take is not counted
             ended = threading.Event()
             begin = time.perf_counter()
             task_id = service.submit(request).task_id
