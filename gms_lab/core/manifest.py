@@ -637,45 +637,89 @@ def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser |
     return project, serialiser
 
 
+#: Where a shot's JSON starts in the indented manifest: project > chapters > chapter > scenes >
+#: scene > shots > shot, two spaces a level.
+_SHOT_INDENT = b"\n" + b" " * 12
+_INDENT = orjson.OPT_INDENT_2
+
+
+@dataclass(frozen=True)
+class _ShotText:
+    """A shot as it was last written: its own fields (as compact JSON), its takes (by
+    identity) with their JSON, and its indented text in the manifest."""
+
+    fields: bytes
+    takes: tuple[Take, ...]
+    datas: tuple[dict[str, Any], ...]
+    text: bytes
+
+
 class Serialiser:
     """Turns a project into the manifest's bytes (indented JSON, camelCase keys).
 
     Takes are frozen and shared between versions, so the JSON form of each is made once and
-    kept (by identity) for the next write; the rest is dumped each time and encoded by orjson.
-    Every value must have its declared type: the wrong type is a `PydanticSerializationError`.
+    kept (by identity). Each shot's text is kept too: a shot whose own fields are the same
+    (values and types) and whose takes are the same objects as when it was last written is not
+    serialised again, its text goes in as it is. A write that changes one property of a film of
+    10,000 takes encodes one shot. Every value must have its declared type: the wrong type is a
+    `PydanticSerializationError`.
     """
 
     def __init__(self) -> None:
-        self._takes: dict[int, tuple[Take, dict[str, Any]]] = {}
+        self._shots: dict[str, _ShotText] = {}
+        #: Takes whose JSON is known but not yet part of a written shot (read back by `_parse`).
+        self._loose: dict[int, tuple[Take, dict[str, Any]]] = {}
 
     def takes_by_id(self) -> dict[str, tuple[Take, dict[str, Any]]]:
         """The takes whose JSON is kept, by take id."""
-        return {take.id: (take, data) for take, data in self._takes.values()}
+        found = {take.id: (take, data) for take, data in self._loose.values()}
+        for shot in self._shots.values():
+            found.update(
+                (take.id, (take, data)) for take, data in zip(shot.takes, shot.datas, strict=True)
+            )
+        return found
 
     def keep(self, pairs: list[tuple[Take, dict[str, Any]]]) -> None:
         """Remember the JSON of these takes (read back exactly as this writer made it)."""
         for take, data in pairs:
-            self._takes[id(take)] = (take, data)
+            self._loose[id(take)] = (take, data)
 
     def dump(self, project: Project) -> bytes:
-        """The manifest's bytes; keeps the JSON of exactly the takes of this project."""
-        known, fresh = self._takes, {}
+        """The manifest's bytes; keeps the text of exactly the shots of this project."""
+        before, now = self._shots, {}
+        loose = self._loose
 
-        def take_json(take: Any) -> dict[str, Any]:
+        def take_json(take: Any, known: dict[int, tuple[Take, dict[str, Any]]]) -> dict[str, Any]:
             if not isinstance(take, Take):
                 raise PydanticSerializationError(f"A take must be a Take, not {type(take)}")
-            hit = known.get(id(take))
+            hit = known.get(id(take)) or loose.get(id(take))
             if hit is not None and hit[0] is take:
-                fresh[id(take)] = hit
                 return hit[1]
             _shallow_enough(take.parameters, "A take's parameters")
-            data = take.model_dump(mode="json", by_alias=True, warnings="error")
-            fresh[id(take)] = (take, data)
-            return data
+            return take.model_dump(mode="json", by_alias=True, warnings="error")
 
-        def shot_json(shot: Shot) -> dict[str, Any]:
+        def shot_json(shot: Shot) -> orjson.Fragment:
+            fields = _own_fields(shot)
+            takes = shot.takes
+            last = before.get(shot.id)
+            if (
+                last is not None
+                and fields
+                and last.fields == fields
+                and len(last.takes) == len(takes)
+                and all(a is b for a, b in zip(last.takes, takes, strict=True))
+            ):
+                now[shot.id] = last
+                return orjson.Fragment(last.text)
             _shallow_enough(shot.properties, "A shot's properties")
-            return _with(shot, "takes", [take_json(t) for t in shot.takes])
+            known = (
+                {id(t): (t, d) for t, d in zip(last.takes, last.datas, strict=True)} if last else {}
+            )
+            datas = tuple(take_json(t, known) for t in takes)
+            text = orjson.dumps(_with(shot, "takes", list(datas)), option=_INDENT)
+            text = text.replace(b"\n", _SHOT_INDENT)
+            now[shot.id] = _ShotText(fields, tuple(takes), datas, text)
+            return orjson.Fragment(text)
 
         def scene_json(scene: Scene) -> dict[str, Any]:
             return _with(scene, "shots", [shot_json(s) for s in _typed(scene.shots, Shot)])
@@ -689,9 +733,20 @@ class Serialiser:
         doc = _with(
             project, "chapters", [chapter_json(c) for c in _typed(project.chapters, Chapter)]
         )
-        data = orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n"
-        self._takes = fresh
+        data = orjson.dumps(doc, option=_INDENT) + b"\n"
+        self._shots, self._loose = now, {}
         return data
+
+
+def _own_fields(shot: Shot) -> bytes:
+    """A shot's fields but its takes, as compact JSON: equal bytes are equal values of the
+    same types (1, 1.0 and true differ). Empty when orjson cannot say (then it is written out)."""
+    fields = dict(shot.__dict__)
+    del fields["takes"]
+    try:
+        return orjson.dumps(fields)
+    except (orjson.JSONEncodeError, TypeError):
+        return b""
 
 
 def _typed(items: list[Any], cls: type[M]) -> list[M]:

@@ -302,6 +302,70 @@ def test_after_another_process_wrote_only_what_changed_is_read_anew(core: Studio
     assert path.read_bytes() == make_core(core.workspace.root).projects.get_serialised("harbour")[1]
 
 
+def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each write encodes only the shots that changed, and its bytes are what a fresh writer
+    makes of the same project, whatever changed: a value's type alone (1, 1.0, true), a take,
+    a name, the order of shots."""
+    from gms_lab.core import manifest
+
+    def film(p: Project) -> list[str]:
+        chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
+        scene = hierarchy.add(p, NodeCreate(kind="scene", parent_id=chapter, name="B")).node.id
+        ids = [
+            hierarchy.add(p, NodeCreate(kind="shot", parent_id=scene, name=f"S{i}")).node.id
+            for i in range(20)
+        ]
+        for n, shot in enumerate(ids):
+            takes.add_generating(
+                p, shot, pipeline="still", parameters={"n": n}, seed=n, task_id=f"t{n}", tier="low"
+            )
+        return ids
+
+    shots = core.manifests.update("harbour", film)[1]
+    encoded: list[str] = []
+    real = manifest._with
+
+    def counting(model: Any, nested: str, children: list[Any]) -> dict[str, Any]:
+        if nested == "takes":
+            encoded.append(model.id)
+        return real(model, nested, children)
+
+    monkeypatch.setattr(manifest, "_with", counting)
+    path = core.workspace.project_dir("harbour") / "project.json"
+
+    def node(p: Project, shot: str) -> Any:
+        return hierarchy.find(p, shot).node
+
+    def set_property(value: object) -> Any:
+        return lambda p: node(p, shots[3]).properties.__setitem__("lens", value)
+
+    changes = [
+        (set_property(1), [shots[3]]),
+        (set_property(True), [shots[3]]),
+        (set_property(1.0), [shots[3]]),
+        (set_property(1.0), []),  # the same value again: nothing to encode
+        (lambda p: setattr(node(p, shots[5]), "name", "Renamed"), [shots[5]]),
+        (lambda p: setattr(p, "name", "Harbour 2"), []),
+        (
+            lambda p: takes.add_generating(
+                p, shots[9], pipeline="still", parameters={}, seed=1, task_id="x", tier="low"
+            ),
+            [shots[9]],
+        ),
+        (lambda p: p.chapters[0].scenes[0].shots.reverse(), []),
+    ]
+    for change, expected in changes:
+        encoded.clear()
+        core.manifests.update("harbour", change)
+        assert encoded == expected
+        written = path.read_bytes()
+        assert written == manifest.Serialiser().dump(Project.model_validate_json(written))
+    lens = node(core.projects.get("harbour"), shots[3]).properties["lens"]
+    assert lens == 1.0 and type(lens) is float
+
+
 _COALESCED_WRITER = """
 import sys, threading
 from pathlib import Path
