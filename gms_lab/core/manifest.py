@@ -32,7 +32,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,7 +176,9 @@ class _Entry:
         if self.body is None:
             with self.lock:
                 if self.body is None:
-                    self.body = _dump(self.project)
+                    if self.serialiser is None:  # kept for the next write or read
+                        self.serialiser = Serialiser()
+                    self.body = self.serialiser.dump(self.project)
         return self.body
 
 
@@ -604,16 +606,18 @@ def _shallow_enough(value: Any, what: str) -> None:
 
 
 def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser | None]:
-    """The manifest in `data`; with the takes of an older version in hand, only what changed
-    is validated (another process wrote it: most takes are the same).
+    """The manifest in `data`; with an older version in hand, only what changed is validated
+    (another process wrote it: most shots and takes are the same).
 
-    Unchanged takes (same JSON as the older version's) are that version's frozen `Take`s, and
-    their JSON is kept for the next write; the rest goes through the models as usual.
+    A shot whose text is byte for byte the one this process last wrote or read for it is that
+    version's `Shot` (its text, not even parsed); in the other shots, a take whose JSON is the
+    older version's (same values of the same types) is that version's frozen `Take`. What is
+    reused is kept for the next write; the rest goes through the models as usual.
     """
-    if known is None or not known.takes_by_id():
+    if known is None or not known.known():
         return Project.model_validate_json(data), None
     try:
-        doc = orjson.loads(data)
+        doc, kept = _load_known_shots(data, known.shot_texts())
     except orjson.JSONDecodeError:
         return Project.model_validate_json(data), None  # says what is wrong
     by_id = known.takes_by_id()
@@ -622,19 +626,68 @@ def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser |
         for chapter in doc["chapters"]:
             for scene in chapter["scenes"]:
                 for shot in scene["shots"]:
+                    if isinstance(shot, Shot):
+                        continue
                     takes = shot["takes"]
                     for i, raw in enumerate(takes):
                         take_id = raw.get("id") if isinstance(raw, dict) else None
                         hit = by_id.get(take_id) if isinstance(take_id, str) else None
-                        if hit is not None and hit[1] == raw:
+                        if hit is not None and _same(hit[1], raw):
                             takes[i] = hit[0]
                             reused.append(hit)
     except (KeyError, TypeError, AttributeError):
         return Project.model_validate_json(data), None  # not the usual shape: say what is wrong
     project = Project.model_validate(doc)
     serialiser = Serialiser()
-    serialiser.keep(reused)
+    serialiser.keep(reused, kept)
     return project, serialiser
+
+
+#: How a shot begins in the manifest, up to its id (see `_SHOT_INDENT`).
+_SHOT_OPEN = b"\n" + b" " * 12 + b"{\n" + b" " * 14 + b'"id": "'
+_CHAPTERS = b'\n  "chapters": ['
+
+
+def _load_known_shots(data: bytes, texts: dict[str, _ShotText]) -> tuple[Any, list[_ShotText]]:
+    """`orjson.loads(data)`, but each shot found with exactly the text known for its id is
+    not parsed: that text's `Shot` is put in its place. Anything unexpected (a placeholder
+    that does not end up in a list of shots) and nothing is put in place."""
+    pieces: list[bytes] = []
+    kept: list[_ShotText] = []
+    done = 0
+    at = data.find(_CHAPTERS)
+    while texts and at >= 0:
+        at = data.find(_SHOT_OPEN, at)
+        if at < 0:
+            break
+        brace = at + 13
+        name_at = at + len(_SHOT_OPEN)
+        name_end = data.find(b'"', name_at)
+        last = texts.get(data[name_at:name_end].decode("utf-8", "replace"))
+        if last is not None and data.startswith(last.text, brace):
+            pieces += (data[done:brace], b"%d" % len(kept))
+            kept.append(last)
+            done = at = brace + len(last.text)
+        else:
+            at = max(name_end, name_at)
+    if not kept:
+        return orjson.loads(data), []
+    pieces.append(data[done:])
+    doc = orjson.loads(b"".join(pieces))
+    placed = [False] * len(kept)
+    try:
+        for chapter in doc["chapters"]:
+            for scene in chapter["scenes"]:
+                shots = scene["shots"]
+                for i, shot in enumerate(shots):
+                    if type(shot) is int and 0 <= shot < len(kept) and not placed[shot]:
+                        placed[shot] = True
+                        shots[i] = kept[shot].shot
+    except (KeyError, TypeError, AttributeError):
+        pass
+    if not all(placed):
+        return orjson.loads(data), []
+    return doc, kept
 
 
 #: Where a shot's JSON starts in the indented manifest: project > chapters > chapter > scenes >
@@ -645,9 +698,11 @@ _INDENT = orjson.OPT_INDENT_2
 
 @dataclass(frozen=True)
 class _ShotText:
-    """A shot as it was last written: its own fields (as compact JSON), its takes (by
-    identity) with their JSON, and its indented text in the manifest."""
+    """A shot as it was last written or read: the `Shot` (never changed: a write changes a
+    copy), its own fields (as compact JSON), its takes (by identity) with their JSON, and its
+    indented text in the manifest."""
 
+    shot: Shot
     fields: bytes
     takes: tuple[Take, ...]
     datas: tuple[dict[str, Any], ...]
@@ -679,10 +734,22 @@ class Serialiser:
             )
         return found
 
-    def keep(self, pairs: list[tuple[Take, dict[str, Any]]]) -> None:
-        """Remember the JSON of these takes (read back exactly as this writer made it)."""
+    def known(self) -> bool:
+        """Whether anything is kept."""
+        return bool(self._shots or self._loose)
+
+    def shot_texts(self) -> dict[str, _ShotText]:
+        """The shots' texts, by shot id."""
+        return self._shots
+
+    def keep(
+        self, pairs: list[tuple[Take, dict[str, Any]]], shots: Sequence[_ShotText] = ()
+    ) -> None:
+        """Remember the JSON of these takes and the text of these shots (read back exactly as
+        a writer made them)."""
         for take, data in pairs:
             self._loose[id(take)] = (take, data)
+        self._shots.update((text.shot.id, text) for text in shots)
 
     def dump(self, project: Project) -> bytes:
         """The manifest's bytes; keeps the text of exactly the shots of this project."""
@@ -718,7 +785,7 @@ class Serialiser:
             datas = tuple(take_json(t, known) for t in takes)
             text = orjson.dumps(_with(shot, "takes", list(datas)), option=_INDENT)
             text = text.replace(b"\n", _SHOT_INDENT)
-            now[shot.id] = _ShotText(fields, tuple(takes), datas, text)
+            now[shot.id] = _ShotText(shot, fields, tuple(takes), datas, text)
             return orjson.Fragment(text)
 
         def scene_json(scene: Scene) -> dict[str, Any]:
@@ -736,6 +803,18 @@ class Serialiser:
         data = orjson.dumps(doc, option=_INDENT) + b"\n"
         self._shots, self._loose = now, {}
         return data
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of the same types all the way down (1, 1.0 and true are not the same
+    JSON)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def _own_fields(shot: Shot) -> bytes:

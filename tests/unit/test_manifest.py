@@ -366,6 +366,80 @@ def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
     assert lens == 1.0 and type(lens) is float
 
 
+def test_after_another_process_wrote_only_the_shots_it_changed_are_parsed(
+    core: StudioCore,
+) -> None:
+    """Another process changes the film in every way it can: this process reads each version
+    exactly (the same JSON as a fresh parse, and it answers the file's bytes), while every
+    shot that process did not touch is still this process's very object."""
+
+    def film(p: Project) -> list[str]:
+        chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
+        scenes = [
+            hierarchy.add(p, NodeCreate(kind="scene", parent_id=chapter, name=f"B{i}")).node.id
+            for i in range(2)
+        ]
+        ids = [
+            hierarchy.add(p, NodeCreate(kind="shot", parent_id=scenes[i % 2], name=f"S{i}")).node.id
+            for i in range(12)
+        ]
+        for n, shot in enumerate(ids):
+            takes.add_generating(
+                p, shot, pipeline="still", parameters={"n": 1}, seed=n, task_id=f"t{n}", tier="low"
+            )
+        return ids
+
+    shots = core.manifests.update("harbour", film)[1]
+    other = make_core(core.workspace.root)  # another process: its own memory
+    path = core.workspace.project_dir("harbour") / "project.json"
+
+    def node(p: Project, shot: str) -> Any:
+        return hierarchy.find(p, shot).node
+
+    def retake(p: Project) -> None:  # a take's parameter changes type only: 1 → true
+        shot = node(p, shots[4])
+        shot.takes[0] = shot.takes[0].model_copy(update={"parameters": {"n": True}})
+
+    def move(p: Project) -> None:
+        first, second = p.chapters[0].scenes
+        second.shots.append(first.shots.pop(0))
+
+    changes = [
+        (lambda p: node(p, shots[2]).properties.__setitem__("lens", 1), {shots[2]}),
+        (lambda p: node(p, shots[2]).properties.__setitem__("lens", 1.0), {shots[2]}),
+        (retake, {shots[4]}),
+        (lambda p: p.chapters[0].scenes[0].shots.reverse(), set()),
+        (move, set()),
+        (lambda p: setattr(p, "name", "Harbour 2"), set()),
+        (lambda p: p.chapters[0].scenes[1].shots.clear(), set()),
+    ]
+    for change, touched in changes:
+        before = {s.id: s for _, s in _shots_of(core.projects.get("harbour"))}
+        other.manifests.update("harbour", change)
+        after = core.projects.get("harbour")
+        fresh = Project.model_validate_json(path.read_bytes())
+        assert after.model_dump_json() == fresh.model_dump_json()
+        assert core.projects.get_serialised("harbour")[1] == path.read_bytes()
+        for _, shot in _shots_of(after):
+            assert (shot is before[shot.id]) == (shot.id not in touched)
+    # a manifest laid out by hand (re-indented) is read as it says
+    data = json.loads(path.read_bytes())
+    data["chapters"][0]["scenes"][0]["shots"][0]["name"] = "By hand"
+    path.write_text(json.dumps(data, indent=4))
+    project = core.projects.get("harbour")
+    assert project.chapters[0].scenes[0].shots[0].name == "By hand"
+    assert (
+        project.model_dump_json()
+        == Project.model_validate_json(path.read_bytes()).model_dump_json()
+    )
+
+
+def _shots_of(project: Project) -> list[tuple[str, Any]]:
+    return [
+        (scene.id, shot) for c in project.chapters for scene in c.scenes for shot in scene.shots
+    ]
+
+
 _COALESCED_WRITER = """
 import sys, threading
 from pathlib import Path
