@@ -620,24 +620,40 @@ def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser |
         doc, kept = _load_known_shots(data, known.shot_texts())
     except orjson.JSONDecodeError:
         return Project.model_validate_json(data), None  # says what is wrong
-    by_id = known.takes_by_id()
+    texts, loose = known.shot_texts(), known.loose_by_id()
     reused: list[tuple[Take, dict[str, Any]]] = []
+    fresh: list[tuple[int, int, int, int]] = []  # where the takes not known are
     try:
-        for chapter in doc["chapters"]:
-            for scene in chapter["scenes"]:
-                for shot in scene["shots"]:
+        for c, chapter in enumerate(doc["chapters"]):
+            for s, scene in enumerate(chapter["scenes"]):
+                for h, shot in enumerate(scene["shots"]):
                     if isinstance(shot, Shot):
                         continue
-                    takes = shot["takes"]
-                    for i, raw in enumerate(takes):
+                    # the takes this shot had (only these: a read makes no index of the film)
+                    last = texts.get(shot["id"]) if isinstance(shot["id"], str) else None
+                    had = (
+                        {t.id: (t, d) for t, d in zip(last.takes, last.datas, strict=True)}
+                        if last
+                        else {}
+                    )
+                    for i, raw in enumerate(shot["takes"]):
                         take_id = raw.get("id") if isinstance(raw, dict) else None
-                        hit = by_id.get(take_id) if isinstance(take_id, str) else None
+                        hit = (
+                            had.get(take_id) or loose.get(take_id)
+                            if isinstance(take_id, str)
+                            else None
+                        )
                         if hit is not None and _same(hit[1], raw):
-                            takes[i] = hit[0]
+                            shot["takes"][i] = hit[0]
                             reused.append(hit)
+                        else:
+                            fresh.append((c, s, h, i))
     except (KeyError, TypeError, AttributeError):
         return Project.model_validate_json(data), None  # not the usual shape: say what is wrong
     project = Project.model_validate(doc)
+    for c, s, h, i in fresh:  # known from now on, as the writer writes them
+        take = project.chapters[c].scenes[s].shots[h].takes[i]
+        reused.append((take, take.model_dump(mode="json", by_alias=True)))
     serialiser = Serialiser()
     serialiser.keep(reused, kept)
     return project, serialiser
@@ -725,14 +741,9 @@ class Serialiser:
         #: Takes whose JSON is known but not yet part of a written shot (read back by `_parse`).
         self._loose: dict[int, tuple[Take, dict[str, Any]]] = {}
 
-    def takes_by_id(self) -> dict[str, tuple[Take, dict[str, Any]]]:
-        """The takes whose JSON is kept, by take id."""
-        found = {take.id: (take, data) for take, data in self._loose.values()}
-        for shot in self._shots.values():
-            found.update(
-                (take.id, (take, data)) for take, data in zip(shot.takes, shot.datas, strict=True)
-            )
-        return found
+    def loose_by_id(self) -> dict[str, tuple[Take, dict[str, Any]]]:
+        """The takes whose JSON is kept outside the shots' texts, by take id."""
+        return {take.id: (take, data) for take, data in self._loose.values()}
 
     def known(self) -> bool:
         """Whether anything is kept."""

@@ -422,6 +422,18 @@ def test_after_another_process_wrote_only_the_shots_it_changed_are_parsed(
         assert core.projects.get_serialised("harbour")[1] == path.read_bytes()
         for _, shot in _shots_of(after):
             assert (shot is before[shot.id]) == (shot.id not in touched)
+
+    # a take read anew once is known from then on: not validated again (a read alone, no
+    # answer serialised in between)
+    def retake_again(p: Project) -> None:
+        shot = node(p, shots[4])
+        shot.takes[0] = shot.takes[0].model_copy(update={"parameters": {"n": "again"}})
+
+    other.manifests.update("harbour", retake_again)
+    retaken = node(core.projects.get("harbour"), shots[4]).takes[0]
+    assert retaken.parameters == {"n": "again"}
+    other.manifests.update("harbour", lambda p: setattr(node(p, shots[4]), "name", "Again"))
+    assert node(core.projects.get("harbour"), shots[4]).takes[0] is retaken
     # a manifest laid out by hand (re-indented) is read as it says
     data = json.loads(path.read_bytes())
     data["chapters"][0]["scenes"][0]["shots"][0]["name"] = "By hand"
