@@ -44,20 +44,36 @@ def bench_list(server: Server, core: StudioCore, table: Table, count: int = 1000
         for path in core.workspace.projects_dir.glob("*/project.json"):
             Project.model_validate_json(path.read_bytes())
         naive.append(time.perf_counter() - start)
-    ours, base = ms(samples), ms(naive)
     table.add(
-        Row(
+        _fast_row(
             f"list {count:,} projects, p50 (p99)",
-            ours["p50"],
-            "ms",
+            ms(samples),
             "parse every project.json",
-            base["p50"],
+            ms(naive),
             "< 50 ms (p99 < 200 ms)",
-            ratio=ours["p50"] / base["p50"],
-            meets=ours["p50"] < 50 and ours["p99"] < 200,
-            notes=f"p99 {ours['p99']:.0f} ms",
-            extra={"studio": ours, "baseline": base},
         )
+    )
+
+
+def _fast_row(
+    title: str,
+    ours: dict[str, float],
+    baseline: str,
+    base: dict[str, float],
+    target: str = "< 50 ms p50, p99 < 200 ms",
+) -> Row:
+    """A row whose target is p50 < 50 ms and p99 < 200 ms."""
+    return Row(
+        title,
+        ours["p50"],
+        "ms",
+        baseline,
+        base["p50"],
+        target,
+        ratio=ours["p50"] / base["p50"],
+        meets=ours["p50"] < 50 and ours["p99"] < 200,
+        notes=f"p99 {ours['p99']:.0f} ms",
+        extra={"studio": ours, "baseline": base},
     )
 
 
@@ -83,21 +99,16 @@ def bench_big_project(server: Server, core: StudioCore, table: Table, root: Path
         sum(len(s["takes"]) for c in body["chapters"] for sc in c["scenes"] for s in sc["shots"])
         == 10_000
     )
-    ours, base = ms(reads), ms(contents)
-    table.add(
-        Row(
-            f"read a project of 10,000 takes ({size / 1e6:.1f} MB), p50 (p90, p99)",
-            ours["p50"],
-            "ms",
-            "contents API GET of the same file",
-            base["p50"],
-            "< 50 ms p50, p99 < 200 ms",
-            ratio=ours["p50"] / base["p50"],
-            meets=ours["p50"] < 50 and ours["p99"] < 200,
-            notes=f"p90 {ours['p90']:.0f}, p99 {ours['p99']:.0f} ms",
-            extra={"studio": ours, "baseline": base, "bytes": size},
-        )
+    base = ms(contents)
+    row = _fast_row(
+        f"read a project of 10,000 takes ({size / 1e6:.1f} MB), p50 (p90, p99)",
+        ms(reads),
+        "contents API GET of the same file",
+        base,
     )
+    row.notes = f"p90 {row.extra['studio']['p90']:.0f}, {row.notes}"
+    row.extra["bytes"] = size
+    table.add(row)
     # the same read right after another process (a worker finishing a take) wrote the file
     fresh = []
     film = core.manifests.read(project_id)
@@ -109,19 +120,12 @@ def bench_big_project(server: Server, core: StudioCore, table: Table, root: Path
         start = time.perf_counter()
         answer = server.get(f"/gms/api/projects/{project_id}")
         fresh.append(time.perf_counter() - start)
-    after = ms(fresh)
     table.add(
-        Row(
+        _fast_row(
             "the same read right after a worker's write (a take done), p50 (p99)",
-            after["p50"],
-            "ms",
+            ms(fresh),
             "contents API GET of the same file",
-            base["p50"],
-            "< 50 ms p50, p99 < 200 ms",
-            ratio=after["p50"] / base["p50"],
-            meets=after["p50"] < 50 and after["p99"] < 200,
-            notes=f"p99 {after['p99']:.0f} ms",
-            extra={"studio": after, "baseline": base},
+            base,
         )
     )
     # change one shot's property: answered only once it is on disk (fsynced)
