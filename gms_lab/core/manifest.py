@@ -200,7 +200,9 @@ class ManifestStore:
         self.on_write = on_write
         self.cache_size = max(1, cache_size)
         self._entries: OrderedDict[Path, _Entry] = OrderedDict()
-        self._summaries: dict[Path, tuple[Stamp, bytes, ProjectSummary]] = {}
+        self._projects_dir = os.fspath(workspace.projects_dir)
+        #: The project list's rows, by project id (a thousand of them are looked at per list).
+        self._summaries: dict[str, tuple[Stamp, bytes, ProjectSummary]] = {}
         self._batches: dict[Path, _Batch] = {}
         self._guard = threading.Lock()
 
@@ -239,18 +241,20 @@ class ManifestStore:
         project stays in sight. Kept for every project (small), checked against the file like
         the manifests.
         """
-        path = self.workspace.projects_dir / project_id / MANIFEST
+        # a plain string path: pathlib was most of a list's time at a thousand projects
+        name = f"{self._projects_dir}/{project_id}/{MANIFEST}"
         try:
-            fd = os.open(path, os.O_RDONLY)
+            fd = os.open(name, os.O_RDONLY)
         except OSError:
             return None
         try:
             stamp, head = _stamp(fd), os.pread(fd, _HEAD, 0)
         finally:
             os.close(fd)
-        known = self._summaries.get(path)
+        known = self._summaries.get(project_id)
         if known is not None and known[0] == stamp and known[1] == head:
             return known[2]
+        path = Path(name)
         try:
             entry = self._load(project_id, path)
         except ProjectNotFound:
@@ -258,11 +262,11 @@ class ManifestStore:
         except ProjectDamaged as exc:
             summary = _damaged(project_id, stamp, exc)
             with self._guard:
-                self._summaries[path] = (stamp, head, summary)
+                self._summaries[project_id] = (stamp, head, summary)
             return summary
         summary = _summarise(entry)
         with self._guard:
-            self._summaries[path] = (entry.stamp, entry.head, summary)
+            self._summaries[project_id] = (entry.stamp, entry.head, summary)
         return summary
 
     def write_new(self, project_dir: Path, project: Project) -> None:
@@ -425,7 +429,7 @@ class ManifestStore:
         path = self.workspace.projects_dir / project_id / MANIFEST
         with self._guard:
             self._entries.pop(path, None)
-            self._summaries.pop(path, None)
+            self._summaries.pop(project_id, None)
 
     # -- the in-memory copies -------------------------------------------------------------------
     def _path(self, project_id: str) -> Path:
