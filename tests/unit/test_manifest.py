@@ -446,6 +446,84 @@ def test_after_another_process_wrote_only_the_shots_it_changed_are_parsed(
     )
 
 
+def test_answers_stay_exact_while_threads_and_another_process_write(core: StudioCore) -> None:
+    """The kept shot texts are shared by the threads of a process: while two of its threads
+    and another process's store change shots, every answer this process gives is exactly the
+    version it names, and the last one is the file."""
+
+    def film(p: Project) -> list[str]:
+        chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
+        scene = hierarchy.add(p, NodeCreate(kind="scene", parent_id=chapter, name="B")).node.id
+        return [
+            hierarchy.add(p, NodeCreate(kind="shot", parent_id=scene, name=f"S{i}")).node.id
+            for i in range(8)
+        ]
+
+    shots = core.manifests.update("harbour", film)[1]
+    other = make_core(core.workspace.root)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def writer(store: StudioCore, n: int) -> None:
+        i = 0
+        while not stop.is_set():
+            shot = shots[(n + i) % len(shots)]
+
+            def change(p: Project, shot: str = shot, i: int = i) -> None:
+                node = hierarchy.find(p, shot).node
+                if i % 2:  # a property alone, or a take alone
+                    node.properties[f"w{n}"] = i  # type: ignore[union-attr]
+                else:
+                    takes.add_generating(
+                        p,
+                        shot,
+                        pipeline="still",
+                        parameters={"i": i},
+                        seed=i,
+                        task_id=f"{n}-{i}",
+                        tier="low",
+                    )
+
+            store.manifests.update("harbour", change, coalesce=n % 2 == 0)
+            i += 1
+
+    reads = []
+
+    def reader() -> None:
+        while not stop.is_set():
+            reads.append(1)
+            project, body = core.projects.get_serialised("harbour")
+            answered = Project.model_validate_json(body)
+            if answered.model_dump_json() != project.model_dump_json():
+                raise AssertionError(f"version {project.version}: the answer is not the version")
+
+    def guarded(target: Any, *args: Any) -> None:
+        try:
+            target(*args)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            stop.set()
+
+    workers = [
+        threading.Thread(target=guarded, args=(writer, core, 0)),
+        threading.Thread(target=guarded, args=(writer, core, 1)),
+        threading.Thread(target=guarded, args=(writer, other, 2)),
+        threading.Thread(target=guarded, args=(reader,)),
+        threading.Thread(target=guarded, args=(reader,)),
+    ]
+    for w in workers:
+        w.start()
+    time.sleep(2.0)
+    stop.set()
+    for w in workers:
+        w.join()
+    assert not errors, errors
+    path = core.workspace.project_dir("harbour") / "project.json"
+    assert core.projects.get_serialised("harbour")[1] == path.read_bytes()
+    assert sum(len(s.takes) for _, s in _shots_of(core.projects.get("harbour"))) > 6
+    assert len(reads) > 3
+
+
 def _shots_of(project: Project) -> list[tuple[str, Any]]:
     return [
         (scene.id, shot) for c in project.chapters for scene in c.scenes for shot in scene.shots
