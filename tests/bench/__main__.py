@@ -24,7 +24,7 @@ from .live import bench_events, bench_many_clients, bench_watcher
 from .projects import bench_big_project, bench_create, bench_list
 from .server import bare_tornado, studio_server
 from .table import Table
-from .tasks import bench_manifest_writes, bench_submit, bench_takes
+from .tasks import bench_manifest_writes, bench_scaling, bench_submit, bench_takes
 from .uploads import bench_uploads
 
 GROUPS = (
@@ -37,6 +37,7 @@ GROUPS = (
     "create",
     "submit",
     "takes",
+    "scaling",
     "manifest",
     "diffusion",
 )
@@ -92,6 +93,8 @@ def main() -> None:
                 table.run("submit", bench_submit, url, tmp, table)
             if "takes" in only:
                 table.run("takes", bench_takes, url, tmp, table)
+            if "scaling" in only:
+                table.run("scaling", bench_scaling, url, tmp, table)
             if "manifest" in only:
                 table.run("manifest", bench_manifest_writes, url, tmp, table)
             if "diffusion" in only:

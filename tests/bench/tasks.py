@@ -135,25 +135,39 @@ def _submit_many(service: TaskService, request: TaskSubmit, n: int) -> list[str]
         return [r.task_id for r in pool.map(lambda _: service.submit(request), range(n))]
 
 
-def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int) -> None:
-    print(f"takes/s, {n} takes, {count} worker process(es) of {THREADS} threads")
+def _burst(
+    url: str,
+    tmp: Path,
+    tag: str,
+    n: int,
+    count: int,
+    parameters: dict[str, object],
+    pipeline: str = "still",
+    noop: bool = True,
+) -> tuple[float, float, float]:
+    """`n` takes submitted at once to `count` worker processes (each of `THREADS` threads and
+    one warm pipeline process): takes/s, submits/s, and no-op Celery tasks/s on the same
+    workers afterwards (0 without `noop`)."""
     config = studio_config(
-        tmp / f"ws-takes-{count}",
+        tmp / f"ws-{tag}-{count}",
         pipelines_path=[REPO / "pipelines", TEST_PIPELINES],
         auto_commit=False,
         worker_pool="threads",
-        pool_size=1,  # one warm `still` process per worker process
+        pool_size=1,  # one warm pipeline process per worker process
     )
     workers = [
-        Worker(config, url, tmp / f"bench-worker-{count}-{i}.log", concurrency=THREADS).start()
+        Worker(config, url, tmp / f"bench-worker-{tag}-{count}-{i}.log", concurrency=THREADS)
         for i in range(count)
     ]
     try:
+        for worker in workers:
+            worker.start()
         service = task_service(config, url)
         ctx = service.ctx
-        celery = make_celery(config, url)
-        project, shot = small_film(ctx.core, f"Takes {count}")
-        request = TaskSubmit(project_id=project, node_id=shot, pipeline="still", parameters=TINY)
+        project, shot = small_film(ctx.core, f"{tag} {count}")
+        request = TaskSubmit(
+            project_id=project, node_id=shot, pipeline=pipeline, parameters=parameters
+        )
         warm = [service.submit(request).task_id for _ in range(count * THREADS * 2)]
         wait_until(lambda w=warm: _all_finished(ctx, w), 120, 0.02)
         wait_until(lambda: not _busy(ctx), 60, 0.01)
@@ -163,25 +177,64 @@ def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int) -> None:
         wait_until(lambda i=ids: _all_finished(ctx, i), 600, 0.02)
         rate = n / (time.perf_counter() - start)
         wait_until(lambda: not _busy(ctx), 120, 0.01)
-        noop = _pings(ctx, celery, 1000, f"rate{count}")
-        table.add(
-            Row(
-                f"takes/s, tiny `still` frames, {count} worker process(es)",
-                rate,
-                "/s",
-                "no-op Celery tasks/s, same workers",
-                noop,
-                "≥ 150/s with one, ≥ 300/s with several",
-                ratio=rate / noop,
-                meets=rate >= (150 if count == 1 else 300),
-                notes=f"{THREADS} threads and one warm `still` process each; "
-                f"{SUBMITTERS} clients submit {n / submitted:.0f}/s; thumbnails made with the take",
-                extra={"takes": n, "submitPerS": n / submitted, "threads": THREADS},
-            )
-        )
+        pings = _pings(ctx, make_celery(config, url), 1000, f"{tag}{count}") if noop else 0.0
+        return rate, n / submitted, pings
     finally:
         for worker in workers:
             worker.stop()
+
+
+def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int) -> None:
+    print(f"takes/s, {n} takes, {count} worker process(es) of {THREADS} threads")
+    rate, submits, noop = _burst(url, tmp, "takes", n, count, TINY)
+    table.add(
+        Row(
+            f"takes/s, tiny `still` frames, {count} worker process(es)",
+            rate,
+            "/s",
+            "no-op Celery tasks/s, same workers",
+            noop,
+            "≥ 150/s with one, ≥ 300/s with several",
+            ratio=rate / noop,
+            meets=rate >= (150 if count == 1 else 300),
+            notes=f"{THREADS} threads and one warm `still` process each; "
+            f"{SUBMITTERS} clients submit {submits:.0f}/s; thumbnails made with the take",
+            extra={"takes": n, "submitPerS": submits, "threads": THREADS},
+        )
+    )
+
+
+#: How long a take of the scaling rows waits in its pipeline (a model on a GPU, say).
+WAIT = 0.1
+
+
+def bench_scaling(
+    url: str, tmp: Path, table: Table, processes: tuple[int, ...] = (1, 2, 4)
+) -> None:
+    """Takes that wait in their pipeline (not on this machine's CPU, as on a GPU) through 1, 2
+    and 4 worker processes of one warm pipeline process each: takes/s against the most those
+    pipeline processes can give, worker processes / `WAIT`."""
+    parameters: dict[str, object] = {"steps": 1, "pause": WAIT, "preview_every": 1000}
+    for count in processes:
+        n = 30 * count
+        print(f"takes/s, {n} takes waiting {WAIT * 1000:.0f} ms, {count} worker process(es)")
+        rate, submits, _ = _burst(url, tmp, "scaling", n, count, parameters, "paced", noop=False)
+        ideal = count / WAIT
+        table.add(
+            Row(
+                f"takes/s, takes that wait {WAIT * 1000:.0f} ms in the pipeline (a GPU's share), "
+                f"{count} worker process(es)",
+                rate,
+                "/s",
+                "the most their warm pipeline processes give: processes / wait",
+                ideal,
+                "grows with the worker processes (scale-out is Celery's)",
+                ratio=rate / ideal,
+                meets=rate / ideal >= 0.8,
+                notes=f"one warm `paced` process each; {SUBMITTERS} clients submit {submits:.0f}/s",
+                extra={"takes": n, "waitSeconds": WAIT, "threads": THREADS},
+            )
+        )
 
 
 def bench_manifest_writes(url: str, tmp: Path, table: Table) -> None:
