@@ -62,6 +62,8 @@ def jp_server_config(
             "workspace": str(workspace),
             "broker_url": redis_url,
             "watch": False,
+            # the server runs inside pytest here: it must not freeze the test process's objects
+            "gc_freeze": False,
             "runner": "local",
             "pipelines_path": [str(REPO / "pipelines"), str(TEST_PIPELINES)],
             **studio_settings,

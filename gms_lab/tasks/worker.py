@@ -18,6 +18,7 @@ from celery import signals
 
 from ..config import StudioConfig
 from ..core.vcs import STUDIO_AUTHOR, Author
+from ..gcfreeze import FROZEN, freeze_startup
 from ..models import TaskRecord
 from ..runtime import broker_url
 from .celery_app import make_celery, sender
@@ -186,6 +187,9 @@ def _start_liveness(sender: Any = None, **_: Any) -> None:
                 return
 
     threading.Thread(target=loop, daemon=True, name="gms-liveness").start()
+    if config.gc_freeze:
+        count, took = freeze_startup()
+        log.info(FROZEN, f"worker {hostname}", count, took)
 
 
 @signals.worker_shutdown.connect

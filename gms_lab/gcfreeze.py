@@ -1,0 +1,29 @@
+"""Short full passes of Python's cyclic garbage collector in the studio's long-lived processes.
+
+Starting the server or a worker imports hundreds of thousands of objects (modules, classes,
+functions, schemas) that live as long as the process. Every full pass of the collector walks
+them all again: measured with the server's imports, ≈ 220,000 objects and ≈ 130 ms a pass,
+against ≈ 15 ms for everything a film of 10,000 takes adds. Those passes come every few writes
+of a large manifest, and each one stalls whatever runs then (an answer, an event).
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+
+#: What a process logs once it froze (`freeze_startup`'s answer, formatted).
+FROZEN = "%s: %d start-up objects left out of the garbage collector's passes (%.0f ms)"
+
+
+def freeze_startup() -> tuple[int, float]:
+    """Collect once, then leave every object alive now out of later passes (`gc.freeze`).
+
+    What is made afterwards is collected as before; what was frozen is still freed when nothing
+    refers to it (only a cycle among frozen objects would stay). The number of objects frozen
+    and the milliseconds it took.
+    """
+    start = time.perf_counter()
+    gc.collect()
+    gc.freeze()
+    return gc.get_freeze_count(), (time.perf_counter() - start) * 1000
