@@ -620,11 +620,12 @@ def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser |
     """
     if known is None or not known.known():
         return Project.model_validate_json(data), None
+    texts = known.shot_texts()
     try:
-        doc, kept = _load_known_shots(data, known.shot_texts())
+        doc, kept = _load_known_shots(data, texts)
     except orjson.JSONDecodeError:
         return Project.model_validate_json(data), None  # says what is wrong
-    texts, loose = known.shot_texts(), known.loose_by_id()
+    loose = known.loose_by_id()
     reused: list[tuple[Take, dict[str, Any]]] = []
     fresh: list[tuple[int, int, int, int]] = []  # where the takes not known are
     try:
