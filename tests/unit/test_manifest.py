@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -310,20 +311,7 @@ def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
     a name, the order of shots."""
     from gms_lab.core import manifest
 
-    def film(p: Project) -> list[str]:
-        chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
-        scene = hierarchy.add(p, NodeCreate(kind="scene", parent_id=chapter, name="B")).node.id
-        ids = [
-            hierarchy.add(p, NodeCreate(kind="shot", parent_id=scene, name=f"S{i}")).node.id
-            for i in range(20)
-        ]
-        for n, shot in enumerate(ids):
-            takes.add_generating(
-                p, shot, pipeline="still", parameters={"n": n}, seed=n, task_id=f"t{n}", tier="low"
-            )
-        return ids
-
-    shots = core.manifests.update("harbour", film)[1]
+    shots = core.manifests.update("harbour", lambda p: _film(p, 20, lambda n: {"n": n}))[1]
     encoded: list[str] = []
     real = manifest._with
 
@@ -335,18 +323,15 @@ def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
     monkeypatch.setattr(manifest, "_with", counting)
     path = core.workspace.project_dir("harbour") / "project.json"
 
-    def node(p: Project, shot: str) -> Any:
-        return hierarchy.find(p, shot).node
-
     def set_property(value: object) -> Any:
-        return lambda p: node(p, shots[3]).properties.__setitem__("lens", value)
+        return lambda p: _node(p, shots[3]).properties.__setitem__("lens", value)
 
     changes = [
         (set_property(1), [shots[3]]),
         (set_property(True), [shots[3]]),
         (set_property(1.0), [shots[3]]),
         (set_property(1.0), []),  # the same value again: nothing to encode
-        (lambda p: setattr(node(p, shots[5]), "name", "Renamed"), [shots[5]]),
+        (lambda p: setattr(_node(p, shots[5]), "name", "Renamed"), [shots[5]]),
         (lambda p: setattr(p, "name", "Harbour 2"), []),
         (
             lambda p: takes.add_generating(
@@ -362,7 +347,7 @@ def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
         assert encoded == expected
         written = path.read_bytes()
         assert written == manifest.Serialiser().dump(Project.model_validate_json(written))
-    lens = node(core.projects.get("harbour"), shots[3]).properties["lens"]
+    lens = _node(core.projects.get("harbour"), shots[3]).properties["lens"]
     assert lens == 1.0 and type(lens) is float
 
 
@@ -373,31 +358,12 @@ def test_after_another_process_wrote_only_the_shots_it_changed_are_parsed(
     exactly (the same JSON as a fresh parse, and it answers the file's bytes), while every
     shot that process did not touch is still this process's very object."""
 
-    def film(p: Project) -> list[str]:
-        chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
-        scenes = [
-            hierarchy.add(p, NodeCreate(kind="scene", parent_id=chapter, name=f"B{i}")).node.id
-            for i in range(2)
-        ]
-        ids = [
-            hierarchy.add(p, NodeCreate(kind="shot", parent_id=scenes[i % 2], name=f"S{i}")).node.id
-            for i in range(12)
-        ]
-        for n, shot in enumerate(ids):
-            takes.add_generating(
-                p, shot, pipeline="still", parameters={"n": 1}, seed=n, task_id=f"t{n}", tier="low"
-            )
-        return ids
-
-    shots = core.manifests.update("harbour", film)[1]
+    shots = core.manifests.update("harbour", lambda p: _film(p, 12, lambda n: {"n": 1}, 2))[1]
     other = make_core(core.workspace.root)  # another process: its own memory
     path = core.workspace.project_dir("harbour") / "project.json"
 
-    def node(p: Project, shot: str) -> Any:
-        return hierarchy.find(p, shot).node
-
     def retake(p: Project) -> None:  # a take's parameter changes type only: 1 → true
-        shot = node(p, shots[4])
+        shot = _node(p, shots[4])
         shot.takes[0] = shot.takes[0].model_copy(update={"parameters": {"n": True}})
 
     def move(p: Project) -> None:
@@ -405,8 +371,8 @@ def test_after_another_process_wrote_only_the_shots_it_changed_are_parsed(
         second.shots.append(first.shots.pop(0))
 
     changes = [
-        (lambda p: node(p, shots[2]).properties.__setitem__("lens", 1), {shots[2]}),
-        (lambda p: node(p, shots[2]).properties.__setitem__("lens", 1.0), {shots[2]}),
+        (lambda p: _node(p, shots[2]).properties.__setitem__("lens", 1), {shots[2]}),
+        (lambda p: _node(p, shots[2]).properties.__setitem__("lens", 1.0), {shots[2]}),
         (retake, {shots[4]}),
         (lambda p: p.chapters[0].scenes[0].shots.reverse(), set()),
         (move, set()),
@@ -426,14 +392,14 @@ def test_after_another_process_wrote_only_the_shots_it_changed_are_parsed(
     # a take read anew once is known from then on: not validated again (a read alone, no
     # answer serialised in between)
     def retake_again(p: Project) -> None:
-        shot = node(p, shots[4])
+        shot = _node(p, shots[4])
         shot.takes[0] = shot.takes[0].model_copy(update={"parameters": {"n": "again"}})
 
     other.manifests.update("harbour", retake_again)
-    retaken = node(core.projects.get("harbour"), shots[4]).takes[0]
+    retaken = _node(core.projects.get("harbour"), shots[4]).takes[0]
     assert retaken.parameters == {"n": "again"}
-    other.manifests.update("harbour", lambda p: setattr(node(p, shots[4]), "name", "Again"))
-    assert node(core.projects.get("harbour"), shots[4]).takes[0] is retaken
+    other.manifests.update("harbour", lambda p: setattr(_node(p, shots[4]), "name", "Again"))
+    assert _node(core.projects.get("harbour"), shots[4]).takes[0] is retaken
     # a manifest laid out by hand (re-indented) is read as it says
     data = json.loads(path.read_bytes())
     data["chapters"][0]["scenes"][0]["shots"][0]["name"] = "By hand"
@@ -451,15 +417,7 @@ def test_answers_stay_exact_while_threads_and_another_process_write(core: Studio
     and another process's store change shots, every answer this process gives is exactly the
     version it names, and the last one is the file."""
 
-    def film(p: Project) -> list[str]:
-        chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
-        scene = hierarchy.add(p, NodeCreate(kind="scene", parent_id=chapter, name="B")).node.id
-        return [
-            hierarchy.add(p, NodeCreate(kind="shot", parent_id=scene, name=f"S{i}")).node.id
-            for i in range(8)
-        ]
-
-    shots = core.manifests.update("harbour", film)[1]
+    shots = core.manifests.update("harbour", lambda p: _film(p, 8))[1]
     other = make_core(core.workspace.root)
     stop = threading.Event()
     errors: list[BaseException] = []
@@ -470,9 +428,9 @@ def test_answers_stay_exact_while_threads_and_another_process_write(core: Studio
             shot = shots[(n + i) % len(shots)]
 
             def change(p: Project, shot: str = shot, i: int = i) -> None:
-                node = hierarchy.find(p, shot).node
+                node = _node(p, shot)
                 if i % 2:  # a property alone, or a take alone
-                    node.properties[f"w{n}"] = i  # type: ignore[union-attr]
+                    node.properties[f"w{n}"] = i
                 else:
                     takes.add_generating(
                         p,
@@ -522,6 +480,43 @@ def test_answers_stay_exact_while_threads_and_another_process_write(core: Studio
     assert core.projects.get_serialised("harbour")[1] == path.read_bytes()
     assert sum(len(s.takes) for _, s in _shots_of(core.projects.get("harbour"))) > 6
     assert len(reads) > 3
+
+
+def _film(
+    p: Project,
+    count: int,
+    parameters: Callable[[int], dict[str, Any]] | None = None,
+    scenes: int = 1,
+) -> list[str]:
+    """One chapter of `scenes` scenes holding `count` shots in turn, each with a take being
+    generated (of `parameters(n)`) unless `parameters` is None; the shots' ids."""
+    chapter = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
+    scene_ids = [
+        hierarchy.add(p, NodeCreate(kind="scene", parent_id=chapter, name=f"B{i}")).node.id
+        for i in range(scenes)
+    ]
+    ids = [
+        hierarchy.add(
+            p, NodeCreate(kind="shot", parent_id=scene_ids[i % scenes], name=f"S{i}")
+        ).node.id
+        for i in range(count)
+    ]
+    if parameters is not None:
+        for n, shot in enumerate(ids):
+            takes.add_generating(
+                p,
+                shot,
+                pipeline="still",
+                parameters=parameters(n),
+                seed=n,
+                task_id=f"t{n}",
+                tier="low",
+            )
+    return ids
+
+
+def _node(p: Project, node_id: str) -> Any:
+    return hierarchy.find(p, node_id).node
 
 
 def _shots_of(project: Project) -> list[tuple[str, Any]]:
