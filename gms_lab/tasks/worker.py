@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -165,6 +166,15 @@ def _child_dies_with_worker(**_: Any) -> None:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+@signals.worker_process_init.connect
+def _freeze_child(**_: Any) -> None:
+    """A prefork pool process runs the tasks: it leaves what it was forked with out of the
+    collector's full passes too (the main process freezes only once ready, after the fork)."""
+    if config.gc_freeze:
+        count, took = freeze_startup()
+        log.info(FROZEN, f"pool process {os.getpid()}", count, took)
 
 
 @signals.worker_ready.connect

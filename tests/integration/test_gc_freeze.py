@@ -9,13 +9,13 @@ from pathlib import Path
 
 from tests.services import ServerProcess, Worker, studio_config, wait_until
 
-FROZEN = re.compile(r"(server|worker \S+): (\d+) start-up objects left out")
+FROZEN = re.compile(r"(server|worker|pool process)(?: \S+)?: (\d+) start-up objects left out")
 
 
 def frozen(log: Path) -> dict[str, int]:
     """What the process logged it froze, by who."""
     text = log.read_text(errors="replace") if log.exists() else ""
-    return {who.split()[0]: int(count) for who, count in FROZEN.findall(text)}
+    return {who: int(count) for who, count in FROZEN.findall(text)}
 
 
 def test_the_server_and_a_worker_freeze_what_starting_made(redis_url: str, tmp_path: Path) -> None:
@@ -31,6 +31,14 @@ def test_the_server_and_a_worker_freeze_what_starting_made(redis_url: str, tmp_p
     finally:
         worker.stop()
         server.stop()
+    # a prefork worker: its pool process, which runs the tasks, freezes what it was forked with
+    forked = studio_config(tmp_path / "ws3", broker_url=redis_url, worker_pool="prefork")
+    prefork = Worker(forked, redis_url, tmp_path / "prefork.log").start()
+    try:
+        wait_until(lambda: "pool process" in frozen(prefork.log), 30, 0.1)
+        assert frozen(prefork.log)["pool process"] > 50_000
+    finally:
+        prefork.stop()
     off = studio_config(tmp_path / "ws2", broker_url=redis_url, gc_freeze=False)
     quiet = Worker(off, redis_url, tmp_path / "quiet.log").start()
     quiet.stop()
