@@ -63,6 +63,9 @@ class GMSLab(ExtensionApp):
     pool_idle_timeout = Float(None, allow_none=True, help=_help("pool_idle_timeout")).tag(
         config=True
     )
+    max_takes_per_submit = Int(None, allow_none=True, help=_help("max_takes_per_submit")).tag(
+        config=True
+    )
     models_kept = Int(None, allow_none=True, help=_help("models_kept")).tag(config=True)
     cancel_grace = Float(None, allow_none=True, help=_help("cancel_grace")).tag(config=True)
     visibility_timeout = Int(None, allow_none=True, help=_help("visibility_timeout")).tag(

@@ -89,6 +89,9 @@ class StudioConfig(BaseModel):
     visibility_timeout: int = Field(
         7200, ge=60, description="Seconds before an unacknowledged task is redelivered."
     )
+    max_takes_per_submit: int = Field(
+        64, ge=1, le=1000, description="Takes one submit may ask for at once (its `count`)."
+    )
     thumbnail_size: int = Field(256, ge=32, le=2048, description="Longest side of thumbnails.")
     watch: bool = Field(True, description="Watch open projects for changes made outside.")
     gc_freeze: bool = Field(
@@ -157,6 +160,7 @@ class StudioConfig(BaseModel):
         "models_kept": "GMS_MODELS_KEPT",
         "cancel_grace": "GMS_CANCEL_GRACE",
         "visibility_timeout": "GMS_VISIBILITY_TIMEOUT",
+        "max_takes_per_submit": "GMS_MAX_TAKES_PER_SUBMIT",
         "thumbnail_size": "GMS_THUMBNAIL_SIZE",
         "watch": "GMS_WATCH",
         "gc_freeze": "GMS_GC_FREEZE",

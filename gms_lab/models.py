@@ -653,12 +653,16 @@ class TaskSubmit(CamelModel):
     node_id: str = Field(min_length=1)
     pipeline: str = Field(min_length=1)
     parameters: dict[str, Any] = Field(default_factory=dict, json_schema_extra=_FREE)
+    #: Takes to make at once (a pipeline that makes takes): each its own task, the seed going
+    #: up by one from the one given (or each drawn at random); all queued or none.
+    count: int = Field(1, ge=1, strict=True)
 
 
 class TaskAccepted(CamelModel):
-    """Body of a 202 from submit."""
+    """Body of a 202 from submit: the task (the first one) and, with `count`, all of them."""
 
     task_id: str
+    task_ids: list[str] = Field(default_factory=list)
 
 
 class TaskResult(CamelModel):

@@ -81,11 +81,19 @@ def _ids(project: Project) -> set[str]:
 
 def new_id(project: Project, kind: NodeKind) -> str:
     """A fresh id for a node of `kind`, unique in the project, stable for the node's life."""
+    return new_ids(project, kind, 1)[0]
+
+
+def new_ids(project: Project, kind: NodeKind, count: int) -> list[str]:
+    """`count` fresh ids for nodes of `kind`, unique in the project and among themselves."""
     taken = _ids(project)
-    while True:
+    fresh: list[str] = []
+    while len(fresh) < count:
         candidate = f"{_PREFIX[kind]}_{secrets.token_hex(4)}"
         if candidate not in taken:
-            return candidate
+            taken.add(candidate)
+            fresh.append(candidate)
+    return fresh
 
 
 def shot_path(project: Project, shot_id: str) -> tuple[str, str, str]:

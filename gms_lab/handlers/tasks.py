@@ -55,7 +55,8 @@ class SubmitHandler(TaskHandlerBase):
 
     @web.authenticated
     @operation(
-        "Queue a generation for a shot (or an animatic of a scene, a thumbnail of a file)",
+        "Queue a generation for a shot, or `count` takes of it at once (or an animatic of a "
+        "scene, a thumbnail of a file)",
         body=TaskSubmit,
         response=TaskAccepted,
         status=202,
@@ -63,9 +64,10 @@ class SubmitHandler(TaskHandlerBase):
     )
     async def post(self) -> None:
         request = self.parse(TaskSubmit)
-        record = await self.run(self.tasks.submit, request, self.author_dict())
-        self.set_header("Location", f"{self.base_url}gms/api/tasks/{record.task_id}/status")
-        self.send(TaskAccepted(task_id=record.task_id), 202)
+        made = await self.run(self.tasks.submit_all, request, self.author_dict())
+        first = made[0].task_id
+        self.set_header("Location", f"{self.base_url}gms/api/tasks/{first}/status")
+        self.send(TaskAccepted(task_id=first, task_ids=[r.task_id for r in made]), 202)
 
 
 class TaskStatusHandler(TaskHandlerBase):

@@ -418,6 +418,13 @@ class ShotHandle(_Node):
             self.film.id, self.id, pipeline, parameters, f"{self.name} · {pipeline}"
         )
 
+    def generate_takes(self, count: int, pipeline: str, **parameters: Any) -> list[Task]:
+        """Queue `count` takes at once, all or none, each a task of its own (see `generate`):
+        the seed goes up by one from the one given, or each is drawn at random."""
+        return self.film.studio.submit_all(
+            self.film.id, self.id, pipeline, parameters, f"{self.name} · {pipeline}", count
+        )
+
     @property
     def takes(self) -> list[Take]:
         """The shot's takes, oldest first."""

@@ -329,15 +329,33 @@ class Studio:
         self, project_id: str, node_id: str, pipeline: str, parameters: dict[str, Any], label: str
     ) -> Task:
         """Queue a task and follow it live (one progress widget per cell in a notebook)."""
+        return self.submit_all(project_id, node_id, pipeline, parameters, label, 1)[0]
+
+    def submit_all(
+        self,
+        project_id: str,
+        node_id: str,
+        pipeline: str,
+        parameters: dict[str, Any],
+        label: str,
+        count: int,
+    ) -> list[Task]:
+        """Queue `count` takes at once (all or none) and follow each live."""
         self.require_worker()
         self.live.follow(project_id)
-        record = self.tasks.submit(
+        made = self.tasks.submit_all(
             TaskSubmit(
-                project_id=project_id, node_id=node_id, pipeline=pipeline, parameters=parameters
+                project_id=project_id,
+                node_id=node_id,
+                pipeline=pipeline,
+                parameters=parameters,
+                count=count,
             ),
             {"name": self.author.name, "email": self.author.email},
         )
-        return self._follow(record, label)
+        if len(made) == 1:
+            return [self._follow(made[0], label)]
+        return [self._follow(r, f"{label} {i}/{len(made)}") for i, r in enumerate(made, 1)]
 
     def export(self, project_id: str, request: ExportRequest, label: str) -> Task:
         """Queue an export (the same path as the REST API's) and follow it live."""

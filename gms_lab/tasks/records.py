@@ -8,7 +8,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import redis
@@ -64,14 +64,29 @@ class TaskRecords:
     def create(self, record: TaskRecord, announce: tuple[str, str] | None = None) -> TaskRecord:
         """Store a new record and list it under its project; `announce` (channel, message) is
         published in the same round trip (before anyone else can change the record)."""
-        pipe = self.client.pipeline(transaction=False)
-        pipe.set(TASK_KEY + record.task_id, record.model_dump_json(by_alias=True), ex=_RECORD_TTL)
-        pipe.zadd(PROJECT_TASKS + record.project_id, {record.task_id: time.time()})
-        pipe.zremrangebyrank(PROJECT_TASKS + record.project_id, 0, -self.keep - 1)
-        if announce is not None:
-            pipe.publish(*announce)
-        pipe.execute()
+        if announce is None:
+            self.create_all([record])
+        else:
+            self.create_all([record], announce[0], [announce[1]])
         return record
+
+    def create_all(
+        self, made: list[TaskRecord], channel: str = "", announce: Sequence[str] = ()
+    ) -> None:
+        """`create` for several records of one project, in one round trip; `announce` holds
+        a message for each, published on `channel` in the same round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        now = time.time()
+        for i, record in enumerate(made):
+            key = TASK_KEY + record.task_id
+            pipe.set(key, record.model_dump_json(by_alias=True), ex=_RECORD_TTL)
+            # one after the other, newest last (the list's order is the submits')
+            pipe.zadd(PROJECT_TASKS + record.project_id, {record.task_id: now + i * 1e-6})
+        if made:
+            pipe.zremrangebyrank(PROJECT_TASKS + made[0].project_id, 0, -self.keep - 1)
+        for message in announce:
+            pipe.publish(channel, message)
+        pipe.execute()
 
     def discard(self, record: TaskRecord) -> None:
         """Forget a record that was never queued (a submit undone)."""

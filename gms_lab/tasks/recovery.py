@@ -8,6 +8,7 @@ died) is marked as expired, and kombu's next sweep (every second) puts it back i
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import time
@@ -15,6 +16,7 @@ from typing import cast
 
 from ..models import TaskStatus
 from .records import TaskRecords
+from .service import EXECUTE_TAKES
 
 log = logging.getLogger(__name__)
 UNACKED = "unacked"
@@ -38,16 +40,19 @@ class Recovery:
             return expired
         others = [w for w in self.records.live_workers() if w != self.hostname]
         for tag, payload in unacked.items():
-            task_id = _task_id(payload)
-            if task_id is None or self.records.heartbeat_of(task_id):
+            task_ids = _task_ids(payload)
+            if not task_ids or any(self.records.heartbeat_of(t) for t in task_ids):
                 continue
             delivered = self.client.zscore(UNACKED_INDEX, tag)
             if delivered is None or delivered == 0:
                 continue
-            record = self.records.find(task_id)
-            if record is None or record.status.finished:
-                continue  # not a generation (a scheduled commit), or done and about to be acked
-            running = record.status == TaskStatus.running
+            found = [self.records.find(t) for t in task_ids]
+            # not a generation (a scheduled commit), or done and about to be acked
+            left = [r for r in found if r is not None and not r.status.finished]
+            if not left:
+                continue
+            task_id = left[0].task_id
+            running = any(r.status == TaskStatus.running for r in left)
             # a running task without heartbeat lost its worker; a queued one is orphaned only
             # if it was taken before this worker started and no other worker is alive to run it
             orphaned = delivered < self.started - 1 and not others
@@ -60,11 +65,19 @@ class Recovery:
         return expired
 
 
-def _task_id(payload: bytes | str) -> str | None:
+def _task_ids(payload: bytes | str) -> list[str]:
+    """The studio tasks a message runs: its own id, or for a message of several takes
+    (`EXECUTE_TAKES`) the ids its arguments name."""
     try:
         message = json.loads(payload)[0]
         headers = message.get("headers") or {}
+        if headers.get("task") == EXECUTE_TAKES:
+            body = message["body"]
+            if message.get("properties", {}).get("body_encoding") == "base64":
+                body = base64.b64decode(body)
+            ids = json.loads(body)[1]["task_ids"]
+            return [t for t in ids if isinstance(t, str)] if isinstance(ids, list) else []
         task_id = headers.get("id") or message.get("properties", {}).get("correlation_id")
-    except (ValueError, IndexError, AttributeError, TypeError):
-        return None
-    return task_id if isinstance(task_id, str) else None
+    except (ValueError, IndexError, AttributeError, TypeError, KeyError):
+        return []
+    return [task_id] if isinstance(task_id, str) else []

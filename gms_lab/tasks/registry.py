@@ -122,6 +122,10 @@ class PipelineSpec(_Spec):
     network: bool = False
     warm: bool = True
     produces: Literal["take", "export", "thumbnail"] = "take"
+    #: Takes of one submit a worker runs from one queue message: more than 1 for a pipeline
+    #: whose takes are quick (the queue's cost per message counts), 1 where a take takes long
+    #: (the takes of a submit then spread over all the workers).
+    takes_per_message: int = Field(1, ge=1, le=64)
     #: The kind of templates the pipeline runs (`comfyui`: ComfyUI workflow templates); the
     #: worker binds the chosen one into the job line.
     templates: Literal["comfyui"] | None = None

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import secrets
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from redis.client import Pipeline
+
 from ..core import assets, exports, hierarchy, library, limits, takes
 from ..core.errors import Conflict, InvalidInput, NotFound
 from ..core.files import media_kind
+from ..core.manifest import Unchanged
 from ..core.paths import resolve_inside
 from ..core.services import StudioCore
 from ..core.workflows import TemplateList
@@ -28,9 +32,11 @@ from ..models import (
 )
 from .context import TaskContext, needs_broker
 from .records import ABANDONED, FINISHER, WRITTEN, RecordUnchanged, finish
-from .registry import PipelineRegistry
+from .registry import PipelineRegistry, PipelineSpec
 
 EXECUTE = "gms.execute_generation"
+#: One message for several quick takes of one submit (a pipeline's `takes_per_message`).
+EXECUTE_TAKES = "gms.execute_takes"
 #: Sends a Celery task: (task name, task id, keyword arguments).
 Send = Callable[[str, str, dict[str, Any]], None]
 
@@ -44,9 +50,32 @@ class TaskService:
 
     @needs_broker
     def submit(self, request: TaskSubmit, author: dict[str, str] | None = None) -> TaskRecord:
-        """Queue a generation, all or nothing; errors in the request come before any write."""
+        """Queue a generation, all or nothing; errors in the request come before any write.
+        With `request.count` several takes are queued: this is the first (see `submit_all`)."""
+        return self.submit_all(request, author)[0]
+
+    @needs_broker
+    def submit_all(
+        self, request: TaskSubmit, author: dict[str, str] | None = None
+    ) -> list[TaskRecord]:
+        """Queue `request.count` generations (one unless asked for more), all or nothing: each
+        take is a task of its own (its own record, events, cancel); the seed goes up by one
+        from the one given, or each is drawn at random. Errors come before any write."""
         ctx = self.ctx
         spec = ctx.registry.require_available(request.pipeline)
+        count = request.count
+        if count > 1 and spec.produces != "take":
+            raise InvalidInput(
+                f"Pipeline {spec.id!r} makes no takes: it is queued one at a time (count 1).",
+                {"count": count, "pipeline": spec.id},
+            )
+        most = ctx.config.max_takes_per_submit
+        if count > most:
+            raise InvalidInput(
+                f"A submit makes at most {most} takes (the setting max_takes_per_submit), "
+                f"not {count}.",
+                {"count": count, "max": most},
+            )
         # checked against the manifest as last seen here (the take's write reads it afresh,
         # and gives the task up if the shot is gone by then)
         project = ctx.core.manifests.recent(request.project_id)
@@ -58,12 +87,13 @@ class TaskService:
             parameters[name] = self._model(parameters.get(name) or spec.parameters[name].default)
         target = None
         style, references = "", []
-        if "seed" in spec.parameters and parameters.get("seed") is None:
-            parameters["seed"] = secrets.randbelow(2**31)
+        seeds = _seeds(spec, parameters.get("seed"), count)
+        if seeds:
+            parameters["seed"] = seeds[0]
         if spec.produces == "export":
             root = ctx.core.projects.path(project.id)
-            made = exports.job_parameters(project, root, spec.id, request.node_id, parameters)
-            parameters = {**made, **parameters}
+            extra = exports.job_parameters(project, root, spec.id, request.node_id, parameters)
+            parameters = {**extra, **parameters}
         elif spec.produces == "thumbnail":
             parameters, target = self._thumbnail(project, request.node_id, parameters)
         else:
@@ -73,94 +103,125 @@ class TaskService:
             style = shot.style
         # a bad parameter (or template) is a 400 now, not a failed take
         resolved = spec.resolve(project.quality, parameters)
+        if seeds[1:]:  # the last seed is within the parameter's bounds too
+            spec.parameters["seed"].check("seed", seeds[-1])
         if spec.templates == "comfyui":
             root = ctx.core.projects.path(project.id)
             allowed = set(spec.parameters) - {"template"}
             block = ctx.core.workflows.prepare(resolved, project.quality, root, allowed, "")
             # the take names its template: the one its tier picks today
             parameters["template"] = block["template"]["name"]
-        task_id = uuid.uuid4().hex
-        # the take's id is chosen now: the task is queued before its take is written
-        take_id = hierarchy.new_id(project, "take") if spec.produces == "take" else None
-        record = TaskRecord(
-            task_id=task_id,
-            project_id=project.id,
-            node_id=request.node_id,
-            pipeline=spec.id,
-            parameters=parameters,
-            tier=project.quality.value,
-            take_id=take_id,
-            author=author,
-            target=target,
-            style=style,
-            references=references,
+        # the takes' ids are chosen now: the tasks are queued before their takes are written
+        take_ids = (
+            hierarchy.new_ids(project, "take", count) if spec.produces == "take" else [None] * count
         )
-        # Redis down: a 503 here, before anything is written; clients hear of the task queued
+        queued = [
+            TaskRecord(
+                task_id=uuid.uuid4().hex,
+                project_id=project.id,
+                node_id=request.node_id,
+                pipeline=spec.id,
+                parameters={**parameters, "seed": seeds[i]} if seeds else dict(parameters),
+                tier=project.quality.value,
+                take_id=take_ids[i],
+                author=author,
+                target=target,
+                style=style,
+                references=references,
+            )
+            for i in range(count)
+        ]
+        # Redis down: a 503 here, before anything is written; clients hear of each task queued
         # before any worker can tell them more
-        ctx.records.create(record, announce=(channel(project.id), encode(progress_of(record))))
+        ctx.records.create_all(
+            queued, channel(project.id), [encode(progress_of(r)) for r in queued]
+        )
+        self._queue(spec, queued)
+        if spec.produces != "take":
+            return queued
+        # The takes are written while workers take the tasks up (the write is most of a
+        # submit's time). A task that ends before this write files its take itself; a write
+        # that fails gives the tasks up before they can complete (see `_give_up`).
         try:
-            self.send(
-                EXECUTE,
-                task_id,
-                {
-                    "task_id": task_id,
-                    "project_id": project.id,
-                    "node_id": request.node_id,
-                    "pipeline": spec.id,
-                    "parameters": parameters,
-                },
+            ctx.core.manifests.update(
+                project.id, lambda p: _add_takes(p, request.node_id, spec.id, queued), coalesce=True
             )
-        except BaseException:
-            # all or nothing: no record of a task that was never queued
-            with contextlib.suppress(Exception):
-                ctx.records.discard(record)
-            ctx.publisher.publish(
-                record.project_id,
-                TaskFailed(
-                    task_id=task_id,
-                    node_id=record.node_id,
-                    error="The task could not be queued.",
-                    seq=record.seq + 1,
-                    cancelled=True,
-                ),
-            )
-            raise
-        if take_id is not None:
-            # The take is written while a worker takes the task up (the write is most of a
-            # submit's time). A task that ends before this write files its take itself; a write
-            # that fails gives the task up before it can complete (see `_give_up`).
-            try:
-                ctx.core.manifests.update(
-                    project.id,
-                    lambda p: takes.add_generating(
-                        p,
-                        request.node_id,
-                        pipeline=spec.id,
-                        parameters=parameters,
-                        seed=parameters.get("seed"),
-                        task_id=task_id,
-                        tier=p.quality.value,
-                        take_id=take_id,
-                    ),
-                    coalesce=True,
-                )
-            except BaseException as exc:
-                return self._give_up(record, exc)
-            # the take is written: no finisher adds it again (should it be deleted meanwhile);
-            # no one waits for this mark (a finisher finds the take in the manifest first)
-            ctx.publisher.later(lambda pipe: ctx.records.settle_filing_with(pipe, task_id, WRITTEN))
-        return record
+        except BaseException as exc:
+            return self._give_up(queued, exc)
 
-    def _give_up(self, record: TaskRecord, error: BaseException) -> TaskRecord:
-        """The submit could not write the task's take: cancel the task before it can complete
-        (and re-raise `error`), unless it already ended and filed its take itself — then the
-        submit went through after all and the task's record is the answer."""
+        # the takes are written: no finisher adds them again (should they be deleted meanwhile);
+        # no one waits for this mark (a finisher finds its take in the manifest first)
+        def written(pipe: Pipeline) -> None:
+            for record in queued:
+                ctx.records.settle_filing_with(pipe, record.task_id, WRITTEN)
+
+        ctx.publisher.later(written)
+        return queued
+
+    def _queue(self, spec: PipelineSpec, made: list[TaskRecord]) -> None:
+        """Hand the tasks to the workers: a task per message, or for a pipeline of quick takes
+        up to `takes_per_message` of them; all or nothing (none runs if one could not be sent)."""
+        chunks = _chunks(made, spec.takes_per_message, self.ctx.config.worker_concurrency)
+        sent: list[TaskRecord] = []
+        try:
+            for chunk in chunks:
+                first = chunk[0]
+                if len(chunk) == 1:
+                    kwargs: dict[str, Any] = {
+                        "task_id": first.task_id,
+                        "project_id": first.project_id,
+                        "node_id": first.node_id,
+                        "pipeline": spec.id,
+                        "parameters": first.parameters,
+                    }
+                    self.send(EXECUTE, first.task_id, kwargs)
+                else:
+                    kwargs = {
+                        "task_ids": [r.task_id for r in chunk],
+                        "project_id": first.project_id,
+                        "node_id": first.node_id,
+                        "pipeline": spec.id,
+                    }
+                    self.send(EXECUTE_TAKES, uuid.uuid4().hex, kwargs)
+                sent.extend(chunk)
+        except BaseException:
+            # all or nothing: the tasks queued already are given up before they can run, and
+            # no record stays of a task that was never queued
+            for record in sent:
+                self._abandon(record, "Cancelled: the takes asked with it could not be queued.")
+            for record in made[len(sent) :]:
+                with contextlib.suppress(Exception):
+                    self.ctx.records.discard(record)
+                self.ctx.publisher.publish(
+                    record.project_id,
+                    TaskFailed(
+                        task_id=record.task_id,
+                        node_id=record.node_id,
+                        error="The task could not be queued.",
+                        seq=record.seq + 1,
+                        cancelled=True,
+                    ),
+                )
+            raise
+
+    def _give_up(self, made: list[TaskRecord], error: BaseException) -> list[TaskRecord]:
+        """The submit could not write its tasks' takes: cancel each task before it can complete
+        (and re-raise `error`), unless all of them already ended and filed their takes
+        themselves — then the submit went through after all and their records are the answer."""
+        ended = [
+            self._abandon(record, "Cancelled: its take could not be written.") for record in made
+        ]
+        if all(record is not None for record in ended):
+            return [record for record in ended if record is not None]
+        raise error
+
+    def _abandon(self, record: TaskRecord, message: str) -> TaskRecord | None:
+        """Cancel a queued task before it can file a take; its record if it ended first and
+        filed its take itself (None once it is given up)."""
         ctx = self.ctx
         if ctx.records.settle_filing(record.task_id, ABANDONED) != ABANDONED:
-            # the task ended first and filed its take itself
             return ctx.records.get(record.task_id)
         ctx.records.request_cancel(record.task_id)
-        message = "Cancelled: its take could not be written."
 
         def cancelled(r: TaskRecord) -> None:
             if r.status.finished:
@@ -179,7 +240,7 @@ class TaskService:
                     cancelled=True,
                 ),
             )
-        raise error
+        return None
 
     def _model(self, name: Any) -> str:
         """A model of the library by name (the first one when none is named), or a 400."""
@@ -270,6 +331,56 @@ class TaskService:
     def cancel(self, task_id: str) -> TaskRecord:
         """Stop a task: a queued one is cancelled at once; a running one by its worker."""
         return cancel_task(self.ctx, task_id)
+
+
+def _chunks(made: list[TaskRecord], most: int, spread: int) -> list[list[TaskRecord]]:
+    """The tasks in messages of at most `most` tasks, of even sizes, and at least `spread`
+    messages while there are tasks enough (a few takes go to as many worker threads, not all
+    to one; only a larger submit fills messages)."""
+    messages = max(-(-len(made) // most), min(len(made), spread))
+    size, extra = divmod(len(made), messages)
+    chunks, start = [], 0
+    for i in range(messages):
+        end = start + size + (1 if i < extra else 0)
+        chunks.append(made[start:end])
+        start = end
+    return chunks
+
+
+def _seeds(spec: PipelineSpec, given: Any, count: int) -> list[Any]:
+    """Each take's seed (none for a pipeline without one): up by one from the one given, or
+    drawn at random."""
+    seed = spec.parameters.get("seed")
+    if seed is None:
+        return []
+    if given is None:  # within the parameter's bounds
+        low = math.ceil(seed.minimum) if seed.minimum is not None else 0
+        high = math.floor(seed.maximum) if seed.maximum is not None else 2**31 - 1
+        return [low + secrets.randbelow(max(high - low, 0) + 1) for _ in range(count)]
+    if count == 1 or isinstance(given, bool) or not isinstance(given, int):
+        return [given] * count  # checked with the parameters (a non-integer is refused there)
+    return [given + i for i in range(count)]
+
+
+def _add_takes(project: Project, shot_id: str, pipeline: str, made: list[TaskRecord]) -> None:
+    """Add the tasks' takes in state `generating`; a take its task filed already (it ended
+    first) stays as it is. Nothing to write if every one was filed so."""
+    added = 0
+    for record in made:
+        with contextlib.suppress(Unchanged):
+            takes.add_generating(
+                project,
+                shot_id,
+                pipeline=pipeline,
+                parameters=record.parameters,
+                seed=record.parameters.get("seed"),
+                task_id=record.task_id,
+                tier=project.quality.value,
+                take_id=record.take_id,
+            )
+            added += 1
+    if not added:
+        raise Unchanged(None)
 
 
 def cancel_task(ctx: TaskContext, task_id: str) -> TaskRecord:

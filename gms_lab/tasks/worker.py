@@ -29,7 +29,7 @@ from .recovery import Recovery
 from .runners.choose import launcher_chooser
 from .runners.pool import ProcessPool
 from .runners.runner import Runner
-from .service import EXECUTE, TaskService
+from .service import EXECUTE, EXECUTE_TAKES, TaskService
 
 log = logging.getLogger(__name__)
 COMMIT = "gms.commit_takes"
@@ -105,17 +105,33 @@ def execute_generation_task(
     parameters: dict[str, Any],
 ) -> str | None:
     """Run a generation task (the arguments besides `task_id` are for logs and monitoring)."""
+    return _execute(task_id, str(self.request.hostname or "worker"))
+
+
+@app.task(name=EXECUTE_TAKES, bind=True, acks_late=True, reject_on_worker_lost=True)
+def execute_takes_task(
+    self: Any, task_ids: list[str], project_id: str, node_id: str, pipeline: str
+) -> list[str | None]:
+    """Run the tasks of one submit one after the other (a pipeline of quick takes: see
+    `takes_per_message`). Redelivered after a worker died, the tasks that ended are left as
+    they are and the others run (see `recovery`)."""
+    worker = str(self.request.hostname or "worker")
+    return [_execute(task_id, worker) for task_id in task_ids]
+
+
+def _thumbnail(project: str, relpath: str) -> None:
+    try:
+        thumbnails().request_thumbnail(project, relpath)
+    except Exception as exc:  # a preview is a nicety: never fail the take for it
+        log.warning("no thumbnail for %s: %s", relpath, exc)
+
+
+def _execute(task_id: str, worker: str) -> str | None:
+    """Run one task to its end: its final status."""
     ctx, runner = state()
-
-    def thumbnail(project: str, relpath: str) -> None:
-        try:
-            thumbnails().request_thumbnail(project, relpath)
-        except Exception as exc:  # a preview is a nicety: never fail the take for it
-            log.warning("no thumbnail for %s: %s", relpath, exc)
-
     try:
         record: TaskRecord | None = execute_generation(
-            ctx, runner, task_id, str(self.request.hostname or "worker"), schedule_commit, thumbnail
+            ctx, runner, task_id, worker, schedule_commit, _thumbnail
         )
     finally:
         # the task's last events leave before the next task (or a shutdown), within a bound

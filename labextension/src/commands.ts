@@ -328,7 +328,7 @@ export function registerCommands(
       }
       model.memory.rememberGeneration(shotId, choice);
       await model.tasks
-        .generate(shotId, choice.pipeline, choice.parameters)
+        .generate(shotId, choice.pipeline, choice.parameters, choice.count)
         .catch(ignore);
     }
   });

@@ -142,6 +142,15 @@ export class NewProjectBody
 export interface IGenerateValue {
   pipeline: string;
   parameters: JSONRecord;
+  /** Takes to make at once (one shot only; 1 when absent). */
+  count?: number;
+}
+
+/** Why a number of takes cannot be asked for, or null. */
+export function validateCount(count: number): string | null {
+  return Number.isInteger(count) && count >= 1
+    ? null
+    : 'Takes must be a whole number, 1 or more';
 }
 
 /** Why a parameter value is not valid, or null. Bounds the pipeline left unset are null. */
@@ -483,12 +492,22 @@ export class GenerateBody
     this._description.tabIndex = 0;
     this._description.dataset.testid = 'gms-generate-description';
     this._fields.className = 'gms-Dialog-fields';
-    this.node.append(
-      labelled('Pipeline', this._pipeline),
-      this._unavailable,
-      this._description,
-      this._fields
-    );
+    const head = document.createElement('div');
+    head.className = 'gms-GenerateDialog-head';
+    head.append(labelled('Pipeline', this._pipeline));
+    this.node.append(head, this._unavailable, this._description, this._fields);
+    if (!this._batch) {
+      // several takes of the shot at once, each its own seed (one up from the one given)
+      this._count.className = 'jp-mod-styled';
+      this._count.type = 'number';
+      this._count.min = '1';
+      this._count.step = '1';
+      this._count.value = String(initial.count ?? 1);
+      this._count.dataset.testid = 'gms-generate-count';
+      this._count.title =
+        'How many takes to make at once: each its own task, the seed going up by one from the one given (or each at random)';
+      head.append(labelled('Takes', this._count));
+    }
     this._renderParameters();
   }
 
@@ -505,7 +524,15 @@ export class GenerateBody
         parameters[name] = value;
       }
     }
-    return { pipeline: this._pipeline.value, parameters };
+    const value: IGenerateValue = {
+      pipeline: this._pipeline.value,
+      parameters
+    };
+    if (!this._batch) {
+      value.count =
+        this._count.value.trim() === '' ? 1 : Number(this._count.value);
+    }
+    return value;
   }
 
   /** Why the entered values cannot be submitted, or null. */
@@ -518,7 +545,11 @@ export class GenerateBody
     if (reason) {
       return reason;
     }
-    const { parameters } = this.getValue();
+    const { parameters, count } = this.getValue();
+    const wrongCount = validateCount(count ?? 1);
+    if (wrongCount) {
+      return wrongCount;
+    }
     for (const [name, spec] of Object.entries(this._specs(pipeline))) {
       const error = isModelParameter(spec)
         ? validateModel(name, parameters[name], this._models)
@@ -839,6 +870,7 @@ export class GenerateBody
   private _unavailable = document.createElement('ul');
   private _description = document.createElement('p');
   private _fields = document.createElement('div');
+  private _count = document.createElement('input');
   private _inputs = new Map<string, HTMLInputElement | HTMLSelectElement>();
   private _initial: JSONRecord;
   private _quality: Quality | undefined;

@@ -360,11 +360,14 @@ export interface ITaskSubmit {
   nodeId: string;
   pipeline: string;
   parameters: JSONRecord;
+  /** Takes of the shot to make at once (default 1), each a task of its own. */
+  count?: number;
 }
 
-/** Body of a 202 from submit. */
+/** Body of a 202 from submit: the (first) task, and every task when `count` asked several. */
 export interface ITaskAccepted {
   taskId: string;
+  taskIds?: string[];
 }
 
 /** A task's record: the status endpoint's body. */

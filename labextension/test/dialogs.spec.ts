@@ -175,7 +175,11 @@ describe('the Generate dialog', () => {
     const body = new GenerateBody([still()], { quality: 'low' });
     expect(field(body, 'steps').value).toBe('');
     expect(field(body, 'steps').placeholder).toBe('8');
-    expect(body.getValue()).toEqual({ pipeline: 'still', parameters: {} });
+    expect(body.getValue()).toEqual({
+      pipeline: 'still',
+      parameters: {},
+      count: 1
+    });
 
     field(body, 'seed').value = '11';
     field(body, 'prompt').value = 'harbour at dawn';
@@ -207,6 +211,30 @@ describe('the Generate dialog', () => {
     steps.dispatchEvent(new Event('input'));
     expect(message.classList.contains('gms-mod-error')).toBe(false);
     expect(steps.validationMessage).toBe('');
+  });
+
+  it('asks for several takes of the shot at once, a whole number', () => {
+    const body = new GenerateBody([still()], {
+      initial: { pipeline: 'still', parameters: {}, count: 4 }
+    });
+    const count = body.node.querySelector<HTMLInputElement>(
+      '[data-testid="gms-generate-count"]'
+    )!;
+    expect(count.value).toBe('4');
+    expect(body.getValue().count).toBe(4);
+    count.value = '0';
+    expect(body.validate()).toBe('Takes must be a whole number, 1 or more');
+    count.value = '2.5';
+    expect(body.validate()).toBe('Takes must be a whole number, 1 or more');
+    count.value = '';
+    expect(body.getValue().count).toBe(1);
+    expect(body.validate()).toBeNull();
+    // a whole scene is one take a shot: no count there
+    const scene = new GenerateBody([still()], { batch: { shots: 3 } });
+    expect(
+      scene.node.querySelector('[data-testid="gms-generate-count"]')
+    ).toBeNull();
+    expect(scene.getValue().count).toBeUndefined();
   });
 
   it('labels parameters in words', () => {
@@ -494,7 +522,8 @@ describe('the Generate dialog with ComfyUI workflow templates', () => {
     expect(body.validate()).toBeNull();
     expect(body.getValue()).toEqual({
       pipeline: 'comfyui',
-      parameters: { template: 'square', width: 96 }
+      parameters: { template: 'square', width: 96 },
+      count: 1
     });
     select.value = 'portrait';
     select.dispatchEvent(new Event('change'));

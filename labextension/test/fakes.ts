@@ -19,6 +19,7 @@ import type {
   CategoryKey,
   ExportInfo,
   IAssetMove,
+  ITaskAccepted,
   IPipeline,
   IProject,
   ITaskList,
@@ -424,7 +425,9 @@ export function fakeAPI(project: IProject = sampleProject()) {
       date: '2026-01-01T00:00:00Z',
       files: []
     })),
-    submitTask: vi.fn(async () => ({ taskId: 'task-new' })),
+    submitTask: vi.fn(async (): Promise<ITaskAccepted> => ({
+      taskId: 'task-new'
+    })),
     getTaskStatus: vi.fn(
       async (taskId: string) =>
         state.tasks.find(task => task.taskId === taskId) ??

@@ -282,6 +282,30 @@ describe('StudioModel: task events are ordered by seq', () => {
     });
   });
 
+  it('adds every task of several takes asked at once, and says so', async () => {
+    const { model, api, notices } = ctx;
+    api.submitTask.mockResolvedValueOnce({
+      taskId: 'take-a',
+      taskIds: ['take-a', 'take-b', 'take-c']
+    });
+    const taskId = await model.tasks.generate('sh2', 'still', { seed: 5 }, 3);
+    expect(taskId).toBe('take-a');
+    expect(api.submitTask).toHaveBeenCalledWith({
+      projectId: 'film',
+      nodeId: 'sh2',
+      pipeline: 'still',
+      parameters: { seed: 5 },
+      count: 3
+    });
+    for (const id of ['take-a', 'take-b', 'take-c']) {
+      expect(model.tasks.get(id)).toMatchObject({
+        status: 'pending',
+        nodeId: 'sh2'
+      });
+    }
+    expect(notices.some(n => n.message.startsWith('3 takes of'))).toBe(true);
+  });
+
   it('ends the "Exporting…" notice of an export with how it ended, in its place', async () => {
     const { sockets, notices, api } = ctx;
     const socket = sockets[0];

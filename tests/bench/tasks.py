@@ -117,22 +117,27 @@ def _busy(ctx: TaskContext) -> bool:
 
 
 def bench_takes(url: str, tmp: Path, table: Table, processes: tuple[int, ...] = (1, 2, 4)) -> None:
-    """A burst of tiny `still` takes: takes/s with 1, 2 and 4 worker processes."""
+    """A burst of tiny `still` takes: takes/s with 1, 2 and 4 worker processes, submitted one
+    take a submit and then `PER_SUBMIT` takes a submit (`count`)."""
     n = 200
-    for count in processes:
-        _takes_with(url, tmp, table, n, count)
+    for per_submit in (1, PER_SUBMIT):
+        for count in processes:
+            _takes_with(url, tmp, table, n, count, per_submit)
 
 
 #: Tasks one worker process runs at once (threads; see the setting `worker_pool`).
 THREADS = 4
 #: Clients submitting at once (a script, a few users): their takes' writes are coalesced.
 SUBMITTERS = 4
+#: Takes a submit asks for in the rows of several takes a submit (its `count`).
+PER_SUBMIT = 25
 
 
 def _submit_many(service: TaskService, request: TaskSubmit, n: int) -> list[str]:
-    """`n` submits from `SUBMITTERS` threads; the task ids."""
+    """`n` takes from `SUBMITTERS` threads, `request.count` takes a submit; the task ids."""
     with ThreadPoolExecutor(SUBMITTERS) as pool:
-        return [r.task_id for r in pool.map(lambda _: service.submit(request), range(n))]
+        made = pool.map(lambda _: service.submit_all(request), range(n // request.count))
+        return [r.task_id for records in made for r in records]
 
 
 def _burst(
@@ -144,6 +149,7 @@ def _burst(
     parameters: dict[str, object],
     pipeline: str = "still",
     noop: bool = True,
+    per_submit: int = 1,
 ) -> tuple[float, float, float]:
     """`n` takes submitted at once to `count` worker processes (each of `THREADS` threads and
     one warm pipeline process): takes/s, submits/s, and no-op Celery tasks/s on the same
@@ -172,7 +178,7 @@ def _burst(
         wait_until(lambda w=warm: _all_finished(ctx, w), 120, 0.02)
         wait_until(lambda: not _busy(ctx), 60, 0.01)
         start = time.perf_counter()
-        ids = _submit_many(service, request, n)
+        ids = _submit_many(service, request.model_copy(update={"count": per_submit}), n)
         submitted = time.perf_counter() - start
         wait_until(lambda i=ids: _all_finished(ctx, i), 600, 0.02)
         rate = n / (time.perf_counter() - start)
@@ -184,12 +190,17 @@ def _burst(
             worker.stop()
 
 
-def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int) -> None:
-    print(f"takes/s, {n} takes, {count} worker process(es) of {THREADS} threads")
-    rate, submits, noop = _burst(url, tmp, "takes", n, count, TINY)
+def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int, per_submit: int) -> None:
+    print(
+        f"takes/s, {n} takes, {per_submit} a submit, "
+        f"{count} worker process(es) of {THREADS} threads"
+    )
+    tag = "takes" if per_submit == 1 else f"takes-{per_submit}"
+    rate, submits, noop = _burst(url, tmp, tag, n, count, TINY, per_submit=per_submit)
+    how = "one a submit" if per_submit == 1 else f"{per_submit} a submit (`count`)"
     table.add(
         Row(
-            f"takes/s, tiny `still` frames, {count} worker process(es)",
+            f"takes/s, tiny `still` frames, {how}, {count} worker process(es)",
             rate,
             "/s",
             "no-op Celery tasks/s, same workers",
@@ -198,8 +209,8 @@ def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int) -> None:
             ratio=rate / noop,
             meets=rate >= (150 if count == 1 else 300),
             notes=f"{THREADS} threads and one warm `still` process each; "
-            f"{SUBMITTERS} clients submit {submits:.0f}/s; thumbnails made with the take",
-            extra={"takes": n, "submitPerS": submits, "threads": THREADS},
+            f"{SUBMITTERS} clients submit {submits:.0f} takes/s; thumbnails made with the take",
+            extra={"takes": n, "perSubmit": per_submit, "submitPerS": submits, "threads": THREADS},
         )
     )
 

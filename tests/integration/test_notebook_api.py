@@ -216,3 +216,11 @@ def test_a_notebook_shot_carries_its_prompt_and_a_scene_is_generated_at_once(
     assert [t.label for t in made] == ["Take 2", "Take 1"]
     assert "Take 2" in wide._repr_mimebundle_()["text/html"]
     assert gulls.takes[0].label == "Take 1"
+
+    # several takes of a shot at once, the seed going up from the one given
+    variations = gulls.generate_takes(3, "still", seed=40)
+    assert studio.wait(variations, timeout=90)
+    takes = [task.result(timeout=5) for task in variations]
+    assert [t.parameters["seed"] for t in takes] == [40, 41, 42]
+    assert [t.label for t in gulls.takes] == ["Take 1", "Take 2", "Take 3", "Take 4"]
+    assert [t.id for t in gulls.takes[1:]] == [t.id for t in takes]

@@ -87,3 +87,54 @@ def test_killed_worker_task_is_redelivered_and_completes_once(
                 successes.append(event)
     # exactly one success for the task (its take's thumbnail is a task of its own)
     assert [e["taskId"] for e in successes].count(task_id) == 1
+
+
+def test_a_killed_workers_message_of_several_takes_is_redelivered_and_each_runs_once(
+    own_redis: str, tmp_path: Path
+) -> None:
+    # one worker thread: the three takes of the submit go in one message (`batched` takes up
+    # to 4 a message)
+    config = studio_config(tmp_path / "ws", worker_concurrency=1)
+    service = task_service(config, own_redis)
+    ctx = service.ctx
+    project, shot = project_with_shot(ctx.core, "Lighthouse")
+    first = Worker(config, own_redis, tmp_path / "worker-a.log").start()
+    made = service.submit_all(
+        TaskSubmit(
+            project_id=project,
+            node_id=shot,
+            pipeline="batched",
+            parameters={"seconds": 2},
+            count=3,
+        )
+    )
+    ids = [r.task_id for r in made]
+    wait_until(lambda: ctx.records.get(ids[1]).progress >= 0.2, 30)  # the second one runs
+    first.kill()
+    figures.count("faults injected")
+    killed = time.monotonic()
+    assert [ctx.records.get(t).status for t in ids] == [
+        TaskStatus.completed,
+        TaskStatus.running,
+        TaskStatus.pending,
+    ]
+
+    second = Worker(config, own_redis, tmp_path / "worker-b.log").start()
+    try:
+        wait_until(lambda: ctx.records.get(ids[1]).attempts == 2, 60)
+        redelivered = time.monotonic() - killed
+        wait_until(lambda: all(ctx.records.get(t).status.finished for t in ids), 60)
+    finally:
+        second.stop()
+    final = [ctx.records.get(t) for t in ids]
+    assert [r.status for r in final] == [TaskStatus.completed] * 3, final
+    # the one that ended is left as it is; the one cut off runs again; the last runs once
+    assert [r.attempts for r in final] == [1, 2, 1]
+    assert redelivered < 20, f"redelivered after {redelivered:.1f} s"
+
+    takes = ctx.core.projects.get(project).chapters[0].scenes[0].shots[0].takes
+    assert [t.id for t in takes] == [r.take_id for r in final]
+    assert all(t.status == "completed" for t in takes)
+    folder = ctx.core.projects.path(project) / "03_Renders"
+    files = sorted(p.name for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
+    assert files == sorted(f"{t.id}{suffix}" for t in takes for suffix in (".json", ".png"))

@@ -29,6 +29,7 @@ from tests.ui.test_story import (
     saved_layout,
     section_title,
     show_panel,
+    toast,
     tree_item,
 )
 
@@ -362,11 +363,29 @@ def test_a_shot_made_from_its_prompt_and_a_dropped_asset(
     assert made["references"] == [plate] and made["style"] == "35mm film"
     assert made["parameters"]["steps"] == 3
 
-    # the dialog remembers this shot's pipeline and parameters (not the shot's own fields)
+    # the dialog remembers this shot's pipeline and parameters (not the shot's own fields);
+    # three takes at once, each its own task and seed
     page.locator('#gms-studio [data-testid="gms-generate-take"]').click()
     expect(generate.locator('[data-testid="gms-generate-pipeline"]')).to_have_value("still")
     expect(generate.locator('[data-parameter="steps"]')).to_have_value("3")
-    page.locator(".jp-Dialog .jp-Dialog-button", has_text="Cancel").click()
+    count = generate.locator('[data-testid="gms-generate-count"]')
+    expect(count).to_have_value("1")
+    count.fill("3")
+    generate.locator('[data-parameter="seed"]').fill("20")
+    both_themes(page, screenshots, "three-takes-at-once")
+    accept_dialog(page, "Generate")
+    toast(page, "info", "3 takes of Wide queued")
+    deadline = time.monotonic() + 90
+    while True:
+        takes = shots_of(lab, project_id)[0]["takes"]
+        if len(takes) == 4 and all(t["status"] == "completed" for t in takes):
+            break
+        assert time.monotonic() < deadline, takes
+        time.sleep(0.3)
+    assert [t["seed"] for t in takes[1:]] == [20, 21, 22]
+    assert all(t["parameters"]["steps"] == 3 for t in takes)
+    for label in ("Take 2", "Take 3", "Take 4"):  # each one told apart
+        toast(page, "success", f"{label} of Wide is ready")
 
     # "Generate all shots of this scene" (context menu): one take per shot, its own prompt
     dismiss_toasts(page)

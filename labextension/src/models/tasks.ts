@@ -147,44 +147,69 @@ export class TaskTracker {
   }
 
   /**
-   * Ask for a take of a shot.
+   * Ask for a take of a shot, or `count` takes of it at once (all queued or none).
    *
-   * @returns the task id
+   * @returns the (first) task id
    */
   async generate(
     shotId: string,
     pipeline: string,
-    parameters: JSONRecord = {}
+    parameters: JSONRecord = {},
+    count = 1
   ): Promise<string> {
     const projectId = this._projects.requireId();
     try {
-      const { taskId } = await this._api.submitTask({
+      const accepted = await this._api.submitTask({
         projectId,
         nodeId: shotId,
         pipeline,
-        parameters
+        parameters,
+        ...(count > 1 ? { count } : {})
       });
-      if (!this._tasks.has(taskId)) {
-        this._tasks.set(taskId, {
-          taskId,
-          projectId,
-          nodeId: shotId,
-          pipeline,
-          parameters,
-          status: 'pending',
-          progress: 0,
-          step: 'queued',
-          seq: 0,
-          result: null,
-          error: null,
-          created: new Date().toISOString()
-        });
-        this._emit();
+      const ids = accepted.taskIds?.length
+        ? accepted.taskIds
+        : [accepted.taskId];
+      for (const taskId of ids) {
+        this._queued(taskId, projectId, shotId, pipeline, parameters);
       }
-      return taskId;
+      if (ids.length > 1) {
+        const shot = findNode(this._projects.current, shotId);
+        this._notices.notify({
+          type: 'info',
+          message: `${ids.length} takes of ${shot?.name ?? 'the shot'} queued`
+        });
+      }
+      return accepted.taskId;
     } catch (error) {
       this._notices.report(error, 'Could not start the generation');
       throw error;
+    }
+  }
+
+  /** A task just queued, known here before its first event. */
+  private _queued(
+    taskId: string,
+    projectId: string,
+    shotId: string,
+    pipeline: string,
+    parameters: JSONRecord
+  ): void {
+    if (!this._tasks.has(taskId)) {
+      this._tasks.set(taskId, {
+        taskId,
+        projectId,
+        nodeId: shotId,
+        pipeline,
+        parameters,
+        status: 'pending',
+        progress: 0,
+        step: 'queued',
+        seq: 0,
+        result: null,
+        error: null,
+        created: new Date().toISOString()
+      });
+      this._emit();
     }
   }
 
