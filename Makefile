@@ -15,7 +15,7 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 # system tools the studio needs: "command:debian-package" pairs
 DEV_SYSTEM := git:git git-lfs:git-lfs redis-server:redis-server node:nodejs
-TEST_SYSTEM := $(DEV_SYSTEM) chromium:chromium dockerd:docker.io debootstrap:debootstrap
+TEST_SYSTEM := $(DEV_SYSTEM) chromium:chromium dockerd:docker.io debootstrap:debootstrap openssl:openssl
 
 # Install the missing Debian packages of $(1), or say clearly what to install.
 define ensure_system
@@ -45,7 +45,7 @@ system: ## Install the system packages the studio needs (git, git-lfs, redis-ser
 	$(call ensure_system,$(DEV_SYSTEM))
 
 .PHONY: system-test
-system-test: ## Install the system packages the tests need as well (chromium, docker.io)
+system-test: ## Install the system packages the tests need as well (chromium, docker.io, openssl)
 	$(call ensure_system,$(TEST_SYSTEM))
 
 $(BIN)/python:

@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 import hiredis
@@ -563,9 +563,7 @@ class EventHub:
             made = loop.create_unix_connection(lambda: sub, params["path"])
         else:
             secure = (
-                ssl.create_default_context()
-                if params.get("connection_class") is SSLConnection
-                else None
+                tls_context(params) if params.get("connection_class") is SSLConnection else None
             )
             host, port = params.get("host", "localhost"), params.get("port", 6379)
             made = loop.create_connection(lambda: sub, host, port, ssl=secure)
@@ -656,3 +654,26 @@ class EventHub:
                 await asyncio.wait_for(sub.request("PING"), self.timeout)
             except TimeoutError as exc:
                 raise ConnectionError("Redis does not answer a ping") from exc
+
+
+#: `ssl_cert_reqs` of a `rediss://` URL, as redis-py reads it.
+_CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
+
+
+def tls_context(params: Mapping[str, Any]) -> ssl.SSLContext:
+    """The TLS settings of a `rediss://` URL (`redis.connection.parse_url`), as the studio's
+    other Redis clients read them: `ssl_cert_reqs` (none, optional, required: the default),
+    `ssl_ca_certs` (the CA to verify the server with; the system's otherwise),
+    `ssl_check_hostname` (on while verifying), `ssl_certfile` and `ssl_keyfile` (a client
+    certificate, for a Redis that asks for one)."""
+    wanted = str(params.get("ssl_cert_reqs") or "required").lower()
+    if wanted not in _CERT_REQS:
+        raise ValueError(f"ssl_cert_reqs must be one of {', '.join(_CERT_REQS)}, not {wanted!r}")
+    context = ssl.create_default_context(cafile=params.get("ssl_ca_certs") or None)
+    verify = _CERT_REQS[wanted]
+    check = params.get("ssl_check_hostname")
+    context.check_hostname = verify != ssl.CERT_NONE and (check is None or bool(check))
+    context.verify_mode = verify
+    if params.get("ssl_certfile"):
+        context.load_cert_chain(params["ssl_certfile"], params.get("ssl_keyfile") or None)
+    return context

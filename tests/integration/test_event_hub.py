@@ -135,3 +135,100 @@ async def test_hello_comes_first_and_the_events_heard_meanwhile_follow_it(
         flowing = False
         await task
         await publisher.aclose()
+
+
+def _certificates(folder: Path) -> dict[str, Path]:
+    """A CA, a server certificate for 127.0.0.1 and a client certificate, made with openssl."""
+    openssl = shutil.which("openssl")
+    assert openssl, "openssl is not installed"
+    files = {name: folder / f"{name}.pem" for name in ("ca", "ca-key", "server", "server-key")}
+    files |= {name: folder / f"{name}.pem" for name in ("client", "client-key")}
+
+    def run(*args: str) -> None:
+        subprocess.run([openssl, *args], check=True, capture_output=True)
+
+    run("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=Test CA",
+        "-keyout", str(files["ca-key"]), "-out", str(files["ca"]))  # fmt: skip
+    for who, subject, usage in (
+        ("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1,DNS:localhost"),
+        ("client", "/CN=studio", "extendedKeyUsage=clientAuth"),
+    ):
+        request = folder / f"{who}.csr"
+        extensions = folder / f"{who}.ext"
+        extensions.write_text(usage + "\n")
+        run("req", "-newkey", "rsa:2048", "-nodes", "-subj", subject,
+            "-keyout", str(files[f"{who}-key"]), "-out", str(request))  # fmt: skip
+        run("x509", "-req", "-in", str(request), "-CA", str(files["ca"]),
+            "-CAkey", str(files["ca-key"]), "-CAcreateserial", "-days", "2",
+            "-extfile", str(extensions), "-out", str(files[who]))  # fmt: skip
+    return files
+
+
+async def test_the_hub_reaches_a_redis_over_tls_with_the_urls_certificate_settings(
+    tmp_path: Path,
+) -> None:
+    certs = _certificates(tmp_path)
+    port = free_port()
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed (make test installs it)"
+    # TLS only, and a client must show a certificate of the CA
+    argv = [binary, "--port", "0", "--tls-port", str(port), "--bind", "127.0.0.1"]
+    argv += ["--tls-cert-file", str(certs["server"]), "--tls-key-file", str(certs["server-key"])]
+    argv += ["--tls-ca-cert-file", str(certs["ca"]), "--tls-auth-clients", "yes"]
+    argv += ["--requirepass", "s3cret", "--save", "", "--dir", str(tmp_path)]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"rediss://:s3cret@127.0.0.1:{port}/0"
+    mine = f"ssl_certfile={certs['client']}&ssl_keyfile={certs['client-key']}"
+    good = f"{base}?ssl_ca_certs={certs['ca']}&{mine}"
+    publisher = aioredis.Redis.from_url(good)
+    try:
+        wait_until(lambda: _answers(good), 15)
+
+        async def hears(url: str) -> None:
+            hub = EventHub(url, timeout=5.0)
+            hub.start()
+            try:
+                heard: asyncio.Queue[str] = asyncio.Queue()
+                hub.add("harbour", heard.put_nowait)
+                await hub.joined("harbour")
+                assert hub.connected, url
+                await publisher.publish(channel("harbour"), '{"type": "hello"}')
+                assert await asyncio.wait_for(heard.get(), 5.0) == '{"type": "hello"}', url
+            finally:
+                await hub.stop()
+
+        async def refused(url: str) -> None:
+            hub = EventHub(url, timeout=2.0)
+            hub.start()
+            try:
+                hub.add("harbour", lambda raw: None)
+                await hub.joined("harbour")
+                deadline = time.monotonic() + 10
+                while hub.down_since is None:
+                    assert time.monotonic() < deadline, f"the hub did not give up on {url}"
+                    await asyncio.sleep(0.05)
+                assert not hub.connected and hub.unavailable() is not None
+            finally:
+                await hub.stop()
+
+        # the server verified against the URL's CA (and its name), the client's certificate shown
+        await hears(good)
+        await hears(f"{base}?ssl_cert_reqs=required&ssl_ca_certs={certs['ca']}&{mine}")
+        # not verified, as the URL asks
+        await hears(f"{base}?ssl_cert_reqs=none&{mine}")
+        # a server the system's CAs do not know is refused; so is a client with no certificate
+        await refused(f"{base}?{mine}")
+        await refused(f"{base}?ssl_ca_certs={certs['ca']}")
+    finally:
+        await publisher.aclose()
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def _answers(url: str) -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(url).ping())
+    except redis.RedisError:
+        return False
