@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from jupyter_server.extension.application import ExtensionApp
@@ -93,6 +94,7 @@ class GMSLab(ExtensionApp):
 
     def initialize_settings(self) -> None:
         """Build the core services once; handlers find them in the tornado settings."""
+        self._route_studio_logs()
         config = self.studio_config()
         self.core = StudioCore(config)
         self.server_services = StudioServer(config, self.core)
@@ -108,6 +110,19 @@ class GMSLab(ExtensionApp):
             if not health.ok:
                 self.log.warning("Generative Studio: %s unavailable: %s", key, health.message)
         self.log.info("Generative Studio workspace: %s", config.workspace)
+
+    def _route_studio_logs(self) -> None:
+        """The studio's own module loggers (`gms_lab.*`) write through the server's handlers,
+        in its format and at its level (they had none: their INFO lines never showed, their
+        warnings reached stderr bare)."""
+        studio = logging.getLogger("gms_lab")
+        server = self.log if isinstance(self.log, logging.Logger) else None
+        if server is None:
+            return
+        for handler in server.handlers:
+            if handler not in studio.handlers:
+                studio.addHandler(handler)
+        studio.setLevel(server.getEffectiveLevel())
 
     def initialize_handlers(self) -> None:
         """Register every route of the table."""

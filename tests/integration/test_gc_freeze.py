@@ -20,6 +20,9 @@ def frozen(log: Path) -> dict[str, int]:
 
 def test_the_server_and_a_worker_freeze_what_starting_made(redis_url: str, tmp_path: Path) -> None:
     config = studio_config(tmp_path / "ws", broker_url=redis_url, auto_commit=False)
+    # a partial file a crash left: the server removes it as it starts, and says so
+    (tmp_path / "ws" / ".gms").mkdir(parents=True)
+    (tmp_path / "ws" / ".gms" / ".runtime.json.4242.0badcafe.tmp").write_text("{")
     server = ServerProcess(config, tmp_path / "server.log").start()
     worker = Worker(config, redis_url, tmp_path / "worker.log").start()
     try:
@@ -27,6 +30,11 @@ def test_the_server_and_a_worker_freeze_what_starting_made(redis_url: str, tmp_p
         wait_until(lambda: "worker" in frozen(worker.log), 30, 0.1)
         # a Jupyter server's and a Celery worker's imports: far more than a handful
         assert frozen(server.log)["server"] > 50_000
+        # the studio's own module loggers write through the server's, in its format
+        assert re.search(
+            r"\[I [^]]* gms_lab\.server\] Generative Studio: removed 1 partial files",
+            server.log.read_text(),
+        ), server.log.read_text()[-3000:]
         assert frozen(worker.log)["worker"] > 50_000
     finally:
         worker.stop()
