@@ -714,19 +714,22 @@ def _load_known_shots(data: bytes, texts: dict[str, _ShotText]) -> tuple[Any, li
 #: Where a shot's JSON starts in the indented manifest: project > chapters > chapter > scenes >
 #: scene > shots > shot, two spaces a level.
 _SHOT_INDENT = b"\n" + b" " * 12
+#: Where a take's JSON starts within its shot's: shot > takes > take.
+_TAKE_INDENT = b"\n" + b" " * 4
 _INDENT = orjson.OPT_INDENT_2
 
 
 @dataclass(frozen=True)
 class _ShotText:
     """A shot as it was last written or read: the `Shot` (never changed: a write changes a
-    copy), its own fields (as compact JSON), its takes (by identity) with their JSON, and its
-    indented text in the manifest."""
+    copy), its own fields (as compact JSON), its takes (by identity) with their JSON and their
+    indented text within the shot's, and its indented text in the manifest."""
 
     shot: Shot
     fields: bytes
     takes: tuple[Take, ...]
     datas: tuple[dict[str, Any], ...]
+    parts: tuple[bytes, ...]
     text: bytes
 
 
@@ -772,10 +775,10 @@ class Serialiser:
         before, now = self._shots, {}
         loose = self._loose
 
-        def take_json(take: Any, known: dict[int, tuple[Take, dict[str, Any]]]) -> dict[str, Any]:
+        def take_json(take: Any) -> dict[str, Any]:
             if not isinstance(take, Take):
                 raise PydanticSerializationError(f"A take must be a Take, not {type(take)}")
-            hit = known.get(id(take)) or loose.get(id(take))
+            hit = loose.get(id(take))
             if hit is not None and hit[0] is take:
                 return hit[1]
             _shallow_enough(take.parameters, "A take's parameters")
@@ -796,12 +799,28 @@ class Serialiser:
                 return orjson.Fragment(last.text)
             _shallow_enough(shot.properties, "A shot's properties")
             known = (
-                {id(t): (t, d) for t, d in zip(last.takes, last.datas, strict=True)} if last else {}
+                {
+                    id(t): (t, d, p)
+                    for t, d, p in zip(last.takes, last.datas, last.parts, strict=True)
+                }
+                if last
+                else {}
             )
-            datas = tuple(take_json(t, known) for t in takes)
-            text = orjson.dumps(_with(shot, "takes", list(datas)), option=_INDENT)
+            datas: list[dict[str, Any]] = []
+            parts: list[bytes] = []
+            for take in takes:  # a take met before goes in as its text
+                hit = known.get(id(take))
+                if hit is not None and hit[0] is take:
+                    datas.append(hit[1])
+                    parts.append(hit[2])
+                else:
+                    data = take_json(take)
+                    datas.append(data)
+                    parts.append(orjson.dumps(data, option=_INDENT).replace(b"\n", _TAKE_INDENT))
+            fragments = [orjson.Fragment(part) for part in parts]
+            text = orjson.dumps(_with(shot, "takes", fragments), option=_INDENT)
             text = text.replace(b"\n", _SHOT_INDENT)
-            now[shot.id] = _ShotText(shot, fields, tuple(takes), datas, text)
+            now[shot.id] = _ShotText(shot, fields, tuple(takes), tuple(datas), tuple(parts), text)
             return orjson.Fragment(text)
 
         def scene_json(scene: Scene) -> dict[str, Any]:

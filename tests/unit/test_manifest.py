@@ -21,6 +21,7 @@ from gms_lab.config import StudioConfig
 from gms_lab.core import hierarchy, takes
 from gms_lab.core.errors import InvalidInput, NotFound, TooLarge, VersionConflict
 from gms_lab.core.limits import JsonLimits, check
+from gms_lab.core.manifest import Serialiser
 from gms_lab.core.services import StudioCore
 from gms_lab.core.vcs import STUDIO_AUTHOR
 from gms_lab.models import NodeCreate, Project, ProjectCreate, TakeStatus
@@ -349,6 +350,60 @@ def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
         assert written == manifest.Serialiser().dump(Project.model_validate_json(written))
     lens = _node(core.projects.get("harbour"), shots[3]).properties["lens"]
     assert lens == 1.0 and type(lens) is float
+
+
+def test_in_a_shot_of_many_takes_only_the_take_that_changed_is_encoded(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A take finishing in a shot of 40 takes encodes that take alone (the others go in as
+    their kept text), and the file is exactly what a fresh writer makes."""
+    [shot] = core.manifests.update("harbour", lambda p: _film(p, 1))[1]
+
+    def add(p: Project) -> list[str]:
+        return [
+            takes.add_generating(
+                p, shot, pipeline="still", parameters={"n": n}, seed=n, task_id=f"t{n}", tier="low"
+            ).id
+            for n in range(40)
+        ]
+
+    ids = core.manifests.update("harbour", add)[1]
+    from gms_lab.core import manifest
+
+    encoded: list[str] = []
+    real = manifest.orjson
+
+    def takes_in(value: Any) -> None:  # the takes' JSON handed to the encoder (not texts)
+        if isinstance(value, dict):
+            if value.get("id") in ids:
+                encoded.append(value["id"])
+            for item in value.values():
+                takes_in(item)
+        elif isinstance(value, list):
+            for item in value:
+                takes_in(item)
+
+    class Counting:
+        Fragment, OPT_INDENT_2 = real.Fragment, real.OPT_INDENT_2
+
+        @staticmethod
+        def dumps(value: Any, **kwargs: Any) -> bytes:
+            takes_in(value)
+            return real.dumps(value, **kwargs)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+    monkeypatch.setattr(manifest, "orjson", Counting())
+    path = core.workspace.project_dir("harbour") / "project.json"
+    for n in (7, 0, 39):
+        encoded.clear()
+        core.manifests.update("harbour", lambda p, n=n: takes.complete(p, ids[n], f"f{n}.png"))
+        assert encoded == [ids[n]]
+        written = path.read_bytes()
+        assert written == Serialiser().dump(Project.model_validate_json(written))
+    done = core.projects.get("harbour").chapters[0].scenes[0].shots[0].takes
+    assert [t.status for t in done].count("completed") == 3
 
 
 def test_after_another_process_wrote_only_the_shots_it_changed_are_parsed(
