@@ -16,11 +16,10 @@ RESTORE_INTERVAL = 1
 
 
 def visibility_timeout(config: StudioConfig) -> int:
-    """Longer than the longest pipeline (twice its timeout), and never below the setting."""
-    longest = max(
-        (spec.timeout for spec in PipelineRegistry(config.pipelines_path).pipelines.values()),
-        default=0,
-    )
+    """Longer than the longest message (twice a pipeline's timeout times the takes it runs
+    from one message), and never below the setting."""
+    pipelines = PipelineRegistry(config.pipelines_path).pipelines.values()
+    longest = max((spec.timeout * spec.takes_per_message for spec in pipelines), default=0)
     return max(config.visibility_timeout, int(longest * 2) + 60)
 
 

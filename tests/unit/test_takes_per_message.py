@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from gms_lab.config import StudioConfig
 from gms_lab.models import TaskRecord
+from gms_lab.tasks.celery_app import visibility_timeout
 from gms_lab.tasks.registry import ParameterSpec, PipelineSpec
 from gms_lab.tasks.service import _chunks, _seeds
 
@@ -63,3 +66,22 @@ def test_seeds_go_up_from_the_one_given_or_are_drawn_within_the_bounds() -> None
     no_seed = _spec()
     no_seed.parameters.clear()
     assert _seeds(no_seed, None, 3) == []
+
+
+def test_a_message_of_several_takes_is_not_redelivered_while_it_runs(tmp_path: Path) -> None:
+    """The broker's visibility timeout outlasts the longest message: a pipeline's timeout
+    times the takes it runs from one message, twice over."""
+    folder = tmp_path / "pipelines" / "many"
+    folder.mkdir(parents=True)
+    tiers = "".join(
+        f'[tiers.{q}]\npipelineId = "m"\nimage = "m"\ntargetVram = 0\n'
+        for q in ("low", "standard", "high")
+    )
+    folder.joinpath("pipeline.toml").write_text(
+        'id = "many"\nname = "m"\nversion = "1"\nmedia = "image"\nentry = ["python"]\n'
+        f"timeout = 3000\ntakes_per_message = 16\n{tiers}"
+    )
+    config = StudioConfig.from_env(
+        {"workspace": tmp_path / "ws", "pipelines_path": [tmp_path / "pipelines"]}, env={}
+    )
+    assert visibility_timeout(config) == 2 * 3000 * 16 + 60
