@@ -116,7 +116,18 @@ def execute_takes_task(
     `takes_per_message`). Redelivered after a worker died, the tasks that ended are left as
     they are and the others run (see `recovery`)."""
     worker = str(self.request.hostname or "worker")
-    return [_execute(task_id, worker) for task_id in task_ids]
+    ended: list[str | None] = []
+    failure: Exception | None = None
+    for task_id in task_ids:
+        try:
+            ended.append(_execute(task_id, worker))
+        except Exception as exc:  # the next takes still run; the message ends as one would
+            log.exception("task %s could not be run", task_id)
+            failure = failure or exc
+            ended.append(None)
+    if failure is not None:
+        raise failure
+    return ended
 
 
 def _thumbnail(project: str, relpath: str) -> None:
