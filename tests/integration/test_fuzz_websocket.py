@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from websockets.sync.client import ClientConnection, connect
 
@@ -120,6 +120,9 @@ PINGS = iter(range(1, 10**9))
     suppress_health_check=list(HealthCheck),
 )
 @given(message=messages)
+# found by this test: an empty nodeId dropped the connection
+@example(message='{"type": "start_generation", "nodeId": "", "nodeType": "still"}')
+@example(message='{"type": "start_generation", "nodeId": "x", "nodeType": ""}')
 def test_every_client_message_type_is_answered_and_the_connection_lives(
     socket: ClientConnection, message: str | bytes
 ) -> None:
