@@ -13,6 +13,7 @@ import redis
 from gms_lab.events import channel
 from gms_lab.models import TaskStatus, TaskSubmit
 from gms_lab.tasks.celery_app import visibility_timeout
+from gms_lab.tasks.records import TASK_KEY
 from tests import figures
 from tests.services import (
     Worker,
@@ -138,3 +139,25 @@ def test_a_killed_workers_message_of_several_takes_is_redelivered_and_each_runs_
     folder = ctx.core.projects.path(project) / "03_Renders"
     files = sorted(p.name for p in folder.rglob("*") if p.is_file() and not p.name.startswith("."))
     assert files == sorted(f"{t.id}{suffix}" for t in takes for suffix in (".json", ".png"))
+
+
+def test_a_take_that_cannot_run_does_not_strand_the_takes_after_it_in_its_message(
+    own_redis: str, tmp_path: Path
+) -> None:
+    config = studio_config(tmp_path / "ws", worker_concurrency=1)
+    service = task_service(config, own_redis)
+    ctx = service.ctx
+    project, shot = project_with_shot(ctx.core, "Breakwater")
+    made = service.submit_all(
+        TaskSubmit(project_id=project, node_id=shot, pipeline="batched", count=3)
+    )
+    ids = [r.task_id for r in made]
+    # the middle one's record is unreadable: its run fails before it can even start
+    redis.Redis.from_url(own_redis).set(TASK_KEY + ids[1], b"{not json")
+    worker = Worker(config, own_redis, tmp_path / "worker.log").start()
+    try:
+        wait_until(lambda: ctx.records.get(ids[2]).status.finished, 60)
+    finally:
+        worker.stop()
+    assert [ctx.records.get(t).status for t in (ids[0], ids[2])] == [TaskStatus.completed] * 2
+    assert "could not be run" in (tmp_path / "worker.log").read_text()
