@@ -257,7 +257,8 @@ class FileHandler(StudioHandler):
                 "Content-Disposition", f"attachment; filename*=UTF-8''{quote(target.name)}"
             )
         if not body or total == 0:
-            await self.finish()
+            # nothing sent yet: Jupyter's API handler would make its header JSON at `finish`
+            await self.finish(set_content_type=mime)
             return
         with await self.run(open, target, "rb") as fh:
             await self.run(fh.seek, start)
@@ -269,7 +270,7 @@ class FileHandler(StudioHandler):
                 remaining -= len(chunk)
                 self.write(chunk)
                 await self.flush()
-        await self.finish()
+        await self.finish(set_content_type=mime)
 
     def _range(self, total: int) -> tuple[int, int] | None:
         header = self.request.headers.get("Range")

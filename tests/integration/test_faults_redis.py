@@ -194,7 +194,16 @@ def test_redis_hanging_and_dying_loses_nothing_answered(
         states = [call("GET", f"tasks/{t}/status").json().get("status") for t in ledger.tasks]
         return all(s in ("completed", "error", "cancelled") for s in states)
 
-    wait_until(finished, 120, 0.5)
+    try:
+        wait_until(finished, 120, 0.5)
+    except TimeoutError:  # say which, and what the worker and the server saw
+        left = [call("GET", f"tasks/{t}/status").json() for t in ledger.tasks]
+        left = [r for r in left if r.get("status") not in ("completed", "error", "cancelled")]
+        worker_log = studio[1].log.read_text(errors="replace")[-6000:]
+        server_log = server.log.read_text(errors="replace")[-4000:]
+        raise AssertionError(
+            f"{left}\n--- worker\n{worker_log}\n--- server\n{server_log}"
+        ) from None
     records = [call("GET", f"tasks/{t}/status").json() for t in ledger.tasks]
     project = call("GET", f"projects/{pid}").json()
     takes = {t["taskId"]: t for t in project["chapters"][0]["scenes"][0]["shots"][0]["takes"]}

@@ -316,3 +316,30 @@ async def test_assets_renamed_moved_and_foldered_refuse_bad_requests_and_change_
     )
     assert status == 200 and moved["path"] == "01_Assets/Characters/Crew/mara-v2.png", moved
     assert (project / moved["path"]).read_bytes() == png("peru")
+
+
+async def test_a_download_says_the_files_own_type_even_when_it_is_empty(
+    api: Api, jp_fetch: Any, project: Path
+) -> None:
+    """Jupyter's API handler makes a header JSON when it finishes: an empty file, or any HEAD,
+    answered `application/json` (found by the API fuzz run)."""
+    files = {"notes.txt": b"", "blank": b"", "hero.png": png(), "hero.json": b"{}"}
+    for name, data in files.items():
+        status, body = await api.call(
+            "POST", "projects/harbour/files", raw=data, params={"path": name}
+        )
+        assert status == 201, body
+    wanted = {
+        "notes.txt": "text/plain",
+        "blank": "application/octet-stream",
+        "hero.png": "image/png",
+        "hero.json": "application/json",
+    }
+    for name, ctype in wanted.items():
+        for method in ("GET", "HEAD"):
+            response = await jp_fetch(
+                "gms", "api", "projects", "harbour", "files", name, method=method
+            )
+            assert response.code == 200
+            assert response.headers["Content-Type"].split(";")[0] == ctype, (name, method)
+            assert response.headers["Content-Length"] == str(len(files[name]))
