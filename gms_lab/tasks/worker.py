@@ -16,6 +16,9 @@ import time
 from typing import Any
 
 from celery import signals
+from celery.exceptions import Reject
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import StudioConfig
 from ..core.vcs import STUDIO_AUTHOR, Author
@@ -37,6 +40,8 @@ PING = "gms.ping"
 AUTOCOMMIT_KEY = "gms:autocommit:"
 LIVENESS_EVERY = 2.0
 LIVENESS_TTL = 6.0
+#: What a task's Redis calls raise while Redis is away.
+REDIS_GONE = (RedisConnectionError, RedisTimeoutError)
 
 config = StudioConfig.from_env()
 app = make_celery(config, broker_url(config))
@@ -121,6 +126,8 @@ def execute_takes_task(
     for task_id in task_ids:
         try:
             ended.append(_execute(task_id, worker))
+        except Reject:
+            raise  # Redis went away: the whole message goes back (the takes that ended stay)
         except Exception as exc:  # the next takes still run; the message ends as one would
             log.exception("task %s could not be run", task_id)
             failure = failure or exc
@@ -138,12 +145,21 @@ def _thumbnail(project: str, relpath: str) -> None:
 
 
 def _execute(task_id: str, worker: str) -> str | None:
-    """Run one task to its end: its final status."""
+    """Run one task to its end: its final status.
+
+    If Redis goes away while the task runs, its end cannot be recorded. Celery would then
+    acknowledge the message as a failed task, and the task would stay "running" for good.
+    Instead the message is rejected back to the queue (once the worker reaches Redis again),
+    and the task runs again: running twice is safe (see `execute`).
+    """
     ctx, runner = state()
     try:
         record: TaskRecord | None = execute_generation(
             ctx, runner, task_id, worker, schedule_commit, _thumbnail
         )
+    except REDIS_GONE as exc:
+        log.warning("task %s: Redis went away (%s); the task will run again", task_id, exc)
+        raise Reject(exc, requeue=True) from exc
     finally:
         # the task's last events leave before the next task (or a shutdown), within a bound
         ctx.publisher.flush(config.redis_timeout)

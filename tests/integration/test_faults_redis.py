@@ -24,13 +24,16 @@ import pytest
 import requests
 from websockets.sync.client import connect
 
+from gms_lab.models import TaskStatus, TaskSubmit
 from tests import figures
 from tests.services import (
     RedisProcess,
     ServerProcess,
     Worker,
+    project_with_shot,
     redis_process,
     studio_config,
+    task_service,
     wait_until,
 )
 
@@ -250,3 +253,36 @@ def test_redis_hanging_and_dying_loses_nothing_answered(
     assert answer.status_code == 202, answer.text
     task = answer.json()["taskId"]
     wait_until(lambda: call("GET", f"tasks/{task}/status").json()["status"] == "completed", 60)
+
+
+def test_a_take_whose_end_cannot_be_recorded_runs_again_once_redis_is_back(
+    own_redis: RedisProcess, tmp_path: Path
+) -> None:
+    """Redis dies while a take runs, so the worker cannot record its end: the take must not be
+    acknowledged as done (it would stay "running" for good, found by the test above in CI);
+    it goes back to the queue and runs again once Redis is back."""
+    config = studio_config(
+        tmp_path / "ws", broker_url=own_redis.url, redis_timeout=REDIS_TIMEOUT, auto_commit=False
+    )
+    service = task_service(config, own_redis.url)
+    ctx = service.ctx
+    project, shot = project_with_shot(ctx.core, "Squall")
+    worker = Worker(config, own_redis.url, tmp_path / "worker.log").start()
+    try:
+        task_id = service.submit(
+            TaskSubmit(project_id=project, node_id=shot, pipeline="slow", parameters={"seconds": 3})
+        ).task_id
+        wait_until(lambda: ctx.records.get(task_id).status == TaskStatus.running, 30)
+        own_redis.kill()  # the take ends while Redis is away
+        figures.count("faults injected")
+        time.sleep(3 + 2 * REDIS_TIMEOUT)
+        own_redis.start()
+        wait_until(lambda: ctx.records.get(task_id).status.finished, 90, 0.2)
+    finally:
+        worker.stop()
+    final = ctx.records.get(task_id)
+    assert final.status == TaskStatus.completed, final
+    assert final.attempts == 2  # the run cut off, then the one that ended
+    [take] = ctx.core.projects.get(project).chapters[0].scenes[0].shots[0].takes
+    assert take.status == "completed" and take.id == final.take_id
+    assert "the task will run again" in (tmp_path / "worker.log").read_text()
