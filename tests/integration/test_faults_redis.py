@@ -270,12 +270,14 @@ def test_a_take_whose_end_cannot_be_recorded_runs_again_once_redis_is_back(
     worker = Worker(config, own_redis.url, tmp_path / "worker.log").start()
     try:
         task_id = service.submit(
-            TaskSubmit(project_id=project, node_id=shot, pipeline="slow", parameters={"seconds": 3})
+            TaskSubmit(project_id=project, node_id=shot, pipeline="slow", parameters={"seconds": 1})
         ).task_id
-        wait_until(lambda: ctx.records.get(task_id).status == TaskStatus.running, 30)
+        wait_until(lambda: ctx.records.get(task_id).status == TaskStatus.running, 30, 0.02)
         own_redis.kill()  # the take ends while Redis is away
         figures.count("faults injected")
-        time.sleep(3 + 2 * REDIS_TIMEOUT)
+        # back before the worker's first reconnect (2 s) and while the take's heartbeat is still
+        # fresh (6 s), so the liveness sweep cannot hand the message back: only the worker can
+        time.sleep(1.5)
         own_redis.start()
         wait_until(lambda: ctx.records.get(task_id).status.finished, 90, 0.2)
     finally:
