@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from gms_lab.config import StudioConfig
 from gms_lab.events import channel
 from gms_lab.models import TaskStatus, TaskSubmit
 from gms_lab.tasks.celery_app import visibility_timeout
+from gms_lab.tasks.context import TaskContext
 from gms_lab.tasks.records import TASK_KEY
 from tests import figures
 from tests.services import (
@@ -90,26 +92,28 @@ def test_killed_worker_task_is_redelivered_and_completes_once(
     assert [e["taskId"] for e in successes].count(task_id) == 1
 
 
+def one_message_of_three_takes(
+    url: str, folder: Path, name: str, parameters: dict[str, object]
+) -> tuple[StudioConfig, TaskContext, str, list[str]]:
+    """A film of one shot and a submit of three `batched` takes in one message (the studio's
+    worker has one thread; `batched` takes up to 4 a message): settings, context, project and
+    the tasks."""
+    config = studio_config(folder, worker_concurrency=1)
+    service = task_service(config, url)
+    project, shot = project_with_shot(service.ctx.core, name)
+    request = TaskSubmit(
+        project_id=project, node_id=shot, pipeline="batched", parameters=parameters, count=3
+    )
+    return config, service.ctx, project, [r.task_id for r in service.submit_all(request)]
+
+
 def test_a_killed_workers_message_of_several_takes_is_redelivered_and_each_runs_once(
     own_redis: str, tmp_path: Path
 ) -> None:
-    # one worker thread: the three takes of the submit go in one message (`batched` takes up
-    # to 4 a message)
-    config = studio_config(tmp_path / "ws", worker_concurrency=1)
-    service = task_service(config, own_redis)
-    ctx = service.ctx
-    project, shot = project_with_shot(ctx.core, "Lighthouse")
-    first = Worker(config, own_redis, tmp_path / "worker-a.log").start()
-    made = service.submit_all(
-        TaskSubmit(
-            project_id=project,
-            node_id=shot,
-            pipeline="batched",
-            parameters={"seconds": 2},
-            count=3,
-        )
+    config, ctx, project, ids = one_message_of_three_takes(
+        own_redis, tmp_path / "ws", "Lighthouse", {"seconds": 2}
     )
-    ids = [r.task_id for r in made]
+    first = Worker(config, own_redis, tmp_path / "worker-a.log").start()
     wait_until(lambda: ctx.records.get(ids[1]).progress >= 0.2, 30)  # the second one runs
     first.kill()
     figures.count("faults injected")
@@ -144,14 +148,7 @@ def test_a_killed_workers_message_of_several_takes_is_redelivered_and_each_runs_
 def test_a_take_that_cannot_run_does_not_strand_the_takes_after_it_in_its_message(
     own_redis: str, tmp_path: Path
 ) -> None:
-    config = studio_config(tmp_path / "ws", worker_concurrency=1)
-    service = task_service(config, own_redis)
-    ctx = service.ctx
-    project, shot = project_with_shot(ctx.core, "Breakwater")
-    made = service.submit_all(
-        TaskSubmit(project_id=project, node_id=shot, pipeline="batched", count=3)
-    )
-    ids = [r.task_id for r in made]
+    config, ctx, _, ids = one_message_of_three_takes(own_redis, tmp_path / "ws", "Breakwater", {})
     # the middle one's record is unreadable: its run fails before it can even start
     redis.Redis.from_url(own_redis).set(TASK_KEY + ids[1], b"{not json")
     worker = Worker(config, own_redis, tmp_path / "worker.log").start()
