@@ -191,12 +191,14 @@ class PanelResized(Event):
 
 
 class StartGeneration(Event):
-    """Ask for a take of a shot: `nodeType` is the pipeline id (e.g. `still`)."""
+    """Ask for a take of a shot (or `count` takes of it at once, as `POST tasks/submit`):
+    `nodeType` is the pipeline id (e.g. `still`)."""
 
     type: Literal["start_generation"] = "start_generation"
     node_id: str
     node_type: str
     parameters: dict[str, Any] = Field(default_factory=dict)
+    count: int = Field(1, ge=1, strict=True)
     request_id: str | None = None
 
 

@@ -351,13 +351,14 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
                 node_id=message.node_id,
                 pipeline=message.node_type,
                 parameters=message.parameters,
+                count=message.count,
             )
         except ValidationError as exc:
             self._not_understood(exc)
             return
         try:
             service = self.server.task_service()
-            await self.server.on_broker(service.submit, request, author)
+            await self.server.on_broker(service.submit_all, request, author)
         except StudioError as exc:
             self.send_event(
                 ErrorEvent(

@@ -278,7 +278,8 @@ export interface EventsUnavailable {
   since: number;
 }
 /**
- * Ask for a take of a shot: `nodeType` is the pipeline id (e.g. `still`).
+ * Ask for a take of a shot (or `count` takes of it at once, as `POST tasks/submit`):
+ * `nodeType` is the pipeline id (e.g. `still`).
  *
  * This interface was referenced by `GmsEventsSchema`'s JSON-Schema
  * via the `definition` "StartGeneration".
@@ -290,6 +291,7 @@ export interface StartGeneration {
   parameters?: {
     [k: string]: unknown | undefined;
   };
+  count?: number;
   requestId?: string | null;
 }
 /**

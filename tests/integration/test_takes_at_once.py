@@ -161,3 +161,24 @@ async def test_a_bad_count_is_refused_and_nothing_is_queued(
     status, page = await api.call("GET", "tasks", params={"projectId": pid})
     assert status == 200 and page["tasks"] == []
     assert queued_messages(redis_url) == before
+
+
+async def test_several_takes_over_the_websocket_as_over_rest(
+    api: Api, jp_ws_fetch: Any, workspace: Path
+) -> None:
+    pid, _, [shot] = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    message = {"type": "start_generation", "nodeId": shot, "nodeType": "batched"}
+    socket.send({**message, "parameters": {"seed": 3}, "count": 3})
+    done = [await socket.until("task_success", timeout=30) for _ in range(3)]
+    assert sorted(event["result"]["takeId"] for event in done) == sorted(
+        take["id"] for take in shot_takes(workspace, pid)
+    )
+    assert sorted(take["seed"] for take in shot_takes(workspace, pid)) == [3, 4, 5]
+    # a bad count is said, and the socket lives
+    socket.send({**message, "count": 0, "requestId": "r1"})
+    error = await socket.until("error")
+    assert error["code"] == "bad_message" and "count" in error["message"], error
+    socket.send({"type": "ping", "time": 1.0})
+    assert (await socket.until("pong"))["time"] == 1.0
+    assert len(shot_takes(workspace, pid)) == 3
