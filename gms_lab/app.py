@@ -11,7 +11,7 @@ from traitlets import Bool, Enum, Float, Int, List, Unicode
 
 from .config import StudioConfig
 from .core.services import StudioCore
-from .gcfreeze import FROZEN, freeze_startup
+from .gcfreeze import freeze_and_say
 from .handlers import ROUTES, SOCKETS
 from .server import StudioServer
 
@@ -136,8 +136,7 @@ class GMSLab(ExtensionApp):
 
     def _freeze(self) -> None:
         """Leave the server's start-up objects out of the collector's full passes."""
-        count, took = freeze_startup()
-        self.log.info(FROZEN, "server", count, took)
+        freeze_and_say(self.log, "server")
 
     async def stop_extension(self) -> None:
         """Stop the worker and Redis we started, and the watcher."""

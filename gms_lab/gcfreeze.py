@@ -10,6 +10,7 @@ of a large manifest, and each one stalls whatever runs then (an answer, an event
 from __future__ import annotations
 
 import gc
+import logging
 import time
 
 #: What a process logs once it froze (`freeze_startup`'s answer, formatted).
@@ -27,3 +28,9 @@ def freeze_startup() -> tuple[int, float]:
     gc.collect()
     gc.freeze()
     return gc.get_freeze_count(), (time.perf_counter() - start) * 1000
+
+
+def freeze_and_say(log: logging.Logger, who: str) -> None:
+    """`freeze_startup`, and log what `who` (the server, a worker, a pool process) froze."""
+    count, took = freeze_startup()
+    log.info(FROZEN, who, count, took)

@@ -22,7 +22,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from ..config import StudioConfig
 from ..core.vcs import STUDIO_AUTHOR, Author
-from ..gcfreeze import FROZEN, freeze_startup
+from ..gcfreeze import freeze_and_say
 from ..models import TaskRecord
 from ..runtime import broker_url
 from .celery_app import make_celery, sender
@@ -216,8 +216,7 @@ def _freeze_child(**_: Any) -> None:
     """A prefork pool process runs the tasks: it leaves what it was forked with out of the
     collector's full passes too (the main process freezes only once ready, after the fork)."""
     if config.gc_freeze:
-        count, took = freeze_startup()
-        log.info(FROZEN, f"pool process {os.getpid()}", count, took)
+        freeze_and_say(log, f"pool process {os.getpid()}")
 
 
 @signals.worker_ready.connect
@@ -241,8 +240,7 @@ def _start_liveness(sender: Any = None, **_: Any) -> None:
 
     threading.Thread(target=loop, daemon=True, name="gms-liveness").start()
     if config.gc_freeze:
-        count, took = freeze_startup()
-        log.info(FROZEN, f"worker {hostname}", count, took)
+        freeze_and_say(log, f"worker {hostname}")
 
 
 @signals.worker_shutdown.connect
