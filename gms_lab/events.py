@@ -195,8 +195,8 @@ class StartGeneration(Event):
     `nodeType` is the pipeline id (e.g. `still`)."""
 
     type: Literal["start_generation"] = "start_generation"
-    node_id: str
-    node_type: str
+    node_id: str = Field(min_length=1)
+    node_type: str = Field(min_length=1)
     parameters: dict[str, Any] = Field(default_factory=dict)
     count: int = Field(1, ge=1, strict=True)
     request_id: str | None = None

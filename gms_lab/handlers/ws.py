@@ -313,7 +313,19 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
             self.send_event(ErrorEvent(code=code, message=exc.message, details=exc.details))
             return
         except ValidationError as exc:
-            self._not_understood(exc)
+            details = [
+                {"loc": list(e["loc"]), "msg": e["msg"][:300], "type": e["type"]}
+                for e in exc.errors(include_url=False, include_input=False)[:3]
+            ]
+            first = details[0]
+            where = ".".join(str(p) for p in first["loc"]) or "message"
+            self.send_event(
+                ErrorEvent(
+                    code="bad_message",
+                    message=f"Message not understood: {where}: {first['msg']}"[:300],
+                    details=details,
+                )
+            )
             return
         if isinstance(parsed, Ping):
             self.send_event(Pong(time=parsed.time))
@@ -326,36 +338,17 @@ class ProjectSocket(WebSocketMixin, websocket.WebSocketHandler, JupyterHandler):
                 if other is not self:
                     other._relay(raw)
 
-    def _not_understood(self, exc: ValidationError) -> None:
-        """Say what in a message is wrong (a `bad_message` error event); the socket lives."""
-        details = [
-            {"loc": list(e["loc"]), "msg": e["msg"][:300], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_input=False)[:3]
-        ]
-        first = details[0]
-        where = ".".join(str(p) for p in first["loc"]) or "message"
-        self.send_event(
-            ErrorEvent(
-                code="bad_message",
-                message=f"Message not understood: {where}: {first['msg']}"[:300],
-                details=details,
-            )
-        )
-
     async def _start_generation(self, message: StartGeneration) -> None:
         user = author_of(self.current_user, self.server.config)
         author = {"name": user.name, "email": user.email}
-        try:  # an empty nodeId or nodeType: said, not a dropped connection
-            request = TaskSubmit(
-                project_id=self.project_id,
-                node_id=message.node_id,
-                pipeline=message.node_type,
-                parameters=message.parameters,
-                count=message.count,
-            )
-        except ValidationError as exc:
-            self._not_understood(exc)
-            return
+        # the message was checked as it came (an empty nodeId or nodeType is a bad_message)
+        request = TaskSubmit(
+            project_id=self.project_id,
+            node_id=message.node_id,
+            pipeline=message.node_type,
+            parameters=message.parameters,
+            count=message.count,
+        )
         try:
             service = self.server.task_service()
             await self.server.on_broker(service.submit_all, request, author)
