@@ -361,6 +361,39 @@ describe('StudioModel: task events are ordered by seq', () => {
     expect(api.getProject.mock.calls.length).toBe(reads);
   });
 
+  it('keeps "… is ready" of an export that ended before its "Exporting…" was announced', async () => {
+    const { sockets, notices } = ctx;
+    sockets[0].emit({
+      type: 'task_success',
+      taskId: 'export-quick',
+      nodeId: 'sc1',
+      seq: 2,
+      result: {
+        outputPath: '06_Exports/boards-dawn.pdf',
+        export: {
+          kind: 'boards',
+          scope: 'sc1',
+          scopeKind: 'scene',
+          scopeName: 'Dawn',
+          path: '06_Exports/boards-dawn.pdf',
+          created: '2026-11-27T03:00:00Z',
+          size: 1000,
+          url: '/files/boards-dawn.pdf'
+        }
+      }
+    });
+    await settle();
+    // the REST answer comes after the task's own event: its announcement is dropped
+    ctx.model.notices.notify({
+      type: 'in-progress',
+      message: 'Exporting Storyboard of Dawn…',
+      key: 'export-quick'
+    });
+    expect(notices.map(n => [n.key, n.type])).toEqual([
+      ['export-quick', 'success']
+    ]);
+  });
+
   it('says "Export failed" of an export started elsewhere (a notebook), with no Retry', async () => {
     const { sockets, notices, api, model } = ctx;
     api.listPipelines.mockResolvedValueOnce({

@@ -26,10 +26,20 @@ export class Notices {
     return this._notified;
   }
 
-  /** Send a message to the user. */
+  /**
+   * Send a message to the user. An `in-progress` notice about something whose end was told
+   * already is dropped: a quick task can end before its caller announces it ("Exporting…"
+   * must not replace "… is ready").
+   */
   notify(notice: INotice): void {
     if (notice.key) {
+      if (notice.type === 'in-progress' && this._ended.has(notice.key)) {
+        return;
+      }
       this._keys.add(notice.key);
+      if (notice.type !== 'in-progress') {
+        this._ended.add(notice.key);
+      }
     }
     this._notified.emit(notice);
   }
@@ -70,4 +80,5 @@ export class Notices {
 
   private _notified = new Signal<this, INotice>(this);
   private _keys = new Set<string>();
+  private _ended = new Set<string>();
 }
