@@ -8,9 +8,11 @@ import json
 import multiprocessing
 import os
 import re
+import socket
 import threading
 import time
 from array import array
+from collections import deque
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -23,24 +25,66 @@ from .server import TOKEN, Server
 from .table import Row, Table, ms, percentile
 
 
-async def _ws_latency(ws_base: str, url: str, project: str, n: int) -> list[float]:
+def _event(seq: int, n: int) -> str:
+    return json.dumps(
+        {
+            "type": "task_progress",
+            "taskId": "bench",
+            "nodeId": "x",
+            "progress": seq / n,
+            "step": "bench",
+            "status": "running",
+            "seq": seq,
+        }
+    )
+
+
+def _ws_latency(
+    ws_base: str, url: str, project: str, n: int, raw: list[float] | None = None
+) -> list[float]:
+    """Publish → a blocking WebSocket client of the studio, `n` times. With `raw`, each event
+    is also sent through a bare Redis subscription right after it, with the same text and a
+    blocking client too, and that round trip goes in `raw`: both are measured side by side,
+    under the same load."""
+    conn = _BlockingSocket.connect(f"{ws_base}/gms/ws/{project}?token={TOKEN}")
+    client = redis.Redis.from_url(url)
+    sub = _BareSubscriber.connect(url, "bench-raw") if raw is not None else None
+    try:
+        conn.recv()  # hello
+        samples = []
+        for i in range(n):
+            event = _event(i, n)
+            sent = time.perf_counter()
+            client.publish(f"gms:events:{project}", event)
+            while True:  # an event lost is an error, never a bench that waits for good
+                got = json.loads(conn.recv())
+                if got.get("taskId") == "bench" and got["seq"] == i:
+                    break
+            samples.append(time.perf_counter() - sent)
+            if raw is not None and sub is not None:
+                sent = time.perf_counter()
+                client.publish("bench-raw", event)
+                json.loads(sub.recv())
+                raw.append(time.perf_counter() - sent)
+        return samples
+    finally:
+        if sub is not None:
+            sub.close()
+        conn.close()
+
+
+async def _ws_latency_asyncio(ws_base: str, url: str, project: str, n: int) -> list[float]:
+    """The same through the `websockets` library on an asyncio loop, as a browser-like client
+    with an event loop of its own: what such a client's wake-ups add."""
     async with websockets.connect(f"{ws_base}/gms/ws/{project}?token={TOKEN}") as conn:
         await conn.recv()  # hello
         client = redis.Redis.from_url(url)
         samples = []
         for i in range(n):
-            event = {
-                "type": "task_progress",
-                "taskId": "bench",
-                "nodeId": "x",
-                "progress": i / n,
-                "step": "bench",
-                "status": "running",
-                "seq": i,
-            }
+            event = _event(i, n)
             sent = time.perf_counter()
-            client.publish(f"gms:events:{project}", json.dumps(event))
-            while True:  # an event lost is an error, never a bench that waits for good
+            client.publish(f"gms:events:{project}", event)
+            while True:
                 got = json.loads(await asyncio.wait_for(conn.recv(), 10))
                 if got.get("taskId") == "bench" and got["seq"] == i:
                     break
@@ -52,18 +96,9 @@ def bench_events(server: Server, url: str, table: Table, project: str) -> None:
     """One event from Redis to a WebSocket client vs a raw Redis pub/sub round trip."""
     n = 2000
     print(f"event latency, {n} events")
-    samples = asyncio.run(_ws_latency(server.ws, url, project, n))
-    client = redis.Redis.from_url(url)
-    sub = client.pubsub()
-    sub.subscribe("bench-raw")
-    sub.get_message(timeout=1)
-    raw = []
-    for _ in range(n):
-        sent = time.perf_counter()
-        client.publish("bench-raw", "x")
-        while sub.get_message(timeout=1) is None:
-            pass
-        raw.append(time.perf_counter() - sent)
+    raw: list[float] = []
+    samples = _ws_latency(server.ws, url, project, n, raw)
+    library = ms(asyncio.run(_ws_latency_asyncio(server.ws, url, project, n)))
     ours, base = ms(samples), ms(raw)
     table.add(
         Row(
@@ -75,14 +110,153 @@ def bench_events(server: Server, url: str, table: Table, project: str) -> None:
             "≤ 2x raw pub/sub",
             ratio=ours["p50"] / base["p50"],
             meets=ours["p50"] / base["p50"] <= 2,
-            notes=f"p99 {ours['p99']:.2f} ms",
-            extra={"studio": ours, "baseline": base},
+            notes=f"p99 {ours['p99']:.2f} ms; blocking clients, one event of each in turn; "
+            f"through the asyncio `websockets` library: p50 {library['p50']:.2f} ms",
+            extra={"studio": ours, "baseline": base, "asyncioClient": library},
         )
     )
 
 
 # -- 50 clients at 1,000 events/s ----------------------------------------------------------------
 TASKS = 20
+
+
+def _upgrade(url: str) -> tuple[str, int, bytes]:
+    """Host, port and the HTTP request that opens a WebSocket at `url`."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None and parts.port is not None, url
+    key = base64.b64encode(os.urandom(16)).decode()
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    request = (
+        f"GET {path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+        f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    return parts.hostname, parts.port, request.encode()
+
+
+def _upgraded(head: bytes) -> None:
+    assert b" 101 " in head.split(b"\r\n")[0], head
+
+
+def _payloads(data: bytes) -> tuple[list[bytes], bytes]:
+    """The payloads of the whole data frames at the start of `data` (text, binary and
+    continuation; control frames skipped), and what is left of a frame still arriving."""
+    payloads = []
+    at, end = 0, len(data)
+    while at + 2 <= end:
+        first, size = data[at], data[at + 1] & 0x7F
+        start = at + 2
+        if size == 126:
+            size, start = int.from_bytes(data[start : start + 2], "big"), start + 2
+        elif size == 127:
+            size, start = int.from_bytes(data[start : start + 8], "big"), start + 8
+        if start + size > end:
+            break
+        if first & 0x0F in (0x1, 0x2, 0x0):
+            payloads.append(data[start : start + size])
+        at = start + size
+    return payloads, data[at:]
+
+
+class _BareSubscriber:
+    """A Redis subscriber on a blocking socket, as lean as `_BlockingSocket`: the raw pub/sub
+    round trip measures Redis, not a client library's parsing."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buffer = b""
+
+    @classmethod
+    def connect(cls, url: str, channel: str) -> _BareSubscriber:
+        parts = urlsplit(url)
+        assert parts.hostname is not None and parts.port is not None, url
+        sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        subscriber = cls(sock)
+        name = channel.encode()
+        sock.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(name), name))
+        subscriber.recv()  # the subscription's confirmation
+        return subscriber
+
+    def recv(self) -> bytes:
+        """The last element of the next push (a message's payload)."""
+        while (push := self._push()) is None:
+            chunk = self.sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("Redis closed the connection")
+            self.buffer += chunk
+        return push[-1]
+
+    def _push(self) -> list[bytes] | None:
+        """The first whole push in the buffer (an array of bulk strings and integers), taken
+        out of it; None while it is still arriving."""
+        data = self.buffer
+        line = data.find(b"\r\n")
+        if line < 0:
+            return None
+        at, items = line + 2, []
+        for _ in range(int(data[1:line])):
+            line = data.find(b"\r\n", at)
+            if line < 0:
+                return None
+            if data[at : at + 1] == b"$":  # a bulk string: its length, then its bytes
+                start = line + 2
+                end = start + int(data[at + 1 : line])
+                if end + 2 > len(data):
+                    return None
+                items.append(data[start:end])
+                at = end + 2
+            else:  # an integer (the count of subscriptions)
+                items.append(data[at + 1 : line])
+                at = line + 2
+        self.buffer = data[at:]
+        return items
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+class _BlockingSocket:
+    """A minimal WebSocket client on a blocking socket (text frames from the server, no
+    extensions), the counterpart of redis-py's blocking pub/sub client in the latency row."""
+
+    def __init__(self, sock: socket.socket, buffer: bytes) -> None:
+        self.sock = sock
+        self.buffer = buffer
+        self.pending: deque[bytes] = deque()
+
+    @classmethod
+    def connect(cls, url: str) -> _BlockingSocket:
+        host, port, request = _upgrade(url)
+        sock = socket.create_connection((host, port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(1 << 16)
+            if not chunk:
+                raise ConnectionError("the server closed the connection during the upgrade")
+            data += chunk
+        head, _, rest = data.partition(b"\r\n\r\n")
+        _upgraded(head)
+        return cls(sock, rest)
+
+    def recv(self) -> bytes:
+        """The next message's payload; waits at most the socket's timeout for it."""
+        while not self.pending:
+            payloads, self.buffer = _payloads(self.buffer)
+            self.pending.extend(payloads)
+            if self.pending:
+                break
+            chunk = self.sock.recv(1 << 18)
+            if not chunk:
+                raise ConnectionError("the server closed the connection")
+            self.buffer += chunk
+        return self.pending.popleft()
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 class _LeanSocket:
@@ -96,19 +270,10 @@ class _LeanSocket:
 
     @classmethod
     async def connect(cls, url: str) -> _LeanSocket:
-        parts = urlsplit(url)
-        reader, writer = await asyncio.open_connection(parts.hostname, parts.port)
-        key = base64.b64encode(os.urandom(16)).decode()
-        path = parts.path + (f"?{parts.query}" if parts.query else "")
-        writer.write(
-            (
-                f"GET {path} HTTP/1.1\r\nHost: {parts.hostname}:{parts.port}\r\n"
-                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-            ).encode()
-        )
-        head = await reader.readuntil(b"\r\n\r\n")
-        assert b" 101 " in head.split(b"\r\n")[0], head
+        host, port, request = _upgrade(url)
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(request)
+        _upgraded(await reader.readuntil(b"\r\n\r\n"))
         return cls(reader, writer)
 
     async def recv(self) -> bytes:
@@ -125,21 +290,7 @@ class _LeanSocket:
             chunk = await self.reader.read(1 << 18)
             if not chunk:
                 raise asyncio.IncompleteReadError(self.buffer, None)
-            data = self.buffer + chunk if self.buffer else chunk
-            at, end = 0, len(data)
-            while at + 2 <= end:
-                first, size = data[at], data[at + 1] & 0x7F
-                start = at + 2
-                if size == 126:
-                    size, start = int.from_bytes(data[start : start + 2], "big"), start + 2
-                elif size == 127:
-                    size, start = int.from_bytes(data[start : start + 8], "big"), start + 8
-                if start + size > end:
-                    break
-                if first & 0x0F in (0x1, 0x2, 0x0):
-                    payloads.append(data[start : start + size])
-                at = start + size
-            self.buffer = data[at:]
+            payloads, self.buffer = _payloads(self.buffer + chunk if self.buffer else chunk)
         return payloads
 
     def close(self) -> None:
@@ -271,7 +422,7 @@ def bench_many_clients(
     out_of_order = sum(reordered)
     p50, p99 = percentile(latencies, 50) * 1e3, percentile(latencies, 99) * 1e3
     # the baseline: one client of the same hub, nothing else going on, measured just before
-    base = ms(asyncio.run(_ws_latency(server.ws, url, project, 500)))
+    base = ms(_ws_latency(server.ws, url, project, 500))
     table.add(
         Row(
             f"{clients} clients at {rate:,} events/s for {seconds:.0f} s, p99",
