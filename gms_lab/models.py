@@ -62,17 +62,22 @@ class ManifestModel(CamelModel):
     )
 
 
+# A number a client sends is a JSON number: `true` or "24" is refused, not read as 1 or 24
+# (pydantic's lax mode would take them), so these fields are strict; an integer is still a
+# number where a float is asked for.
+
+
 class Resolution(ManifestModel):
     """Frame size in pixels."""
 
-    width: int = Field(1280, ge=16, le=16384)
-    height: int = Field(720, ge=16, le=16384)
+    width: int = Field(1280, ge=16, le=16384, strict=True)
+    height: int = Field(720, ge=16, le=16384, strict=True)
 
 
 class ProjectSettings(ManifestModel):
     """Per-project render settings."""
 
-    fps: float = Field(24.0, gt=0, le=240)
+    fps: float = Field(24.0, gt=0, le=240, strict=True)
     resolution: Resolution = Field(default_factory=Resolution)
 
 
@@ -271,12 +276,12 @@ class NodeCreate(CamelModel):
     parent_id: str | None = None
     name: NodeName
     properties: dict[str, Any] | None = Field(None, json_schema_extra=_FREE)
-    duration: float | None = Field(None, gt=0, le=3600)
+    duration: float | None = Field(None, gt=0, le=3600, strict=True)
     prompt: PromptText | None = None
     negative_prompt: PromptText | None = None
     style: StyleText | None = None
     references: list[ProjectPath] | None = Field(None, max_length=MAX_REFERENCES)
-    index: int | None = Field(None, ge=0, le=2**31)
+    index: int | None = Field(None, ge=0, le=2**31, strict=True)
 
 
 class NodePatch(CamelModel):
@@ -286,14 +291,14 @@ class NodePatch(CamelModel):
 
     name: NodeName | None = None
     properties: dict[str, Any] | None = Field(None, json_schema_extra=_FREE)
-    duration: float | None = Field(None, gt=0, le=3600)
+    duration: float | None = Field(None, gt=0, le=3600, strict=True)
     prompt: PromptText | None = None
     negative_prompt: PromptText | None = None
     style: StyleText | None = None
     references: list[ProjectPath] | None = Field(None, max_length=MAX_REFERENCES)
     selected_take: str | None = None
     parent_id: str | None = None
-    index: int | None = Field(None, ge=0, le=2**31)
+    index: int | None = Field(None, ge=0, le=2**31, strict=True)
 
 
 class NodeInfo(CamelModel):

@@ -183,6 +183,54 @@ async def test_numbers_in_other_scripts_digits_are_not_numbers(api: Api) -> None
     assert whole_number("9" * 19) is None and whole_number("9" * 19, digits=30) == int("9" * 19)
 
 
+async def test_a_number_is_a_json_number_not_true_or_text(api: Api) -> None:
+    """`"fps": true` made a project of 1 fps (the fuzzer's find); "24" was read as 24. Both are
+    400s now, and nothing is written; an integer still does where a float is asked for."""
+    for bad in (True, "24", None, [24]):
+        status, answer = await api.call(
+            "POST", "projects", {"name": "Pier", "settings": {"fps": bad}}
+        )
+        assert status == 400 and "fps" in answer["error"]["message"], (bad, answer)
+    status, listed = await api.call("GET", "projects")
+    assert status == 200 and not listed["projects"], listed
+    status, project = await api.call(
+        "POST",
+        "projects",
+        {"name": "Pier", "settings": {"fps": 25, "resolution": {"width": 960, "height": 540}}},
+    )
+    assert status == 201 and project["settings"]["fps"] == 25.0, project
+    pid = project["id"]
+    version = await version_of(api, pid)
+    for body in (
+        {"settings": {"resolution": {"width": True, "height": 540}}},
+        {"settings": {"resolution": {"width": "960", "height": 540}}},
+        {"settings": {"resolution": {"width": 960.0, "height": 540}}},
+    ):
+        status, answer = await api.call("PATCH", f"projects/{pid}", body)
+        assert status == 400 and "width" in answer["error"]["message"], (body, answer)
+    status, chapter = await api.call(
+        "POST", f"projects/{pid}/nodes", {"kind": "chapter", "name": "A"}
+    )
+    assert status == 201, chapter
+    status, scene = await api.call(
+        "POST", f"projects/{pid}/nodes", {"kind": "scene", "parentId": chapter["id"], "name": "B"}
+    )
+    assert status == 201, scene
+    shot = {"kind": "shot", "parentId": scene["id"], "name": "C"}
+    for body in ({**shot, "index": True}, {**shot, "duration": "3"}, {**shot, "duration": True}):
+        status, answer = await api.call("POST", f"projects/{pid}/nodes", body)
+        assert status == 400, (body, answer)
+    status, made = await api.call(
+        "POST", f"projects/{pid}/nodes", {**shot, "index": 0, "duration": 4}
+    )
+    assert status == 201 and made["node"]["duration"] == 4.0, made
+    version = await version_of(api, pid)
+    for body in ({"duration": True}, {"duration": "5"}, {"index": "0"}, {"index": 0.0}):
+        status, answer = await api.call("PATCH", f"projects/{pid}/nodes/{made['id']}", body)
+        assert status == 400, (body, answer)
+    assert await version_of(api, pid) == version
+
+
 async def test_a_damaged_manifest_is_shown_not_hidden(
     api: Api, workspace: Path, jp_ws_fetch: Any
 ) -> None:
