@@ -184,7 +184,7 @@ class PanelResized(Event):
     type: Literal["panel_resize"] = "panel_resize"
     client_id: str | None = None
     panel: str
-    size: float
+    size: float = Field(strict=True)  # a JSON number, as every number a client sends
 
 
 # --- client → server ------------------------------------------------------------------------
@@ -206,7 +206,7 @@ class Ping(Event):
     """Heartbeat from the client."""
 
     type: Literal["ping"] = "ping"
-    time: float | None = None
+    time: float | None = Field(None, strict=True)
 
 
 ServerEvent = Annotated[

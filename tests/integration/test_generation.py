@@ -393,6 +393,9 @@ async def test_selection_and_panel_changes_reach_other_clients(api: Api, jp_ws_f
     alice.send({"type": "selection_change", "nodeId": shot, "selection": [shot]})
     seen = await bob.until("selection_change")
     assert seen["nodeId"] == shot and seen["clientId"]
+    # a size that is not a JSON number is refused, not relayed as a number
+    alice.send({"type": "panel_resize", "panel": "inspector", "size": True})
+    assert (await alice.until("error"))["code"] == "bad_message"
     alice.send({"type": "panel_resize", "panel": "inspector", "size": 320})
     assert (await bob.until("panel_resize"))["size"] == 320
     alice.send({"type": "ping"})
