@@ -659,3 +659,35 @@ describe('Studio main view (rendered): a take in the making', () => {
     expect(model.tasks.get('task-2')?.preview).toBeNull();
   });
 });
+
+describe('Take pictures', () => {
+  it('a strip or storyboard loads its pictures lazily; a full view at once', async () => {
+    const React = await import('react');
+    const { ReactWidget } = await import('@jupyterlab/ui-components');
+    const { Media } = await import('../src/panels/media');
+    const shown = async (compact: boolean): Promise<HTMLImageElement> => {
+      const widget = ReactWidget.create(
+        React.createElement(Media, {
+          url: '/t.png',
+          kind: 'image',
+          label: 'Take 3',
+          compact
+        })
+      );
+      Widget.attach(widget, document.body);
+      widget.update();
+      for (let i = 0; i < 50 && !widget.node.querySelector('img'); i++) {
+        await new Promise(resolve => setTimeout(resolve, 10));
+      }
+      const picture = widget.node.querySelector('img');
+      expect(picture).not.toBeNull();
+      widget.dispose();
+      return picture as HTMLImageElement;
+    };
+    const small = await shown(true);
+    expect(small.getAttribute('loading')).toBe('lazy');
+    expect(small.alt).toBe('Take 3');
+    const full = await shown(false);
+    expect(full.hasAttribute('loading')).toBe(false);
+  });
+});

@@ -21,7 +21,15 @@ export function Media(props: {
   switch (kind) {
     case 'image':
       return (
-        <img className="gms-Media" src={url} alt={label} draggable={false} />
+        <img
+          className="gms-Media"
+          src={url}
+          alt={label}
+          draggable={false}
+          // a strip or storyboard of hundreds of takes fetches the pictures it shows
+          loading={compact ? 'lazy' : undefined}
+          decoding="async"
+        />
       );
     case 'video':
       return compact ? (
