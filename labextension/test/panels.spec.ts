@@ -689,5 +689,7 @@ describe('Take pictures', () => {
     expect(small.alt).toBe('Take 3');
     const full = await shown(false);
     expect(full.hasAttribute('loading')).toBe(false);
+    expect(full.hasAttribute('decoding')).toBe(false);
+    expect(small.getAttribute('decoding')).toBe('async');
   });
 });

@@ -26,9 +26,10 @@ export function Media(props: {
           src={url}
           alt={label}
           draggable={false}
-          // a strip or storyboard of hundreds of takes fetches the pictures it shows
+          // a strip or storyboard of hundreds of takes fetches the pictures it shows (a full
+          // view decodes as usual: switching takes there shows no empty frame)
           loading={compact ? 'lazy' : undefined}
-          decoding="async"
+          decoding={compact ? 'async' : undefined}
         />
       );
     case 'video':
