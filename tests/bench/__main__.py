@@ -16,10 +16,9 @@ import tempfile
 from pathlib import Path
 
 from gms_lab.core.services import StudioCore
-from tests.services import REPO, redis_server, studio_config
+from tests.services import REPO, project_with_shot, redis_server, studio_config
 
 from .diffusion import bench_diffusion
-from .film import small_film
 from .live import bench_events, bench_many_clients, bench_watcher
 from .projects import bench_big_project, bench_create, bench_list
 from .server import bare_tornado, studio_server
@@ -61,7 +60,7 @@ def main() -> None:
             root.mkdir()
             core = StudioCore(studio_config(workspace))
             core.manifests.on_write = None
-            live, _ = small_film(core, "Live")
+            live, _ = project_with_shot(core, "Live")
             server_groups = {"upload", "events", "clients", "watcher", "list", "project", "create"}
             if only & server_groups:
                 with studio_server(workspace, url, root) as server:

@@ -26,9 +26,16 @@ import redis
 from gms_lab.events import channel
 from gms_lab.models import TaskStatus, TaskSubmit
 from tests.model_library import build_tiny_sd
-from tests.services import REPO, TEST_PIPELINES, Worker, studio_config, task_service, wait_until
+from tests.services import (
+    REPO,
+    TEST_PIPELINES,
+    Worker,
+    project_with_shot,
+    studio_config,
+    task_service,
+    wait_until,
+)
 
-from .film import small_film
 from .table import Row, Table, ms
 from .tasks import _project_idle
 
@@ -107,7 +114,7 @@ def bench_diffusion(url: str, tmp: Path, table: Table, takes: int = 16) -> None:
     try:
         service = task_service(config, url)
         ctx = service.ctx
-        project, shot = small_film(ctx.core, "Diffusion")
+        project, shot = project_with_shot(ctx.core, "Diffusion")
         request = TaskSubmit(
             project_id=project,
             node_id=shot,

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from gms_lab.core import hierarchy
 from gms_lab.core.services import StudioCore
 from gms_lab.core.vcs import STUDIO_AUTHOR
 from gms_lab.models import (
     Chapter,
-    NodeCreate,
     Project,
     ProjectCreate,
     Scene,
@@ -52,19 +50,6 @@ def big_film(core: StudioCore, name: str, takes: int = 10_000) -> tuple[str, str
                         )
                     shot.selected_take = shot.takes[0].id
         return p.chapters[5].scenes[5].shots[5].id
-
-    _, shot = core.manifests.update(project.id, build)
-    return project.id, shot
-
-
-def small_film(core: StudioCore, name: str) -> tuple[str, str]:
-    """A project with one chapter, scene and shot: (project id, shot id)."""
-    project = core.projects.create(ProjectCreate(name=name), STUDIO_AUTHOR)
-
-    def build(p: Project) -> str:
-        ch = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
-        sc = hierarchy.add(p, NodeCreate(kind="scene", parent_id=ch, name="B")).node.id
-        return hierarchy.add(p, NodeCreate(kind="shot", parent_id=sc, name="C")).node.id
 
     _, shot = core.manifests.update(project.id, build)
     return project.id, shot

@@ -19,9 +19,16 @@ from gms_lab.tasks.celery_app import make_celery, sender
 from gms_lab.tasks.context import TaskContext
 from gms_lab.tasks.records import TASK_KEY
 from gms_lab.tasks.service import TaskService
-from tests.services import REPO, TEST_PIPELINES, Worker, studio_config, task_service, wait_until
+from tests.services import (
+    REPO,
+    TEST_PIPELINES,
+    Worker,
+    project_with_shot,
+    studio_config,
+    task_service,
+    wait_until,
+)
 
-from .film import small_film
 from .table import Row, Table, ms
 
 #: The worker's no-op task (`gms_lab.tasks.worker.ping`), the baseline of these rows.
@@ -61,7 +68,7 @@ def bench_submit(url: str, tmp: Path, table: Table) -> None:
         service = task_service(config, url)
         ctx = service.ctx
         send = sender(make_celery(config, url))
-        project, shot = small_film(ctx.core, "Submit")
+        project, shot = project_with_shot(ctx.core, "Submit")
         request = TaskSubmit(project_id=project, node_id=shot, pipeline="still", parameters=TINY)
         service.submit(request)  # warm the process
         wait_until(lambda: _project_idle(ctx, project, 1), 60, 0.01)
@@ -170,7 +177,7 @@ def _burst(
             worker.start()
         service = task_service(config, url)
         ctx = service.ctx
-        project, shot = small_film(ctx.core, f"{tag} {count}")
+        project, shot = project_with_shot(ctx.core, f"{tag} {count}")
         request = TaskSubmit(
             project_id=project, node_id=shot, pipeline=pipeline, parameters=parameters
         )

@@ -18,12 +18,12 @@ import redis.asyncio as aioredis
 
 from gms_lab.events import EventHub, channel
 from gms_lab.models import TaskStatus, TaskSubmit
-from tests.bench.film import small_film
 from tests.services import (
     REPO,
     TEST_PIPELINES,
     Worker,
     free_port,
+    project_with_shot,
     studio_config,
     task_service,
     wait_until,
@@ -159,7 +159,7 @@ async def test_a_take_is_made_through_a_redis_that_speaks_only_tls(tmp_path: Pat
         hub.start()
         try:
             service = task_service(config, url)
-            project, shot = small_film(service.ctx.core, "Harbour at night")
+            project, shot = project_with_shot(service.ctx.core, "Harbour at night")
             heard: asyncio.Queue[str] = asyncio.Queue()
             hub.add(project, heard.put_nowait)
             await hub.joined(project)
