@@ -135,6 +135,13 @@ def _upgrade(url: str) -> tuple[str, int, bytes]:
     return parts.hostname, parts.port, request.encode()
 
 
+def _dial(host: str, port: int) -> socket.socket:
+    """A blocking loopback connection that sends each small write at once."""
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 def _upgraded(head: bytes) -> None:
     assert b" 101 " in head.split(b"\r\n")[0], head
 
@@ -171,8 +178,7 @@ class _BareSubscriber:
     def connect(cls, url: str, channel: str) -> _BareSubscriber:
         parts = urlsplit(url)
         assert parts.hostname is not None and parts.port is not None, url
-        sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = _dial(parts.hostname, parts.port)
         subscriber = cls(sock)
         name = channel.encode()
         sock.sendall(b"*2\r\n$9\r\nSUBSCRIBE\r\n$%d\r\n%s\r\n" % (len(name), name))
@@ -219,18 +225,17 @@ class _BareSubscriber:
 
 class _BlockingSocket:
     """A minimal WebSocket client on a blocking socket (text frames from the server, no
-    extensions), the counterpart of redis-py's blocking pub/sub client in the latency row."""
+    extensions), the counterpart of `_BareSubscriber` in the latency row."""
 
     def __init__(self, sock: socket.socket, buffer: bytes) -> None:
         self.sock = sock
-        self.buffer = buffer
-        self.pending: deque[bytes] = deque()
+        payloads, self.buffer = _payloads(buffer)  # the upgrade's read may hold frames
+        self.pending: deque[bytes] = deque(payloads)
 
     @classmethod
     def connect(cls, url: str) -> _BlockingSocket:
         host, port, request = _upgrade(url)
-        sock = socket.create_connection((host, port), timeout=10)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock = _dial(host, port)
         sock.sendall(request)
         data = b""
         while b"\r\n\r\n" not in data:
@@ -245,14 +250,11 @@ class _BlockingSocket:
     def recv(self) -> bytes:
         """The next message's payload; waits at most the socket's timeout for it."""
         while not self.pending:
-            payloads, self.buffer = _payloads(self.buffer)
-            self.pending.extend(payloads)
-            if self.pending:
-                break
             chunk = self.sock.recv(1 << 18)
             if not chunk:
                 raise ConnectionError("the server closed the connection")
-            self.buffer += chunk
+            payloads, self.buffer = _payloads(self.buffer + chunk)
+            self.pending.extend(payloads)
         return self.pending.popleft()
 
     def close(self) -> None:
