@@ -58,6 +58,9 @@ from .files import atomic_write
 from .workspace import Workspace
 
 T = TypeVar("T")
+#: How long a coalesced write waits at most for the changes announced as on their way
+#: (`ManifestStore.coming`) before it starts without them.
+LINGER = 0.02
 M = TypeVar("M", bound=BaseModel)
 MANIFEST = "project.json"
 _LOCK_TIMEOUT = 30.0
@@ -205,6 +208,10 @@ class ManifestStore:
         self._summaries: dict[str, tuple[Stamp, bytes, ProjectSummary]] = {}
         self._batches: dict[Path, _Batch] = {}
         self._guard = threading.Lock()
+        #: Coalesced changes announced per project and not made yet (see `coming`).
+        self._coming: dict[str, int] = {}
+        self._arrived = threading.Condition(self._guard)
+        self._announced = threading.local()
 
     def lock(self, project_id: str) -> ProjectLock:
         """The project's manifest lock (a new handle each call: safe across threads)."""
@@ -326,18 +333,58 @@ class ManifestStore:
         stamp = atomic_write(path, data)
         self._remember(path, _Entry(stamp, data[:_HEAD], project, data, serialiser))
 
+    @contextlib.contextmanager
+    def coming(self, project_id: str) -> Iterator[None]:
+        """Announce that this thread is about to make a coalesced change of the project (a
+        take being filed): a coalesced write that starts meanwhile waits for it, at most
+        `LINGER` seconds, so changes that come at the same moment share one write. A thread
+        that leaves without making the change withdraws it."""
+        with self._guard:
+            self._coming[project_id] = self._coming.get(project_id, 0) + 1
+        self._announced.project = project_id
+        try:
+            yield
+        finally:
+            if getattr(self._announced, "project", None) == project_id:
+                with self._guard:
+                    self._came(project_id)
+
+    def _came(self, project_id: str) -> None:
+        """An announced change was made or withdrawn (the guard held)."""
+        self._announced.project = None
+        left = self._coming.get(project_id, 0) - 1
+        if left > 0:
+            self._coming[project_id] = left
+        else:
+            self._coming.pop(project_id, None)
+        self._arrived.notify_all()
+
+    def _linger(self, project_id: str) -> None:
+        """Wait for the changes announced as coming (at most `LINGER` seconds)."""
+        deadline = time.monotonic() + LINGER
+        with self._guard:
+            while self._coming.get(project_id):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._arrived.wait(left)
+
     def _coalesced(self, project_id: str, change: Callable[[Project], T]) -> tuple[Project, T]:
         path = self._path(project_id)
         mine = _Waiting(change)
         with self._guard:
+            if getattr(self._announced, "project", None) == project_id:
+                self._came(project_id)
             batch = self._batches.get(path)
             if batch is None:
                 batch = self._batches[path] = _Batch()
                 mine.leads = True
             batch.waiting.append(mine)
+            self._arrived.notify_all()
         if not mine.leads:
             mine.woken.wait()  # answered, or made the next leader
         if mine.leads:
+            self._linger(project_id)
             self._lead(project_id, path)
         if mine.error is not None:
             raise mine.error

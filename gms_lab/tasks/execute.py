@@ -8,6 +8,7 @@ alone and the take is the one created at submit time, so it is registered once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -172,10 +173,17 @@ def _run(
             ),
             on_start=note_runner,
         )
-        relay.end()
-        final = _complete(
-            ctx, spec, tier, record, root, outcome, parameters, schedule_commit, relay
+        # a take being filed is announced, so takes filed at the same moment share a write
+        filing = (
+            ctx.core.manifests.coming(record.project_id)
+            if spec.produces == "take"
+            else contextlib.nullcontext()
         )
+        with filing:
+            relay.end()
+            final = _complete(
+                ctx, spec, tier, record, root, outcome, parameters, schedule_commit, relay
+            )
         result = final.result
         if spec.produces == "take" and result is not None and not _pictured(result.output_path):
             # videos and sounds: the thumbnail pipeline (images got theirs with the take)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -18,7 +19,7 @@ import pytest
 from pydantic import ValidationError
 
 from gms_lab.config import StudioConfig
-from gms_lab.core import hierarchy, takes
+from gms_lab.core import hierarchy, manifest, takes
 from gms_lab.core.errors import InvalidInput, NotFound, TooLarge, VersionConflict
 from gms_lab.core.limits import JsonLimits, check
 from gms_lab.core.manifest import Serialiser
@@ -694,3 +695,71 @@ def test_a_change_that_fails_among_others_fails_alone(core: StudioCore) -> None:
     project = core.projects.get("harbour")
     assert sorted(c.name for c in project.chapters) == ["first", "last"]
     assert answers[0][0].version <= answers[3][0].version == project.version
+
+
+def _chapter(name: str) -> Callable[[Project], Any]:
+    return lambda p: hierarchy.add(p, NodeCreate(kind="chapter", name=name))
+
+
+def _written_beside(store: Any, announced: bool) -> tuple[int, int]:
+    """A thread files a take (0.3 s) while another write starts: the versions the write and
+    the take's change were answered with."""
+    inside, answers = threading.Event(), []
+
+    def filing() -> None:
+        with store.coming("harbour") if announced else contextlib.nullcontext():
+            inside.set()
+            time.sleep(0.3)  # placing the take's files
+            answers.append(store.update("harbour", _chapter("late"), coalesce=True)[0])
+
+    thread = threading.Thread(target=filing)
+    thread.start()
+    inside.wait(10)
+    first, _ = store.update("harbour", _chapter("early"), coalesce=True)
+    thread.join(10)
+    return first.version, answers[0].version
+
+
+def test_a_write_waits_for_the_change_announced_as_coming(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A take being filed announces its change: a write that starts meanwhile waits for it,
+    so the two share one write; without the announcement they are written one by one."""
+    monkeypatch.setattr(manifest, "LINGER", 30.0)  # the wait ends when the change comes
+    for announced in (True, False):
+        before = core.projects.get("harbour").version
+        versions = _written_beside(core.manifests, announced)
+        project = core.projects.get("harbour")
+        if announced:  # one write, both callers answered with it
+            assert versions == (before + 1, before + 1) == (project.version, project.version)
+        else:
+            assert versions == (before + 1, before + 2)
+        assert [c.name for c in project.chapters][-2:] == ["early", "late"]
+        core.manifests.update("harbour", lambda p: p.chapters.clear())
+
+
+def test_a_change_announced_and_given_up_holds_no_write_back(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A take that fails while being filed withdraws its change: a write waiting for it goes
+    on at once, not after the longest wait."""
+    monkeypatch.setattr(manifest, "LINGER", 30.0)
+    store = core.manifests
+    inside, leave = threading.Event(), threading.Event()
+
+    def failing() -> None:
+        with contextlib.suppress(RuntimeError), store.coming("harbour"):
+            inside.set()
+            leave.wait(10)
+            raise RuntimeError("the pipeline's output is missing")
+
+    thread = threading.Thread(target=failing)
+    thread.start()
+    inside.wait(10)
+    threading.Timer(0.3, leave.set).start()
+    started = time.monotonic()
+    project, _ = store.update("harbour", _chapter("alone"), coalesce=True)
+    thread.join(10)
+    assert time.monotonic() - started < 10  # not the 30 s bound
+    assert [c.name for c in project.chapters] == ["alone"]
+    assert core.projects.get("harbour").version == project.version
