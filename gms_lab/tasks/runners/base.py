@@ -81,8 +81,9 @@ class JobOutcome:
 class PipelineProcess(ABC):
     """One live pipeline program (a local process or a container) answering jobs in turn.
 
-    Subclasses start the program and call `_pump` on its stdout and stderr streams; this class
-    turns them into lines with timeouts and keeps the last stderr lines for error messages.
+    Subclasses start the program and call `_pump` on its stdout and stderr streams (or `_feed`
+    the lines, or read stdout themselves in `next_line`); this class turns them into lines with
+    timeouts and keeps the last stderr lines for error messages.
     """
 
     kind = "process"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -22,6 +23,47 @@ def _die_with_parent() -> None:
         import ctypes
 
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class _Lines:
+    """The lines of a pipe, read by whoever asks for the next one (a job's own thread).
+
+    Reading the pipe in the thread that waits for the line saves a thread handoff per line (a
+    reader thread and a queue cost two wake-ups, each behind the threads holding the GIL), and
+    the next job's line leaves sooner: with one warm process and a burst of takes that was
+    about a tenth of the takes/s. Only the thread running the process's job reads.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self._poll = select.poll()
+        self._poll.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        self._buffer = b""
+        self._closed = False
+
+    def next(self, timeout: float) -> str | None:
+        """The next line; None if none came within `timeout`; EOFError once the pipe closed
+        (after its last line, even one without a newline)."""
+        while True:
+            end = self._buffer.find(b"\n")
+            if end >= 0:
+                raw, self._buffer = self._buffer[:end], self._buffer[end + 1 :]
+                return raw.decode("utf-8", "replace").rstrip("\r")
+            if self._closed:
+                if self._buffer:
+                    raw, self._buffer = self._buffer, b""
+                    return raw.decode("utf-8", "replace").rstrip("\r")
+                raise EOFError
+            if not self._poll.poll(max(0, int(timeout * 1000))):
+                return None
+            try:
+                chunk = os.read(self.fd, 65536)
+            except OSError:
+                chunk = b""
+            if chunk:
+                self._buffer += chunk
+            else:
+                self._closed = True
 
 
 class LocalProcess(PipelineProcess):
@@ -44,8 +86,11 @@ class LocalProcess(PipelineProcess):
             start_new_session=True,
         )
         assert self.proc.stdout is not None and self.proc.stderr is not None
-        self._pump(self.proc.stdout, is_stdout=True)
+        self._stdout = _Lines(self.proc.stdout.fileno())
         self._pump(self.proc.stderr, is_stdout=False)
+
+    def next_line(self, timeout: float) -> str | None:
+        return self._stdout.next(timeout)
 
     def send(self, line: str) -> None:
         assert self.proc.stdin is not None
