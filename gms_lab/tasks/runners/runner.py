@@ -131,14 +131,10 @@ class Runner:
                 else:
                     on_progress(progress, step, preview)
             elif name == "result":
-                try:
-                    outcome = self._outcome(job, event)
-                except PipelineFailure:
-                    self.pool.release(process)
-                    raise
+                # the program is free for the next job now, before its outputs are checked
                 process.jobs_done += 1
                 self.pool.release(process)
-                return outcome
+                return self._outcome(job, event)
             elif name == "error":
                 message = str(event.get("message") or "The pipeline reported an error.")
                 process.jobs_done += 1
