@@ -73,6 +73,15 @@ export class TrashModel {
     return this._busy > 0;
   }
 
+  /**
+   * Whether a restore, an erase or an emptying is under way: the buttons wait for it. A re-read
+   * (the view shown again, a deletion elsewhere) does not hold them, so a click never lands on
+   * a button disabled for a moment by a read in the background.
+   */
+  get acting(): boolean {
+    return this._acting > 0;
+  }
+
   /** The last failure, as a sentence, or null. */
   get error(): string | null {
     return this._error;
@@ -92,10 +101,22 @@ export class TrashModel {
   /** Re-read the trash. */
   async refresh(): Promise<void> {
     const read = ++this._reads;
+    const actions = this._actions;
+    const calm = this._acting === 0;
     await this._run(async () => {
       const list = await this.api.listTrash(this._projectId);
       if (read !== this._reads) {
         // a later read (another scope, or after an action) is under way: its answer wins
+        return;
+      }
+      if (!calm || this._acting > 0 || actions !== this._actions) {
+        // an action ran meanwhile: this answer may list what it removed; read again (once
+        // the actions under way have ended)
+        if (this._acting > 0) {
+          this._rereadAfterActions = true;
+        } else {
+          void this.refresh();
+        }
         return;
       }
       this._items = list.items;
@@ -109,7 +130,7 @@ export class TrashModel {
    * @returns true when it came back; false (with `error` set) when it could not
    */
   async restore(itemId: string): Promise<boolean> {
-    return this._run(async () => {
+    return this._act(async () => {
       const restored = await this.api.restoreTrashItem(itemId);
       this._items = this._items.filter(item => item.id !== itemId);
       this.onRestored(restored.item);
@@ -118,7 +139,7 @@ export class TrashModel {
 
   /** Erase one item for good. */
   async erase(itemId: string): Promise<boolean> {
-    return this._run(async () => {
+    return this._act(async () => {
       await this.api.eraseTrashItem(itemId);
       this._items = this._items.filter(item => item.id !== itemId);
     });
@@ -126,11 +147,26 @@ export class TrashModel {
 
   /** Erase every item shown (this project's, or all). */
   async empty(): Promise<boolean> {
-    return this._run(async () => {
+    return this._act(async () => {
       const emptied = await this.api.emptyTrash(this._projectId);
       const gone = new Set(emptied.deleted);
       this._items = this._items.filter(item => !gone.has(item.id));
     });
+  }
+
+  private async _act(work: () => Promise<void>): Promise<boolean> {
+    this._acting += 1;
+    this._actions += 1;
+    try {
+      return await this._run(work);
+    } finally {
+      this._acting -= 1;
+      if (this._acting === 0 && this._rereadAfterActions) {
+        this._rereadAfterActions = false;
+        void this.refresh();
+      }
+      this._changed.emit();
+    }
   }
 
   private async _run(work: () => Promise<void>): Promise<boolean> {
@@ -159,6 +195,9 @@ export class TrashModel {
   private _items: ITrashItem[] = [];
   private _retentionDays = 0;
   private _busy = 0;
+  private _acting = 0;
+  private _actions = 0;
+  private _rereadAfterActions = false;
   private _error: string | null = null;
   private _projectId: string | null = null;
   private _reads = 0;

@@ -77,7 +77,7 @@ export function registerTrashCommands(
     caption: 'Put it back where it was, with its files',
     icon: undoIcon,
     isEnabled: args =>
-      (typeof args.id === 'string' || !!itemOf(args)) && !trash.busy,
+      (typeof args.id === 'string' || !!itemOf(args)) && !trash.acting,
     execute: async args => {
       // an id given (the "Undo" of a deletion) need not be in the list read so far
       const id = typeof args.id === 'string' ? args.id : itemOf(args)?.id;
@@ -91,7 +91,7 @@ export function registerTrashCommands(
     label: 'Delete Forever…',
     caption: 'Erase it from the disk',
     icon: deleteIcon,
-    isEnabled: args => !!itemOf(args) && !trash.busy,
+    isEnabled: args => !!itemOf(args) && !trash.acting,
     execute: async args => {
       const item = itemOf(args);
       if (item && (await confirmErase(trashLabel(item)))) {

@@ -121,6 +121,35 @@ describe('Trash model', () => {
     expect(trash.busy).toBe(false);
   });
 
+  it('keeps its buttons for a re-read, and reads again after an action that ran meanwhile', async () => {
+    const api = new FakeTrash();
+    const trash = new TrashModel(api);
+    await trash.refresh();
+    // a re-read in the background (the view shown again): the list as it was then, held back
+    const list = api.listTrash.bind(api);
+    let answer: (() => void) | null = null;
+    api.listTrash = async (projectId?: string | null) => {
+      const read = await list(projectId);
+      await new Promise<void>(resolve => (answer = resolve));
+      return read;
+    };
+    const reading = trash.refresh();
+    await Promise.resolve();
+    expect(trash.busy).toBe(true);
+    expect(trash.acting).toBe(false); // the buttons stay usable
+    // the user erases an item meanwhile
+    api.listTrash = list;
+    expect(await trash.erase('tr_2')).toBe(true);
+    expect(trash.acting).toBe(false);
+    api.items.push(item({ id: 'tr_4', name: 'Boat' })); // deleted elsewhere meanwhile
+    answer!(); // the old read answers, still listing tr_2 (and not tr_4): not shown…
+    await reading;
+    await new Promise(resolve => setTimeout(resolve, 0));
+    // …the trash was read again after the erase
+    expect(trash.items.map(i => i.id)).toEqual(['tr_1', 'tr_3', 'tr_4']);
+    expect(trash.busy).toBe(false);
+  });
+
   it('says why an item cannot go back, and keeps it', async () => {
     const api = new FakeTrash();
     api.conflict = 'The scene it was in (Act 1 / Dawn) no longer exists.';

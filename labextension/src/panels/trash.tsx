@@ -111,7 +111,7 @@ function TrashRow(props: {
       <div className="gms-TrashItem-actions">
         <button
           className="jp-mod-styled jp-mod-accept"
-          disabled={model.busy}
+          disabled={model.acting}
           onClick={() => void model.restore(item.id)}
           title="Put it back where it was (Enter)"
         >
@@ -119,7 +119,7 @@ function TrashRow(props: {
         </button>
         <button
           className="jp-mod-styled"
-          disabled={model.busy}
+          disabled={model.acting}
           onClick={() => void erase()}
           title="Erase it from the disk (Delete)"
         >
@@ -136,12 +136,13 @@ function TrashList(props: {
   currentProject: () => string | null;
 }): React.ReactElement {
   const { model, currentProject } = props;
-  const { items, error, busy, projectId, retentionDays } = useSignals(
+  const { items, error, busy, acting, projectId, retentionDays } = useSignals(
     [model.changed],
     () => ({
       items: model.items,
       error: model.error,
       busy: model.busy,
+      acting: model.acting,
       projectId: model.projectId,
       retentionDays: model.retentionDays
     })
@@ -184,7 +185,7 @@ function TrashList(props: {
         <span className="gms-Hint">{kept}</span>
         <button
           className="jp-mod-styled jp-mod-warn"
-          disabled={busy || items.length === 0}
+          disabled={acting || items.length === 0}
           onClick={() => void empty()}
         >
           Empty Trash
