@@ -109,7 +109,7 @@ export class TrashModel {
         // a later read (another scope, or after an action) is under way: its answer wins
         return;
       }
-      if (!calm || this._acting > 0 || actions !== this._actions) {
+      if (!calm || actions !== this._actions) {
         // an action ran meanwhile: this answer may list what it removed; read again (once
         // the actions under way have ended)
         if (this._acting > 0) {
@@ -130,47 +130,40 @@ export class TrashModel {
    * @returns true when it came back; false (with `error` set) when it could not
    */
   async restore(itemId: string): Promise<boolean> {
-    return this._act(async () => {
+    return this._run(async () => {
       const restored = await this.api.restoreTrashItem(itemId);
       this._items = this._items.filter(item => item.id !== itemId);
       this.onRestored(restored.item);
-    });
+    }, true);
   }
 
   /** Erase one item for good. */
   async erase(itemId: string): Promise<boolean> {
-    return this._act(async () => {
+    return this._run(async () => {
       await this.api.eraseTrashItem(itemId);
       this._items = this._items.filter(item => item.id !== itemId);
-    });
+    }, true);
   }
 
   /** Erase every item shown (this project's, or all). */
   async empty(): Promise<boolean> {
-    return this._act(async () => {
+    return this._run(async () => {
       const emptied = await this.api.emptyTrash(this._projectId);
       const gone = new Set(emptied.deleted);
       this._items = this._items.filter(item => !gone.has(item.id));
-    });
+    }, true);
   }
 
-  private async _act(work: () => Promise<void>): Promise<boolean> {
-    this._acting += 1;
-    this._actions += 1;
-    try {
-      return await this._run(work);
-    } finally {
-      this._acting -= 1;
-      if (this._acting === 0 && this._rereadAfterActions) {
-        this._rereadAfterActions = false;
-        void this.refresh();
-      }
-      this._changed.emit();
-    }
-  }
-
-  private async _run(work: () => Promise<void>): Promise<boolean> {
+  /** Run a read, or an `action` (a restore, erase or emptying: it holds the buttons). */
+  private async _run(
+    work: () => Promise<void>,
+    action = false
+  ): Promise<boolean> {
     this._busy += 1;
+    if (action) {
+      this._acting += 1;
+      this._actions += 1;
+    }
     this._error = null;
     this._changed.emit();
     try {
@@ -188,6 +181,13 @@ export class TrashModel {
       return false;
     } finally {
       this._busy -= 1;
+      if (action) {
+        this._acting -= 1;
+        if (this._acting === 0 && this._rereadAfterActions) {
+          this._rereadAfterActions = false;
+          void this.refresh();
+        }
+      }
       this._changed.emit();
     }
   }
