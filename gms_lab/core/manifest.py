@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import operator
 import os
 import threading
 import time
@@ -761,8 +762,11 @@ def _load_known_shots(data: bytes, texts: dict[str, _ShotText]) -> tuple[Any, li
 #: Where a shot's JSON starts in the indented manifest: project > chapters > chapter > scenes >
 #: scene > shots > shot, two spaces a level.
 _SHOT_INDENT = b"\n" + b" " * 12
-#: Where a take's JSON starts within its shot's: shot > takes > take.
-_TAKE_INDENT = b"\n" + b" " * 4
+#: Where a take's JSON starts in the manifest: a shot's takes are one level deeper.
+_TAKE_ITEM = _SHOT_INDENT + b" " * 4
+#: Between two takes of a shot's list, and where a shot's takes go before they are joined.
+_TAKE_SEPARATOR = b"," + _TAKE_ITEM
+_PLACE = orjson.Fragment(b"\x00")
 _INDENT = orjson.OPT_INDENT_2
 
 
@@ -770,7 +774,7 @@ _INDENT = orjson.OPT_INDENT_2
 class _ShotText:
     """A shot as it was last written or read: the `Shot` (never changed: a write changes a
     copy), its own fields (as compact JSON), its takes (by identity) with their JSON and their
-    indented text within the shot's, and its indented text in the manifest."""
+    text as it stands in the manifest, and its own text in the manifest."""
 
     shot: Shot
     fields: bytes
@@ -845,28 +849,11 @@ class Serialiser:
                 now[shot.id] = last
                 return orjson.Fragment(last.text)
             _shallow_enough(shot.properties, "A shot's properties")
-            known = (
-                {
-                    id(t): (t, d, p)
-                    for t, d, p in zip(last.takes, last.datas, last.parts, strict=True)
-                }
-                if last
-                else {}
-            )
-            datas: list[dict[str, Any]] = []
-            parts: list[bytes] = []
-            for take in takes:  # a take met before goes in as its text
-                hit = known.get(id(take))
-                if hit is not None and hit[0] is take:
-                    datas.append(hit[1])
-                    parts.append(hit[2])
-                else:
-                    data = take_json(take)
-                    datas.append(data)
-                    parts.append(orjson.dumps(data, option=_INDENT).replace(b"\n", _TAKE_INDENT))
-            fragments = [orjson.Fragment(part) for part in parts]
-            text = orjson.dumps(_with(shot, "takes", fragments), option=_INDENT)
-            text = text.replace(b"\n", _SHOT_INDENT)
+            if last is not None and len(takes) >= len(last.takes):
+                datas, parts = _changed_takes(last, takes, take_json)
+            else:
+                datas, parts = _takes_text(last, takes, take_json)
+            text = _shot_text(shot, parts)
             now[shot.id] = _ShotText(shot, fields, tuple(takes), tuple(datas), tuple(parts), text)
             return orjson.Fragment(text)
 
@@ -885,6 +872,70 @@ class Serialiser:
         data = orjson.dumps(doc, option=_INDENT) + b"\n"
         self._shots, self._loose = now, {}
         return data
+
+
+def _take_text(data: dict[str, Any]) -> bytes:
+    """A take's text as it stands in the manifest (indented as an item of its shot's takes)."""
+    return orjson.dumps(data, option=_INDENT).replace(b"\n", _TAKE_ITEM)
+
+
+def _shot_text(shot: Shot, parts: Sequence[bytes]) -> bytes:
+    """A shot's text in the manifest, its takes' texts put in as they are: the shot without
+    them is encoded and indented (a few hundred bytes), and the takes joined into its list. (A
+    shot of 2,000 takes is 1.3 MB: indenting it whole cost more than the rest of a write.)"""
+    if not parts:
+        return orjson.dumps(_with(shot, "takes", []), option=_INDENT).replace(b"\n", _SHOT_INDENT)
+    # NUL never stands in orjson's output (a string holds it as \u0000): a safe place-holder
+    frame = orjson.dumps(_with(shot, "takes", [_PLACE]), option=_INDENT)
+    head, tail = frame.replace(b"\n", _SHOT_INDENT).split(b"\x00")
+    return b"".join((head, _TAKE_SEPARATOR.join(parts), tail))
+
+
+def _takes_text(
+    last: _ShotText | None, takes: Sequence[Take], take_json: Callable[[Any], dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The JSON and the text of each take of a shot; a take met before (in `last`, by
+    identity) goes in as its kept text."""
+    known = (
+        {id(t): (t, d, p) for t, d, p in zip(last.takes, last.datas, last.parts, strict=True)}
+        if last
+        else {}
+    )
+    datas: list[dict[str, Any]] = []
+    parts: list[bytes] = []
+    for take in takes:
+        hit = known.get(id(take))
+        if hit is not None and hit[0] is take:
+            datas.append(hit[1])
+            parts.append(hit[2])
+        else:
+            data = take_json(take)
+            datas.append(data)
+            parts.append(_take_text(data))
+    return datas, parts
+
+
+def _changed_takes(
+    last: _ShotText, takes: Sequence[Take], take_json: Callable[[Any], dict[str, Any]]
+) -> tuple[list[dict[str, Any]], list[bytes]]:
+    """The same as `_takes_text` for a shot whose takes were changed in place or added at the
+    end (a take done, a take queued): the kept lists, with only the takes at positions that
+    hold another object made again. The positions are found without a Python loop over the
+    shot's takes (a shot of a thousand takes is common in a long session)."""
+    datas, parts = list(last.datas), list(last.parts)
+    same = list(map(operator.is_, takes, last.takes))  # as long as the shorter: last's
+    at = -1
+    while True:
+        try:
+            at = same.index(False, at + 1)
+        except ValueError:
+            break
+        datas[at] = take_json(takes[at])
+        parts[at] = _take_text(datas[at])
+    for take in takes[len(last.takes) :]:
+        datas.append(take_json(take))
+        parts.append(_take_text(datas[-1]))
+    return datas, parts
 
 
 def _same(a: Any, b: Any) -> bool:

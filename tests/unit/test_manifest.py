@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 
@@ -405,6 +406,51 @@ def test_in_a_shot_of_many_takes_only_the_take_that_changed_is_encoded(
         assert written == Serialiser().dump(Project.model_validate_json(written))
     done = core.projects.get("harbour").chapters[0].scenes[0].shots[0].takes
     assert [t.status for t in done].count("completed") == 3
+
+
+def test_the_manifest_is_the_plain_indented_json_through_every_kind_of_take_change(
+    core: StudioCore,
+) -> None:
+    """The serialiser puts a shot together from its kept take texts (joined into its list,
+    not indented again): its bytes stay those of the project's plain indented JSON however
+    the takes change — done, added at the end, put in the middle, removed, reordered, none
+    left — with names and values that JSON must escape."""
+    shots = core.manifests.update("harbour", lambda p: _film(p, 3))[1]
+
+    def plain(project: Project) -> bytes:
+        data = project.model_dump(mode="json", by_alias=True)
+        return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
+
+    def add(shot: str, n: int) -> Callable[[Project], Any]:
+        parameters = {"prompt": f'a "quoted"\nline \u00e9\u4e2d \u2603 {n}', "n": [n, 2.5, None]}
+        return lambda p: takes.add_generating(
+            p, shot, pipeline="still", parameters=parameters, seed=n, task_id=f"t{n}", tier="low"
+        )
+
+    def shot_takes(p: Project, shot: str) -> list[Any]:
+        return _node(p, shot).takes
+
+    def insert_middle(p: Project) -> None:
+        listed = shot_takes(p, shots[0])
+        listed.insert(1, listed.pop())
+
+    changes: list[Callable[[Project], Any]] = [add(shots[0], n) for n in range(5)]
+    changes += [
+        lambda p: takes.complete(p, shot_takes(p, shots[0])[2].id, "f2.png", "t2.png"),
+        add(shots[1], 9),
+        insert_middle,
+        lambda p: shot_takes(p, shots[0]).reverse(),
+        lambda p: shot_takes(p, shots[0]).pop(0),
+        lambda p: shot_takes(p, shots[1]).clear(),
+        lambda p: setattr(_node(p, shots[0]), "name", 'Shot \u00e9 "one"'),
+    ]
+    path = core.workspace.project_dir("harbour") / "project.json"
+    for change in changes:
+        core.manifests.update("harbour", change)
+        written = path.read_bytes()
+        assert written == plain(Project.model_validate_json(written))
+    final = core.projects.get("harbour")
+    assert [len(_node(final, s).takes) for s in shots] == [4, 0, 0]
 
 
 def test_after_another_process_wrote_only_the_shots_it_changed_are_parsed(
