@@ -36,6 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -662,15 +663,18 @@ def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser |
     (another process wrote it: most shots and takes are the same).
 
     A shot whose text is byte for byte the one this process last wrote or read for it is that
-    version's `Shot` (its text, not even parsed); in the other shots, a take whose JSON is the
-    older version's (same values of the same types) is that version's frozen `Take`. What is
-    reused is kept for the next write; the rest goes through the models as usual.
+    version's `Shot` (its text, not even parsed). In a known shot whose text changed, the
+    takes whose texts stand as they were known (found in runs, see `_take_runs`) are that
+    version's frozen `Take`s, not parsed either: a take done or added in a shot of a thousand
+    takes parses that take. In the other shots, a take whose JSON is the older version's (same
+    values of the same types) is that version's `Take`. What is reused is kept for the next
+    write; the rest goes through the models as usual.
     """
     if known is None or not known.known():
         return Project.model_validate_json(data), None
     texts = known.shot_texts()
     try:
-        doc, kept = _load_known_shots(data, texts)
+        doc, kept, partial = _load_known_shots(data, texts)
     except orjson.JSONDecodeError:
         return Project.model_validate_json(data), None  # says what is wrong
     loose = known.loose_by_id()
@@ -681,6 +685,13 @@ def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser |
             for s, scene in enumerate(chapter["scenes"]):
                 for h, shot in enumerate(scene["shots"]):
                     if isinstance(shot, Shot):
+                        continue
+                    if (c, s, h) in partial:  # its known takes are in place already
+                        fresh += [
+                            (c, s, h, i)
+                            for i, raw in enumerate(shot["takes"])
+                            if not isinstance(raw, Take)
+                        ]
                         continue
                     # the takes this shot had (only these: a read makes no index of the film)
                     last = texts.get(shot["id"]) if isinstance(shot["id"], str) else None
@@ -704,12 +715,41 @@ def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser |
     except (KeyError, TypeError, AttributeError):
         return Project.model_validate_json(data), None  # not the usual shape: say what is wrong
     project = Project.model_validate(doc)
+    made: dict[tuple[int, int, int], dict[int, tuple[dict[str, Any], bytes]]] = {}
     for c, s, h, i in fresh:  # known from now on, as the writer writes them
         take = project.chapters[c].scenes[s].shots[h].takes[i]
-        reused.append((take, take.model_dump(mode="json", by_alias=True)))
+        data_of = take.model_dump(mode="json", by_alias=True)
+        if (c, s, h) in partial:
+            made.setdefault((c, s, h), {})[i] = (data_of, _take_text(data_of))
+        else:
+            reused.append((take, data_of))
+    for (c, s, h), layout in partial.items():
+        shot = project.chapters[c].scenes[s].shots[h]
+        kept.append(_rebuilt(shot, layout, made.get((c, s, h), {})))
     serialiser = Serialiser()
     serialiser.keep(reused, kept)
     return project, serialiser
+
+
+def _rebuilt(
+    shot: Shot, layout: _Layout, made: dict[int, tuple[dict[str, Any], bytes]]
+) -> _ShotText:
+    """The kept text of a shot read in part: its takes in the order of `layout` (a run of an
+    older version's takes, or None for a take parsed now, whose JSON and text are in `made`
+    by its position in the list)."""
+    datas: list[dict[str, Any]] = []
+    parts: list[bytes] = []
+    for item in layout:
+        if item is None:
+            data_of, part = made[len(parts)]
+            datas.append(data_of)
+            parts.append(part)
+        else:
+            last, first, stop = item
+            datas += last.datas[first:stop]
+            parts += last.parts[first:stop]
+    text = _shot_text(shot, parts)
+    return _ShotText(shot, _own_fields(shot), tuple(shot.takes), tuple(datas), tuple(parts), text)
 
 
 #: How a shot begins in the manifest, up to its id (see `_SHOT_INDENT`).
@@ -717,12 +757,34 @@ _SHOT_OPEN = b"\n" + b" " * 12 + b"{\n" + b" " * 14 + b'"id": "'
 _CHAPTERS = b'\n  "chapters": ['
 
 
-def _load_known_shots(data: bytes, texts: dict[str, _ShotText]) -> tuple[Any, list[_ShotText]]:
+#: How a shot's list of takes begins (after its own fields up to `properties`), and ends.
+_TAKES_OPEN = b"\n" + b" " * 14 + b'"takes": ['
+_TAKES_CLOSE = b"\n" + b" " * 14 + b"]"
+#: Between two takes of a list: the separator, then an object (inside a take, the same
+#: separator is followed by a deeper indent), so found only between takes.
+_NEXT_TAKE = b",\n" + b" " * 16 + b"{"
+#: How many takes not as known `_take_runs` steps over in one shot before it parses the rest.
+_EDITS = 8
+
+#: A run of a shot's takes found in a manifest with the texts known for them: the older
+#: version's shot text, and the first and the end index of the run among its takes.
+_Run = tuple["_ShotText", int, int]
+#: Where the takes of a shot read in part stand, in order: `_Run`s, and None for a take parsed.
+_Layout = list[_Run | None]
+
+
+def _load_known_shots(
+    data: bytes, texts: dict[str, _ShotText]
+) -> tuple[Any, list[_ShotText], dict[tuple[int, int, int], _Layout]]:
     """`orjson.loads(data)`, but each shot found with exactly the text known for its id is
-    not parsed: that text's `Shot` is put in its place. Anything unexpected (a placeholder
-    that does not end up in a list of shots) and nothing is put in place."""
+    not parsed: that text's `Shot` is put in its place. In a shot of a known id whose text
+    changed, the runs of takes that stand as they were known are not parsed either: their
+    `Take`s are put in their place, and the shot's layout is given by its position (chapter,
+    scene, shot). Anything unexpected (a place-holder that does not end up where it was put)
+    and nothing is put in place."""
     pieces: list[bytes] = []
     kept: list[_ShotText] = []
+    runs: list[tuple[str, _Run]] = []  # the shot's id, and the run
     done = 0
     at = data.find(_CHAPTERS)
     while texts and at >= 0:
@@ -732,31 +794,139 @@ def _load_known_shots(data: bytes, texts: dict[str, _ShotText]) -> tuple[Any, li
         brace = at + 13
         name_at = at + len(_SHOT_OPEN)
         name_end = data.find(b'"', name_at)
-        last = texts.get(data[name_at:name_end].decode("utf-8", "replace"))
+        shot_id = data[name_at:name_end].decode("utf-8", "replace")
+        last = texts.get(shot_id)
         if last is not None and data.startswith(last.text, brace):
             pieces += (data[done:brace], b"%d" % len(kept))
             kept.append(last)
             done = at = brace + len(last.text)
-        else:
-            at = max(name_end, name_at)
-    if not kept:
-        return orjson.loads(data), []
+            continue
+        at = max(name_end, name_at)
+        if last is None:
+            continue
+        for start, end, first, stop in _take_runs(data, at, last):
+            pieces += (data[done:start], b"-%d" % (len(runs) + 1))
+            runs.append((shot_id, (last, first, stop)))
+            done = at = end
+    if not kept and not runs:
+        return orjson.loads(data), [], {}
     pieces.append(data[done:])
     doc = orjson.loads(b"".join(pieces))
     placed = [False] * len(kept)
+    runs_placed = [False] * len(runs)
+    partial: dict[tuple[int, int, int], _Layout] = {}
     try:
-        for chapter in doc["chapters"]:
-            for scene in chapter["scenes"]:
+        for c, chapter in enumerate(doc["chapters"]):
+            for s, scene in enumerate(chapter["scenes"]):
                 shots = scene["shots"]
-                for i, shot in enumerate(shots):
+                for h, shot in enumerate(shots):
                     if type(shot) is int and 0 <= shot < len(kept) and not placed[shot]:
                         placed[shot] = True
-                        shots[i] = kept[shot].shot
+                        shots[h] = kept[shot].shot
+                    elif runs and type(shot) is dict and shot.get("id") in texts:
+                        layout = _place_runs(shot, runs, runs_placed)
+                        if layout is not None:
+                            partial[(c, s, h)] = layout
     except (KeyError, TypeError, AttributeError):
         pass
-    if not all(placed):
-        return orjson.loads(data), []
-    return doc, kept
+    if not all(placed) or not all(runs_placed):
+        return orjson.loads(data), [], {}
+    return doc, kept, partial
+
+
+def _place_runs(
+    shot: dict[str, Any], runs: list[tuple[str, _Run]], placed: list[bool]
+) -> _Layout | None:
+    """Put the takes of the runs whose place-holders stand in this shot's list in their
+    place; the shot's layout (None when it holds none)."""
+    listed = shot["takes"]
+    if type(listed) is not list or not any(type(item) is int for item in listed):
+        return None
+    takes: list[Any] = []
+    layout: _Layout = []
+    for item in listed:
+        number = -item - 1 if type(item) is int else -1
+        if 0 <= number < len(runs) and not placed[number] and runs[number][0] == shot["id"]:
+            placed[number] = True
+            last, first, stop = run = runs[number][1]
+            takes += last.takes[first:stop]
+            layout.append(run)
+        else:
+            takes.append(item)
+            layout.append(None)
+    shot["takes"] = takes
+    return layout
+
+
+def _take_runs(data: bytes, at: int, last: _ShotText) -> list[tuple[int, int, int, int]]:
+    """Where `last`'s takes stand as they were known in the shot whose text goes on from `at`:
+    runs `(start, end, first, stop)`, in order, where `data[start:end]` is the text of
+    `last`'s takes `first` to `stop - 1`. Found by comparing bytes, not by parsing: a binary
+    search for each run, and between two runs one take of the list that is not as known (done
+    or changed in place, added, or one of `last`'s removed). After `_EDITS` such takes, the
+    rest of the list is parsed.
+
+    (If the list found is another shot's, the place-holders end up in that shot, and
+    `_load_known_shots` parses the whole manifest instead.)"""
+    parts = last.parts
+    key = data.find(_TAKES_OPEN, at)
+    if not parts or key < 0 or not data.startswith(_TAKE_ITEM, key + len(_TAKES_OPEN)):
+        return []
+    known_at = last.text.find(_TAKES_OPEN) + len(_TAKES_OPEN) + len(_TAKE_ITEM)
+    known = memoryview(last.text)[known_at:]
+    sizes = list(accumulate(map(len, parts)))
+    gap, total = len(_TAKE_SEPARATOR), len(parts)
+
+    def span(count: int) -> int:  # the first `count` takes' text, with the separator after
+        return sizes[count - 1] + count * gap if count else 0
+
+    def run_at(first: int, start: int) -> int:
+        """How many of the known takes from `first` on stand at `start`, one after another."""
+        low, high = 0, total - first  # the first `low` are as known, at most `high` are
+        if data.startswith(known[span(first) : span(total) - gap], start):
+            end = start + span(total) - gap - span(first)
+            if data.startswith(_TAKES_CLOSE, end) or data.startswith(_NEXT_TAKE, end):
+                return high  # all of them (and maybe takes added after)
+        high -= 1
+        while low < high:
+            middle = (low + high + 1) // 2
+            a, b = span(first + low), span(first + middle)
+            if data.startswith(known[a:b], start + a - span(first)):
+                low = middle
+            else:
+                high = middle - 1
+        # the list may end after one more (the takes after it removed)
+        end = start + span(first + low) - span(first) + len(parts[first + low])
+        if data.startswith(parts[first + low], end - len(parts[first + low])) and (
+            data.startswith(_TAKES_CLOSE, end)
+        ):
+            return low + 1
+        return low
+
+    runs: list[tuple[int, int, int, int]] = []
+    first, start = 0, key + len(_TAKES_OPEN) + len(_TAKE_ITEM)
+    for _ in range(_EDITS + 1):
+        count = run_at(first, start)
+        if count:
+            end = start + span(first + count) - span(first) - gap
+            runs.append((start, end, first, first + count))
+            first += count
+            if first == total or not data.startswith(_NEXT_TAKE, end):
+                break  # every known take placed, or the list ends (the others were removed)
+            start = end + gap
+        # the take at `start` is not the known take `first`: done, added, or `first` removed
+        after = data.find(_NEXT_TAKE, start)
+        if after >= 0 and data.find(_TAKES_CLOSE, start, after) >= 0:
+            after = -1  # the list ends before: this is its last take
+        if after >= 0 and first + 1 < total and run_at(first + 1, after + gap):
+            first, start = first + 1, after + gap  # it stands for the known take `first`, changed
+        elif first + 1 < total and run_at(first + 1, start):
+            first += 1  # the known take `first` was removed
+        elif after >= 0:
+            start = after + gap  # a take added there (or more changed: the next search says)
+        else:
+            break  # the last of the list, parsed
+    return runs
 
 
 #: Where a shot's JSON starts in the indented manifest: project > chapters > chapter > scenes >

@@ -306,6 +306,130 @@ def test_after_another_process_wrote_only_what_changed_is_read_anew(core: Studio
     assert path.read_bytes() == make_core(core.workspace.root).projects.get_serialised("harbour")[1]
 
 
+def test_in_a_shot_of_many_takes_another_process_changed_only_those_takes_are_parsed(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After another process (a worker, a submit) changed some takes of a shot of 60, this
+    process parses those takes alone: the others are the objects it had (found by comparing
+    their known text, not parsed), the project is what a full read gives, and its next write
+    is exact. Done in the middle, done at both ends, added at the end, removed, inserted,
+    reordered."""
+    [shot] = core.manifests.update("harbour", lambda p: _film(p, 1))[1]
+
+    def add(n: int) -> Callable[[Project], Any]:
+        return lambda p: takes.add_generating(
+            p, shot, pipeline="still", parameters={"n": n}, seed=n, task_id=f"t{n}", tier="low"
+        )
+
+    for n in range(60):  # one write each: this process knows every take's text
+        core.manifests.update("harbour", add(n))
+    parsed: list[dict[str, Any]] = []
+    real = manifest._take_text
+
+    def counting(data: dict[str, Any]) -> bytes:
+        parsed.append(data)
+        return real(data)
+
+    monkeypatch.setattr(manifest, "_take_text", counting)
+    other = make_core(core.workspace.root)  # another process: its own memory
+    path = core.workspace.project_dir("harbour") / "project.json"
+
+    def listed(p: Project) -> list[Any]:
+        return _node(p, shot).takes
+
+    def done(*positions: int) -> Callable[[Project], Any]:
+        def change(p: Project) -> None:
+            for at in positions:
+                takes.complete(p, listed(p)[at].id, f"f{at}.png")
+
+        return change
+
+    def insert(p: Project) -> None:
+        listed(p).insert(30, listed(p).pop())
+
+    def swap(p: Project) -> None:
+        items = listed(p)
+        items[10], items[50] = items[50], items[10]
+
+    changes: list[tuple[Callable[[Project], Any], int]] = [
+        (done(31), 1),
+        (done(0, 59), 2),
+        (add(60), 1),
+        (lambda p: [add(n)(p) for n in (61, 62)], 2),
+        (lambda p: listed(p).pop(20), 0),
+        (insert, 1),  # the take moved is parsed at its new place
+        (swap, 2),  # neither end run reaches the middle: the two moved takes are parsed again
+    ]
+    for number, (change, expected) in enumerate(changes):
+        before = {id(t) for t in listed(core.projects.get("harbour"))}
+        other.manifests.update("harbour", change)
+        parsed.clear()
+        after = core.projects.get("harbour")
+        assert after == Project.model_validate_json(path.read_bytes())
+        ids = {t["id"] for t in parsed}
+        assert len(parsed) == expected, (number, ids)
+        assert all(id(t) in before for t in listed(after) if t.id not in ids)
+        # and this process's next write is what a fresh writer writes
+        core.manifests.update("harbour", lambda p: setattr(p, "name", p.name + "!"))
+        written = path.read_bytes()
+        assert written == Serialiser().dump(Project.model_validate_json(written))
+    assert len(listed(core.projects.get("harbour"))) == 62
+
+
+def test_reads_in_part_agree_with_full_reads_through_random_changes(core: StudioCore) -> None:
+    """Property check of the read in part (seeded): whatever another process does to the
+    takes of several shots — done, added, removed, moved within or between shots, changed
+    parameters, several at once — this process reads what a full read gives, and its next
+    write is what a fresh writer writes."""
+    import random
+
+    rng = random.Random(14)
+    shots = core.manifests.update("harbour", lambda p: _film(p, 3, lambda n: {"n": n}))[1]
+    other = make_core(core.workspace.root)
+    path = core.workspace.project_dir("harbour") / "project.json"
+    made = iter(range(10_000))
+
+    def change(p: Project) -> None:
+        for _ in range(rng.choice((1, 1, 2, 5))):
+            listed = _node(p, rng.choice(shots)).takes
+            kind = rng.choice(("add", "add", "done", "done", "remove", "move", "edit", "out"))
+            if kind == "add" or not listed:
+                n = next(made)
+                takes.add_generating(
+                    p,
+                    _node(p, rng.choice(shots)).id,
+                    pipeline="still",
+                    parameters={"n": n, "text": "x" * rng.randrange(40)},
+                    seed=n,
+                    task_id=f"t{n}",
+                    tier="low",
+                )
+            elif kind == "done":
+                takes.complete(p, rng.choice(listed).id, f"f{next(made)}.png")
+            elif kind == "remove":
+                listed.pop(rng.randrange(len(listed)))
+            elif kind == "move":
+                listed.insert(
+                    rng.randrange(len(listed) + 1), listed.pop(rng.randrange(len(listed)))
+                )
+            elif kind == "edit":
+                at = rng.randrange(len(listed))
+                listed[at] = listed[at].model_copy(update={"parameters": {"n": -at}})
+            else:  # to another shot
+                _node(p, rng.choice(shots)).takes.append(listed.pop(rng.randrange(len(listed))))
+
+    for _ in range(40):  # a first film, written by this process
+        core.manifests.update("harbour", change)
+    for step in range(120):
+        writer = other if step % 3 else core
+        writer.manifests.update("harbour", change)
+        after = core.projects.get("harbour")
+        assert after == Project.model_validate_json(path.read_bytes()), step
+        core.manifests.update("harbour", lambda p, n=step: setattr(p, "name", f"Harbour {n}"))
+        written = path.read_bytes()
+        assert written == Serialiser().dump(Project.model_validate_json(written)), step
+
+
 def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
     core: StudioCore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
