@@ -24,6 +24,7 @@ import hiredis
 import redis
 from pydantic import ConfigDict, Field, TypeAdapter
 from pydantic.alias_generators import to_camel
+from pydantic_core import PydanticSerializationError
 from redis.asyncio.connection import SSLConnection, parse_url
 
 from .models import Asset, CamelModel, TaskRecord, TaskResult, TaskStatus
@@ -248,8 +249,12 @@ def events_json_schema() -> dict[str, Any]:
 
 
 def encode(event: CamelModel) -> str:
-    """An event as the JSON text that goes over Redis and the WebSocket."""
-    return json.dumps(event.wire(), separators=(",", ":"))
+    """An event as the JSON text that goes over Redis and the WebSocket (compact, UTF-8;
+    pydantic encodes it directly, a few times faster than `json.dumps` of its dict)."""
+    try:
+        return event.model_dump_json(by_alias=True)
+    except (PydanticSerializationError, UnicodeError):  # a lone surrogate, say: escaped here
+        return json.dumps(event.wire(), separators=(",", ":"))
 
 
 #: Events sent in one round trip at most.

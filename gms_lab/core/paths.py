@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from pathlib import Path, PurePosixPath
@@ -32,6 +33,13 @@ def check_name(name: str, *, what: str = "name") -> str:
     """
     if not isinstance(name, str) or name == "":
         raise UnsafePath(f"The {what} is empty.", {"name": name})
+    return _checked_name(name, what)
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked_name(name: str, what: str) -> str:
+    """`check_name` of a non-empty string; kept per name (a worker checks the same project id
+    and file names for every take)."""
     name = unicodedata.normalize("NFC", name)
     if name in (".", ".."):
         raise UnsafePath(f"The {what} {name!r} refers to a folder, not a file.", {"name": name})

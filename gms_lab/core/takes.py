@@ -115,8 +115,9 @@ def add_generating(
 
 
 def in_shot(project: Project, shot_id: str, take_id: str) -> bool:
-    """Whether the shot holds the take (the shot must exist)."""
-    return any(take.id == take_id for take in shot_of(project, shot_id).takes)
+    """Whether the shot holds the take (the shot must exist). Looked for from the newest
+    take: the take of a task ending is one of the last (a shot may hold thousands)."""
+    return any(take.id == take_id for take in reversed(shot_of(project, shot_id).takes))
 
 
 @dataclass(frozen=True)
