@@ -68,6 +68,20 @@ def ms(samples: list[float]) -> dict[str, float]:
     }
 
 
+def reference_loop() -> float:
+    """Milliseconds of CPU that a fixed pure-Python loop takes here now, the best of 3: how
+    fast the host lets this machine run at the moment. On a shared host it moves by half
+    within a minute, and every figure of a group with it; lower is faster."""
+
+    def once() -> float:
+        start, total = time.process_time(), 0
+        for i in range(1_000_000):
+            total += i & 7
+        return time.process_time() - start
+
+    return min(once() for _ in range(3)) * 1e3
+
+
 class Table:
     """Rows as they are measured; printed as a Markdown table and written as JSON."""
 
@@ -75,10 +89,14 @@ class Table:
         self.rows: list[Row] = []
         self.skipped: dict[str, str] = {}
         self.started = time.time()
+        #: `reference_loop()` before each group, by group.
+        self.host: dict[str, float] = {}
 
     def run(self, group: str, bench: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run one group; one that cannot run here (a missing package, say) is told and
         skipped, and the table of the others is still printed and written."""
+        self.host[group] = reference_loop()
+        print(f"[{group}] host: the reference loop takes {self.host[group]:.0f} ms")
         try:
             bench(*args, **kwargs)
         except Exception as exc:
@@ -110,6 +128,9 @@ class Table:
             )
         for group, reason in self.skipped.items():
             lines.append(f"| {group}: not measured ({reason}) | — | — | — | — | — |")
+        if self.host:
+            loops = ", ".join(f"{group} {ms:.0f} ms" for group, ms in self.host.items())
+            lines += ["", f"The reference loop before each group (lower is faster): {loops}."]
         return "\n".join(lines)
 
     def write(self, path: Path) -> None:
@@ -122,6 +143,7 @@ class Table:
                 "python": platform.python_version(),
                 "cpus": __import__("os").cpu_count(),
                 "platform": platform.platform(),
+                "referenceLoopMs": self.host,
             },
             "rows": [asdict(r) for r in self.rows],
             "skipped": self.skipped,

@@ -46,7 +46,8 @@ def post_file(
 
 def bench_uploads(studio: Server, bare: Server, table: Table, tmp: Path, rounds: int = 5) -> None:
     """256 MiB raw and multipart into the studio vs the bare handler, `rounds` times in turns
-    (each upload starting with nothing left to write back); contents API once."""
+    (each upload starting with nothing left to write back, the order turning each round);
+    contents API once."""
     size = 256 * MiB
     print(f"upload of {size // MiB} MiB ({rounds} rounds)")
     source = tmp / "big.bin"
@@ -70,18 +71,15 @@ def bench_uploads(studio: Server, bare: Server, table: Table, tmp: Path, rounds:
     )
     multi_path = "/gms/api/projects/uploads/files?" + urlencode({"category": "music"})
     rates: dict[str, list[float]] = {"bare": [], "raw": [], "multipart": []}
-    for _ in range(rounds):
-        for kind, server, path, body, ctype in (
-            ("bare", bare, "/upload", source, "application/octet-stream"),
-            ("raw", studio, raw_path, source, "application/octet-stream"),
-            (
-                "multipart",
-                studio,
-                multi_path,
-                multipart,
-                f"multipart/form-data; boundary={boundary}",
-            ),
-        ):
+    uploads = [
+        ("bare", bare, "/upload", source, "application/octet-stream"),
+        ("raw", studio, raw_path, source, "application/octet-stream"),
+        ("multipart", studio, multi_path, multipart, f"multipart/form-data; boundary={boundary}"),
+    ]
+    for round_ in range(rounds):
+        # each kind takes each place in turn: none always comes after the others' writes
+        turn = round_ % len(uploads)
+        for kind, server, path, body, ctype in uploads[turn:] + uploads[:turn]:
             # each upload starts with nothing left to write back: the one before it (256 MiB
             # fsynced, or the source's pages) is not flushed in its time
             os.sync()
