@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from ..models import Project, Shot, Take, TakeStatus
 from . import hierarchy
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .files import media_kind
 from .manifest import Unchanged
 from .projects import CACHE, RENDERS
@@ -31,7 +32,10 @@ def renders_dir(project: Project, shot_id: str) -> str:
 
 def shot_of(project: Project, shot_id: str) -> Shot:
     """The shot with that id, or an error saying the node is not a shot."""
-    located = hierarchy.find(project, shot_id)
+    try:  # shots only: their takes are not walked
+        return cast(Shot, hierarchy.find(project, shot_id, "shot").node)
+    except NotFound:
+        located = hierarchy.find(project, shot_id)  # says what the node is, if it is one
     if not isinstance(located.node, Shot):
         raise InvalidInput(
             f"Takes are generated for shots; {shot_id!r} is a {located.kind}.", {"nodeId": shot_id}
@@ -128,16 +132,26 @@ class MissingTake:
     shot_id: str
 
 
-def _filed(project: Project, take_id: str, missing: MissingTake | None) -> tuple[Shot, Take]:
+def _filed(
+    project: Project, take_id: str, missing: MissingTake | None, shot_id: str | None
+) -> tuple[Shot, Take]:
     """A take and its shot; `missing` is added when the take is not there yet (its task ended
-    before the submit wrote it: see `TaskService.submit`)."""
+    before the submit wrote it: see `TaskService.submit`). `shot_id`, the shot the take was
+    made for, is looked in first, from its newest take (a film of 10,000 takes is not walked
+    for each take that ends); a take moved to another shot since is found all the same."""
     if missing is not None:
         shot = shot_of(project, missing.shot_id)
-        for take in shot.takes:
+        for take in reversed(shot.takes):
             if take.id == take_id:
                 return shot, take
         shot.takes.append(missing.take)
         return shot, missing.take
+    if shot_id is not None:
+        with contextlib.suppress(NotFound, InvalidInput):
+            shot = shot_of(project, shot_id)
+            for take in reversed(shot.takes):
+                if take.id == take_id:
+                    return shot, take
     return find_take(project, take_id)
 
 
@@ -151,7 +165,8 @@ def find_take(project: Project, take_id: str) -> tuple[Shot, Take]:
 def replace(shot: Shot, take: Take, **changes: Any) -> Take:
     """Put a changed copy of `take` in its place in the shot (takes are frozen: older versions
     of the project share them); the new take."""
-    index = next(i for i, t in enumerate(shot.takes) if t is take)
+    listed = shot.takes
+    index = next(i for i in range(len(listed) - 1, -1, -1) if listed[i] is take)  # newest first
     changed = take.model_copy(update=changes)
     shot.takes[index] = changed
     return changed
@@ -163,10 +178,12 @@ def complete(
     file: str,
     thumbnail: str | None = None,
     missing: MissingTake | None = None,
+    shot_id: str | None = None,
 ) -> Take:
     """Mark a take completed with its file (and thumbnail); the shot's first completed take
-    becomes selected. `missing` is added first if the take is not there yet."""
-    shot, take = _filed(project, take_id, missing)
+    becomes selected. `missing` is added first if the take is not there yet; `shot_id` is
+    where to look for the take first."""
+    shot, take = _filed(project, take_id, missing, shot_id)
     changes: dict[str, Any] = {"status": TakeStatus.completed, "file": file, "error": None}
     if thumbnail is not None:
         changes["thumbnail"] = thumbnail
@@ -192,9 +209,10 @@ def fail(
     error: str,
     missing: MissingTake | None = None,
     cancelled: bool = False,
+    shot_id: str | None = None,
 ) -> Take:
     """Mark a take failed (or cancelled), with the reason (`missing` is added first if it is not
-    there yet)."""
-    shot, take = _filed(project, take_id, missing)
+    there yet; `shot_id` is where to look for the take first)."""
+    shot, take = _filed(project, take_id, missing, shot_id)
     status = TakeStatus.cancelled if cancelled else TakeStatus.error
     return replace(shot, take, status=status, error=error[:2000])

@@ -414,7 +414,7 @@ def _complete(
             thumbnail = assets.make_thumbnail(root, relpath, ctx.config.thumbnail_size)
         ctx.core.manifests.update(
             record.project_id,
-            lambda p: takes.complete(p, take_id, relpath, thumbnail, missing),
+            lambda p: takes.complete(p, take_id, relpath, thumbnail, missing, record.node_id),
             coalesce=True,
         )
         result = TaskResult(

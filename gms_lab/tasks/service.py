@@ -456,7 +456,7 @@ def mark_take_failed(ctx: TaskContext, record: TaskRecord, error: str) -> None:
         missing = take_to_file(ctx, record)
         ctx.core.manifests.update(
             record.project_id,
-            lambda p: takes.fail(p, take_id, error, missing, cancelled),
+            lambda p: takes.fail(p, take_id, error, missing, cancelled, record.node_id),
             coalesce=True,
         )
 

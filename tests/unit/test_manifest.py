@@ -430,6 +430,31 @@ def test_reads_in_part_agree_with_full_reads_through_random_changes(core: Studio
         assert written == Serialiser().dump(Project.model_validate_json(written)), step
 
 
+def test_a_take_ending_is_found_in_its_shot_and_anywhere_it_was_moved(core: StudioCore) -> None:
+    """A task's take is looked for in the shot it was made for (from its newest take), and
+    found all the same once moved to another shot, or when the shot named is gone."""
+    first, second = core.manifests.update("harbour", lambda p: _film(p, 2, lambda n: {"n": n}))[1]
+
+    def taken(p: Project, shot: str) -> list[Any]:
+        return _node(p, shot).takes
+
+    ids = [t.id for t in taken(core.projects.get("harbour"), first)]
+    core.manifests.update("harbour", lambda p: takes.complete(p, ids[0], "a.png", shot_id=first))
+    moved = core.projects.get("harbour")
+    assert taken(moved, first)[0].status == TakeStatus.completed
+
+    def move(p: Project) -> None:
+        taken(p, second).append(taken(p, first).pop())
+
+    core.manifests.update("harbour", move)
+    core.manifests.update(
+        "harbour", lambda p: takes.fail(p, ids[0], "late", cancelled=True, shot_id=first)
+    )
+    core.manifests.update("harbour", lambda p: takes.complete(p, ids[0], "b.png", shot_id="gone"))
+    after = taken(core.projects.get("harbour"), second)[-1]
+    assert after.id == ids[0] and after.status == TakeStatus.completed and after.file == "b.png"
+
+
 def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
     core: StudioCore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
