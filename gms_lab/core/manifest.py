@@ -1102,10 +1102,8 @@ def _changed_takes(
             break
         datas[at] = take_json(takes[at])
         parts[at] = _take_text(datas[at])
-    for take in takes[len(last.takes) :]:
-        datas.append(take_json(take))
-        parts.append(_take_text(datas[-1]))
-    return datas, parts
+    added_datas, added_parts = _takes_text(None, takes[len(last.takes) :], take_json)
+    return datas + added_datas, parts + added_parts
 
 
 def _same(a: Any, b: Any) -> bool:
