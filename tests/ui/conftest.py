@@ -16,7 +16,7 @@ from typing import Any
 import nbformat
 import pytest
 import requests
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from gms_lab.embedded import free_port
@@ -33,6 +33,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 SHOTS = REPO / "test-results" / "ui"
+# What a user waits for gets 10 s, not Playwright's 5: a CI machine that stalls for a few seconds
+# (a disk flush, another suite's containers) is no failure of the studio. A check of how quickly
+# something happens says its own timeout and measures the time itself.
+expect.set_options(timeout=10_000)
 
 
 class Lab:
