@@ -267,6 +267,10 @@ class EventPublisher:
     `publish` only queues the event (bounded); one thread per process sends the queue in order.
     When Redis does not answer, events are dropped (counted, logged once per outage): the
     server's hub notices the outage itself and tells its clients to resync when it ends.
+
+    Each queued item gets a ticket (its place in the queue); the sender counts the items it is
+    done with, so a thread can wait for its own events alone (`flush_mine`), woken when they
+    are sent rather than looking every few milliseconds.
     """
 
     def __init__(self, client: redis.Redis, limit: int = 10_000) -> None:
@@ -274,39 +278,63 @@ class EventPublisher:
         self.limit = limit
         self.sent = 0
         self.dropped = 0
-        self._queue: queue.Queue[tuple[str, str] | Callable[[Any], None]] = queue.Queue(limit)
         self._thread: threading.Thread | None = None
         self._pid = 0
         self._lock = threading.Lock()
         self._failing = False
         self._flush_at_exit = False
+        self._fresh_queue()
+
+    def _fresh_queue(self) -> None:
+        self._queue: queue.SimpleQueue[tuple[str, str] | Callable[[Any], None]] = (
+            queue.SimpleQueue()
+        )
+        self._queued = 0  # tickets handed out: items put in the queue
+        self._done = 0  # items the sender sent or dropped
+        self._put_lock = threading.Lock()
+        self._sent_cond = threading.Condition(threading.Lock())
+        self._mine = threading.local()
 
     def publish(self, project_id: str, event: CamelModel) -> None:
         """Queue `event` for the project's listeners; returns at once."""
-        self._ensure_sender()
-        try:
-            self._queue.put_nowait((channel(project_id), encode(event)))
-        except queue.Full:
-            self.dropped += 1
-            if not self._failing:
-                log.warning("event queue full (%d): dropping %s", self.limit, event)
+        if not self._put((channel(project_id), encode(event))) and not self._failing:
+            log.warning("event queue full (%d): dropping %s", self.limit, event)
 
     def later(self, commands: Callable[[Any], None]) -> None:
         """Queue Redis commands that no one waits for: `commands(pipeline)` adds them to the
         sender's next round trip, in order with the events queued around them."""
+        self._put(commands)
+
+    def _put(self, item: tuple[str, str] | Callable[[Any], None]) -> bool:
         self._ensure_sender()
-        try:
-            self._queue.put_nowait(commands)
-        except queue.Full:
-            self.dropped += 1
+        with self._put_lock:
+            if self._queued - self._done >= self.limit:
+                self.dropped += 1
+                return False
+            self._queue.put(item)
+            self._queued += 1
+            self._mine.ticket = self._queued
+        return True
 
     def flush(self, timeout: float = 5.0) -> bool:
-        """Wait (at most `timeout` s) until every queued event was sent or dropped."""
+        """Wait (at most `timeout` s) until every event queued so far was sent or dropped."""
+        return self._wait_for(self._queued, timeout)
+
+    def flush_mine(self, timeout: float = 5.0) -> bool:
+        """Wait (at most `timeout` s) until the events this thread queued were sent or dropped
+        (a task's before its message is acknowledged), not for the other threads' too."""
+        return self._wait_for(getattr(self._mine, "ticket", 0), timeout)
+
+    def _wait_for(self, ticket: int, timeout: float) -> bool:
+        if self._done >= ticket:
+            return True
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.005)
+        with self._sent_cond:
+            while self._done < ticket:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._pid != os.getpid():
+                    return False
+                self._sent_cond.wait(left)
         return True
 
     def _ensure_sender(self) -> None:
@@ -317,7 +345,7 @@ class EventPublisher:
             if self._thread is not None and self._pid == os.getpid() and self._thread.is_alive():
                 return
             if self._pid != os.getpid():
-                self._queue = queue.Queue(self.limit)
+                self._fresh_queue()
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._send, daemon=True, name="gms-events")
             self._thread.start()
@@ -357,8 +385,9 @@ class EventPublisher:
                     log.warning("could not publish events (Redis: %s); dropping until back", exc)
                     self._failing = True
             finally:
-                for _ in batch:
-                    events.task_done()
+                with self._sent_cond:
+                    self._done += len(batch)
+                    self._sent_cond.notify_all()
 
 
 class _Wire:

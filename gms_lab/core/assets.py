@@ -300,6 +300,10 @@ def upload_target(root: Path, *, category: str | None, name: str | None, path: s
     return target
 
 
+#: Images up to this size are read into memory whole to make their thumbnail.
+_READ_WHOLE = 32 * 1024 * 1024
+
+
 def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
     """Make the thumbnail of an image of the project now, where `describe` finds it (the
     image shrunk to `size` on its longest side, upright, as PNG); its project-relative path, or
@@ -309,7 +313,12 @@ def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
 
     path = root / relpath
     try:
-        with Image.open(path) as opened:
+        with open(path, "rb", buffering=0) as fh:
+            version = os.fstat(fh.fileno())  # names the thumbnail's version
+            # an image of usual size is read at once, so Pillow's seeks and small reads are not
+            # system calls each (a worker makes the thumbnail of every take)
+            whole = fh.readall() if version.st_size <= _READ_WHOLE else None
+        with Image.open(io.BytesIO(whole) if whole is not None else path) as opened:
             picture = ImageOps.exif_transpose(opened)
             picture.thumbnail((size, size), Image.Resampling.LANCZOS)
         if picture.mode not in {"RGB", "RGBA", "L", "LA"}:
@@ -320,9 +329,12 @@ def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         log.warning("no thumbnail for %s: %s", relpath, exc)
         return None
-    target = thumbnail_relpath(relpath, size, path.stat())
-    (root / target).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(root / target, buf.getvalue())
+    target = thumbnail_relpath(relpath, size, version)
+    try:
+        atomic_write(root / target, buf.getvalue())
+    except FileNotFoundError:  # the project's first thumbnail: the cache folder is made now
+        (root / target).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(root / target, buf.getvalue())
     return target
 
 

@@ -58,12 +58,18 @@ def atomic_write(path: Path, data: bytes, sync_dir: bool = True) -> tuple[int, i
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        with _create_locked(tmp) as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-            st = os.fstat(fh.fileno())
+        # a bare descriptor: a buffered file object asks each new file whether it is a
+        # terminal, where it stands and how big its blocks are (a worker writes two a take)
+        fd = _create_locked_fd(tmp)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+            st = os.fstat(fd)
             os.replace(tmp, path)  # still locked: a sweep never takes it half-way
+        finally:
+            os.close(fd)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -79,16 +85,21 @@ _TEMP_NAME = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp$|^\.?upload-[0-9a-f]{16}\
 
 def _create_locked(path: Path) -> BinaryIO:
     """Create `path` and hold an exclusive `flock` on it for as long as it is open."""
+    return open(_create_locked_fd(path), "wb")  # the caller closes it
+
+
+def _create_locked_fd(path: Path) -> int:
+    """`_create_locked`, as a descriptor the caller closes."""
     while True:
-        fh = open(path, "xb")  # noqa: SIM115 - the caller closes it
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
         try:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
-            if os.fstat(fh.fileno()).st_nlink > 0:
-                return fh
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            if os.fstat(fd).st_nlink > 0:
+                return fd
         except BaseException:
-            fh.close()
+            os.close(fd)
             raise
-        fh.close()  # swept between its creation and the lock: make it again
+        os.close(fd)  # swept between its creation and the lock: make it again
 
 
 def is_temp_name(name: str) -> bool:

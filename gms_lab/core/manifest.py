@@ -131,7 +131,11 @@ class ProjectLock:
         self._fd: int | None = None
 
     def __enter__(self) -> ProjectLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except FileNotFoundError:  # the first lock of the workspace: its folder is made now
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         pause, deadline = 0.0001, time.monotonic() + self.timeout
         try:
             while True:
@@ -217,13 +221,11 @@ class ManifestStore:
 
     def lock(self, project_id: str) -> ProjectLock:
         """The project's manifest lock (a new handle each call: safe across threads)."""
-        path = self.workspace.lock_path(f"{project_id}.manifest")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return ProjectLock(path, _LOCK_TIMEOUT)
+        return ProjectLock(self.workspace.lock_path(f"{project_id}.manifest"), _LOCK_TIMEOUT)
 
     def read(self, project_id: str) -> Project:
         """The project's manifest as it is on disk now (a shared snapshot: do not change it)."""
-        return self._load(project_id, self._path(project_id)).project
+        return self._load(project_id, self._path(project_id, must_exist=False)).project
 
     def recent(self, project_id: str) -> Project:
         """The manifest as this process last saw it, without looking whether another process
@@ -233,14 +235,14 @@ class ManifestStore:
         (and fails then if the request no longer fits): a submit need not parse a manifest
         the worker just wrote, before it queues its task.
         """
-        path = self._path(project_id)
+        path = self._path(project_id)  # a project deleted since is found out here
         with self._guard:
             entry = self._entries.get(path)
         return entry.project if entry is not None else self._load(project_id, path).project
 
     def read_serialised(self, project_id: str) -> tuple[Project, bytes]:
         """The manifest and its JSON (camelCase, as written), for answering without re-encoding."""
-        entry = self._load(project_id, self._path(project_id))
+        entry = self._load(project_id, self._path(project_id, must_exist=False))
         return entry.project, entry.serialised()
 
     def summary(self, project_id: str) -> ProjectSummary | None:
@@ -481,8 +483,10 @@ class ManifestStore:
             self._summaries.pop(project_id, None)
 
     # -- the in-memory copies -------------------------------------------------------------------
-    def _path(self, project_id: str) -> Path:
-        return self.workspace.project_dir(project_id) / MANIFEST
+    def _path(self, project_id: str, must_exist: bool = True) -> Path:
+        """The manifest's path; `must_exist=False` for a read, which opens it and says 404 itself
+        (one stat less for every read of a take's worker, and nothing is made for a write)."""
+        return self.workspace.project_dir(project_id, must_exist=must_exist) / MANIFEST
 
     def _load(self, project_id: str, path: Path) -> _Entry:
         # the project may have been deleted since its folder was checked: that is a 404
@@ -494,7 +498,12 @@ class ManifestStore:
         except OSError as exc:  # not ours to read (permissions), or a disk fault
             raise ProjectDamaged(project_id, exc.strerror or type(exc).__name__) from exc
         try:
-            stamp, head = _stamp(fd), os.pread(fd, _HEAD, 0)
+            try:
+                stamp, head = _stamp(fd), os.pread(fd, _HEAD, 0)
+            except IsADirectoryError as exc:  # a folder named project.json: no project there
+                raise ProjectNotFound(
+                    f"No project {project_id!r}.", {"projectId": project_id}
+                ) from exc
             with self._guard:
                 entry = self._entries.get(path)
                 if entry is not None and entry.stamp == stamp and entry.head == head:

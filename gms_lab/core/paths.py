@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import re
+import stat
 import unicodedata
 from pathlib import Path, PurePosixPath
 
@@ -87,14 +90,73 @@ def resolve_inside(root: Path, relpath: str) -> Path:
 
     The checks of `split_relative` come first; then the path is resolved (following symlinks)
     and must still lie inside the resolved root, so a symlink pointing out is refused too.
+
+    Only what lies below the root is looked at for every call: the root is resolved once per
+    folder it is in (`_real_folder`), then each part of the path that exists is `lstat`ed, and
+    a full resolution happens only when one of them is a symlink. (A worker resolves the files
+    of every take: walking the whole workspace path each time was some 20 stats a take.)
     """
     parts = split_relative(relpath)
-    base = root.resolve()
-    target = base.joinpath(*parts)
-    resolved = target.resolve()
-    if resolved != base and base not in resolved.parents:
-        raise UnsafePath("The path leads outside the project.", {"path": relpath})
-    return target
+    base = _real(os.fspath(root))
+    target = os.path.join(base, *parts)
+    walked = base
+    for part in parts:
+        walked = os.path.join(walked, part)
+        try:
+            mode = os.lstat(walked).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            break  # nothing exists below: no symlink can lead anywhere from there
+        except OSError:
+            mode = stat.S_IFLNK  # not ours to look at: resolve the whole path
+        if stat.S_ISLNK(mode):
+            if not _leads_to(target, base):
+                raise UnsafePath("The path leads outside the project.", {"path": relpath})
+            break
+    return Path(target)
+
+
+def _leads_to(target: str, base: str) -> bool:
+    """Whether `target`, its symlinks followed, is `base` or lies inside it (a loop of links
+    leads nowhere)."""
+    resolved = os.path.realpath(target)
+    try:
+        os.stat(resolved)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return False
+    return resolved == base or resolved.startswith(os.path.join(base, ""))
+
+
+def _real(path: str) -> str:
+    """`os.path.realpath` of a folder, by way of the resolved folder it is in (kept)."""
+    folder, name = os.path.split(os.path.abspath(path))
+    if not name:
+        return folder  # the file system's root
+    real = os.path.join(_real_folder(folder), name)
+    try:
+        if not stat.S_ISLNK(os.lstat(real).st_mode):
+            return real
+    except OSError:
+        return real  # not there (yet): nothing to follow
+    return os.path.realpath(real)
+
+
+#: Resolved folders that roots are made in, by their path as given (see `_real_folder`).
+_REAL_FOLDERS: dict[str, str] = {}
+
+
+def _real_folder(folder: str) -> str:
+    """The resolved path of a folder that roots are made in (the projects folder, a project's
+    jobs folder), resolved once per process once it exists. Everything below it is looked at
+    on every call."""
+    real = _REAL_FOLDERS.get(folder)
+    if real is None:
+        real = os.path.realpath(folder)
+        if os.path.isdir(real):
+            if len(_REAL_FOLDERS) >= 1024:
+                _REAL_FOLDERS.clear()
+            _REAL_FOLDERS[folder] = real
+    return real
 
 
 def slug_for(name: str) -> str:

@@ -146,8 +146,7 @@ def _run(
     try:
         root = ctx.core.projects.path(record.project_id)
         out = job_dir(root, task_id)
-        shutil.rmtree(out, ignore_errors=True)  # a redelivered task starts clean
-        out.mkdir(parents=True)
+        _fresh_folder(out)
         job = Job(
             job_id=task_id,
             parameters=parameters,
@@ -217,9 +216,30 @@ def _run(
         )
     finally:
         if out is not None:
-            shutil.rmtree(out, ignore_errors=True)
+            _remove_folder(out)
         if relay is not None:
             relay.drop_previews()
+
+
+def _fresh_folder(path: Path) -> None:
+    """Make `path` an empty folder (its parents too): a redelivered task starts clean."""
+    try:
+        path.mkdir()
+    except FileNotFoundError:
+        path.mkdir(parents=True)
+    except FileExistsError:
+        shutil.rmtree(path, ignore_errors=True)
+        path.mkdir()
+
+
+def _remove_folder(path: Path) -> None:
+    """Remove a job's folder: mostly empty by now (its outputs were moved into place)."""
+    try:
+        os.rmdir(path)
+    except FileNotFoundError:
+        pass
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def job_extras(
@@ -373,8 +393,8 @@ def _complete(
         assert record.take_id is not None
         take_id = record.take_id
         # the take is in the manifest (the submit wrote it), or it is added now
-        missing = take_to_file(ctx, record)
         project = ctx.core.manifests.read(record.project_id)
+        missing = take_to_file(ctx, record, project)
         folder = root / takes.renders_dir(project, record.node_id)
         # the files and the sidecar land in one folder: one fsync of it makes them all durable
         main = _place(first, folder / f"{take_id}{first.suffix.lower()}", sync=False)
@@ -421,7 +441,7 @@ def _complete(
             output_path=relpath, metadata=outcome.metadata, take_id=take_id, outputs=[relpath]
         )
     elif spec.produces == "export":
-        placed = [_place(out, root / EXPORTS / out.name, replace=True) for out in outcome.outputs]
+        placed = [_place(out, root / EXPORTS / out.name) for out in outcome.outputs]
         files = [path.relative_to(root).as_posix() for path in placed]
         project = ctx.core.projects.get(record.project_id)
         info = exports.describe(
@@ -442,7 +462,7 @@ def _complete(
     else:
         assert record.target is not None
         target = root / record.target
-        main = _place(first, target, replace=True)
+        main = _place(first, target)
         relpath = main.relative_to(root).as_posix()
         result = TaskResult(output_path=relpath, metadata=outcome.metadata, outputs=[relpath])
 
@@ -500,16 +520,15 @@ def _complete(
     return final
 
 
-def _place(source: Path, target: Path, replace: bool = False, sync: bool = True) -> Path:
-    """Move a finished output into place (same filesystem: a rename); `sync=False` leaves the
-    folder's fsync to the caller."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if replace:
+def _place(source: Path, target: Path, sync: bool = True) -> Path:
+    """Move a finished output into place (same filesystem: a rename, over the file there: a
+    redelivered task's own take, the export or thumbnail being made again); `sync=False` leaves
+    the folder's fsync to the caller."""
+    try:
         os.replace(source, target)
-    else:
-        if target.exists():
-            target.unlink()  # a redelivered task rewrites its own take file
-        os.rename(source, target)
+    except FileNotFoundError:  # the shot's first take: its folder is made now
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
     if sync:
         fsync_dir(target.parent)
     return target

@@ -419,13 +419,17 @@ class TakeAbandoned(Exception):
     """The submit could not write the task's take and gave the task up: no take may appear."""
 
 
-def take_to_file(ctx: TaskContext, record: TaskRecord) -> takes.MissingTake | None:
+def take_to_file(
+    ctx: TaskContext, record: TaskRecord, project: Project | None = None
+) -> takes.MissingTake | None:
     """What the one who ends a task (its worker, a cancel) needs to file the outcome on its
     take: None when the submit wrote the take (it is in the manifest, or was removed since);
     the take to add when the task ended before the submit wrote it; `TakeAbandoned` when the
-    submit gave the task up. `NotFound` when the shot is gone."""
+    submit gave the task up. `NotFound` when the shot is gone. `project`: the manifest as the
+    caller just read it."""
     assert record.take_id is not None
-    project = ctx.core.manifests.read(record.project_id)
+    if project is None:
+        project = ctx.core.manifests.read(record.project_id)
     if takes.in_shot(project, record.node_id, record.take_id):
         return None
     who = ctx.records.settle_filing(record.task_id, FINISHER)

@@ -161,8 +161,9 @@ def _execute(task_id: str, worker: str) -> str | None:
         log.warning("task %s: Redis went away (%s); the task will run again", task_id, exc)
         raise Reject(exc, requeue=True) from exc
     finally:
-        # the task's last events leave before the next task (or a shutdown), within a bound
-        ctx.publisher.flush(config.redis_timeout)
+        # the task's last events leave before its message is acknowledged and the thread
+        # takes the next task (or a shutdown), within a bound; other threads' are not waited for
+        ctx.publisher.flush_mine(config.redis_timeout)
     return record.status.value if record else None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,74 @@ def test_public_text_shows_no_server_path(tmp_path: Path) -> None:
     assert str(tmp_path) not in shown and "/usr/" not in shown
     assert "http://localhost:8888/lab" in shown and "1/2" in shown
     assert shown.endswith("of .")
+
+
+def _resolved_the_long_way(root: Path, relpath: str) -> Path | None:
+    """What `resolve_inside` answered when it resolved the whole path every time (None: refused)."""
+    base = root.resolve()
+    target = base.joinpath(*[p for p in relpath.split("/") if p])
+    try:
+        resolved = target.resolve()
+    except RuntimeError:  # a loop of links
+        return None
+    return target if resolved == base or base in resolved.parents else None
+
+
+def test_the_resolver_agrees_with_resolving_the_whole_path(tmp_path: Path) -> None:
+    """Symlinks at every depth (in, out, to the root, chains, dangling, a loop), roots reached
+    through a link and roots made after a first look: the answer is the full resolution's."""
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "secret.txt").write_text("no")
+    real_root = tmp_path / "real-root"
+    (real_root / "a" / "b").mkdir(parents=True)
+    (real_root / "a" / "b" / "f.png").write_bytes(b"x")
+    os.symlink(real_root, tmp_path / "root-link")
+    links = {
+        "a/in": real_root / "a" / "b",
+        "a/out": outside / "deep",
+        "a/b/out-file.png": outside / "secret.txt",
+        "up": real_root,
+        "chain": real_root / "a" / "in",
+        "chain-out": real_root / "a" / "out",
+        "dangling": real_root / "nowhere" / "x",
+        "dangling-out": outside / "nowhere",
+        "loop1": real_root / "loop2",
+        "loop2": real_root / "loop1",
+        "rel-out": Path("..") / "outside",
+    }
+    for name, to in links.items():
+        os.symlink(to, real_root / name)
+    paths = [
+        "a",
+        "a/b/f.png",
+        "a/b/new/deeper.png",
+        "a/b/f.png/under-a-file",
+        "a/in/f.png",
+        "a/in/new.png",
+        "a/out/x.png",
+        "a/out",
+        "a/b/out-file.png",
+        "up/a/b/f.png",
+        "up",
+        "chain/f.png",
+        "chain-out/y",
+        "dangling",
+        "dangling/z",
+        "dangling-out",
+        "loop1",
+        "loop1/x",
+        "rel-out/secret.txt",
+        "nothing/here.png",
+    ]
+    for root in (real_root, tmp_path / "root-link", tmp_path / "later"):
+        if root.name == "later":
+            assert resolve_inside(root, "x.png") == root / "x.png"  # looked at before it exists
+            shutil.copytree(real_root, root, symlinks=True)
+        for relpath in paths:
+            expected = _resolved_the_long_way(root, relpath)
+            if expected is None:
+                with pytest.raises(UnsafePath):
+                    resolve_inside(root, relpath)
+            else:
+                assert resolve_inside(root, relpath) == expected, (root.name, relpath)

@@ -1,0 +1,65 @@
+"""The event publisher of a process (the worker's, a notebook's) on a real Redis: order, waiting
+for one's own events, and the bound when Redis does not answer."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import redis
+
+from gms_lab.events import EventPublisher, Pong, channel
+from tests.services import free_port
+
+
+def test_each_thread_waits_for_its_own_events_which_arrive_in_order(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    listener = client.pubsub()
+    listener.subscribe(channel("harbour"))
+    assert listener.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
+    publisher = EventPublisher(client)
+    waited: dict[str, bool] = {}
+
+    def thread(name: str, count: int) -> None:
+        for i in range(count):  # which thread, and its count: in the pong's time
+            publisher.publish("harbour", Pong(time="abc".index(name) * 1000 + i))
+        waited[name] = publisher.flush_mine(5.0)
+        # everything this thread queued is done with when it returns
+        assert publisher._done >= publisher._mine.ticket
+
+    threads = [threading.Thread(target=thread, args=(n, 300)) for n in ("a", "b", "c")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert waited == {"a": True, "b": True, "c": True}
+    heard: dict[str, list[int]] = {"a": [], "b": [], "c": []}
+    deadline = time.monotonic() + 10
+    while sum(map(len, heard.values())) < 900 and time.monotonic() < deadline:
+        message = listener.get_message(timeout=1)
+        if message and message["type"] == "message":
+            sent = int(Pong.model_validate_json(message["data"]).time or 0)
+            heard["abc"[sent // 1000]].append(sent % 1000)
+    assert heard == {n: list(range(300)) for n in heard}  # none lost, each thread's in order
+    assert publisher.sent == 900 and publisher.dropped == 0
+    assert publisher.flush(1.0)
+    listener.close()
+
+
+def test_a_thread_that_published_nothing_does_not_wait(redis_url: str) -> None:
+    publisher = EventPublisher(redis.Redis.from_url(redis_url))
+    start = time.monotonic()
+    assert publisher.flush_mine(5.0) and publisher.flush(5.0)
+    assert time.monotonic() - start < 0.5
+
+
+def test_without_redis_events_are_dropped_counted_and_bounded() -> None:
+    gone = redis.Redis(port=free_port(), socket_connect_timeout=0.2)
+    publisher = EventPublisher(gone, limit=5)
+    for i in range(50):
+        publisher.publish("harbour", Pong(time=i))
+    # the sender gives each batch up (nothing answers); the queue never held more than 5
+    assert publisher.flush(10.0)
+    assert publisher.sent == 0
+    assert publisher.dropped == 50
+    assert publisher._queued <= 50 and publisher._queued - publisher._done == 0
