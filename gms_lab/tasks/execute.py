@@ -26,8 +26,16 @@ from ..core.errors import ProjectNotFound, StudioError
 from ..core.files import atomic_write, fsync_dir, media_kind
 from ..core.paths import public_text
 from ..core.projects import EXPORTS, RENDERS
-from ..events import AssetAdded, NodeStateUpdated, TaskFailed, TaskSuccess, progress_of
-from ..models import Quality, TaskRecord, TaskResult, TaskStatus, utcnow
+from ..events import (
+    AssetAdded,
+    NodeStateUpdated,
+    TaskFailed,
+    TaskSuccess,
+    channel,
+    encode,
+    progress_of,
+)
+from ..models import CamelModel, Quality, TaskRecord, TaskResult, TaskStatus, utcnow
 from .context import TaskContext
 from .records import RecordUnchanged, finish
 from .registry import PipelineSpec, TierSpec
@@ -480,22 +488,27 @@ def _complete(
         if runner_kind is not None:
             r.runner = runner_kind
 
-    final = ctx.records.update(record.task_id, done)
-    ctx.publisher.publish(
-        final.project_id,
-        TaskSuccess(task_id=final.task_id, node_id=final.node_id, result=result, seq=final.seq),
-    )
+    def told(r: TaskRecord) -> list[tuple[str, str]]:
+        """The success, and a take's new state, published by Redis as it stores the record."""
+        events: list[CamelModel] = [
+            TaskSuccess(task_id=r.task_id, node_id=r.node_id, result=result, seq=r.seq)
+        ]
+        if spec.produces == "take":
+            state: dict[str, Any] = {
+                "status": "completed",
+                "file": result.output_path,
+                "shotId": r.node_id,
+            }
+            if thumbnail is not None:
+                state["thumbnail"] = thumbnail
+            events.append(NodeStateUpdated(node_id=result.take_id or "", state=state))
+        return [(channel(r.project_id), encode(event)) for event in events]
+
+    # the task's own events queued so far (its progress) go out first: a task's events keep
+    # their order, and the success is not a round trip of the event sender's besides
+    ctx.publisher.flush_mine(ctx.config.redis_timeout)
+    final = ctx.records.update(record.task_id, done, announce=told)
     if spec.produces == "take":
-        state: dict[str, Any] = {
-            "status": "completed",
-            "file": result.output_path,
-            "shotId": final.node_id,
-        }
-        if thumbnail is not None:
-            state["thumbnail"] = thumbnail
-        ctx.publisher.publish(
-            final.project_id, NodeStateUpdated(node_id=result.take_id or "", state=state)
-        )
         schedule_commit(final.project_id, f"{final.node_id}: take {result.take_id}", final.author)
     elif spec.produces == "thumbnail":
         source = str(parameters["source"])

@@ -38,6 +38,9 @@ _RECORD_TTL = 60 * 60 * 24 * 30
 _SWAP = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+  for i = 4, #ARGV - 1, 2 do
+    redis.call('PUBLISH', ARGV[i], ARGV[i + 1])
+  end
   return 1
 end
 return 0
@@ -124,12 +127,15 @@ class TaskRecords:
         bump: bool = True,
         read: bytes | None = None,
         also: Callable[[Pipeline], None] | None = None,
+        announce: Callable[[TaskRecord], Sequence[tuple[str, str]]] | None = None,
     ) -> TaskRecord:
         """Apply `change` to the record and bump its `seq`: read, change, then compare-and-set
         (another writer in between makes it start again).
 
         One round trip when the record as stored is known — given as `read`, or the one this
         process wrote last — else two. `also` adds commands to the same round trip (sent once).
+        `announce(record)` gives the (channel, message) pairs that tell of the changed record:
+        Redis publishes them when, and only when, it stores that record (in the same script).
         A change that raises `RecordUnchanged` leaves the record as it is (and returns it).
         """
         key = TASK_KEY + task_id
@@ -151,15 +157,16 @@ class TaskRecords:
             if bump:
                 record.seq += 1
             new = record.model_dump_json(by_alias=True)
+            told = [part for pair in announce(record) for part in pair] if announce else []
             if also is None:
-                swapped = self._swap(keys=[key], args=[raw, new, _RECORD_TTL])
+                swapped = self._swap(keys=[key], args=[raw, new, _RECORD_TTL, *told])
             else:
                 # the script by its digest, in the same round trip as `also` (a pipeline
                 # that runs a Script object first asks Redis whether it has it: one more trip)
                 pipe = self.client.pipeline(transaction=False)
                 also(pipe)
                 also = None  # sent once, even when the swap has to start again
-                pipe.evalsha(self._swap.sha, 1, key, raw, new, _RECORD_TTL)
+                pipe.evalsha(self._swap.sha, 1, key, raw, new, _RECORD_TTL, *told)
                 try:
                     swapped = pipe.execute()[-1]
                 except redis.exceptions.NoScriptError:  # a Redis that restarted empty

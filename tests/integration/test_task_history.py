@@ -91,3 +91,47 @@ def test_record_changes_from_many_writers_are_never_lost(redis_url: str) -> None
         t.join()
     final = records.get(record.task_id)
     assert final.seq == 240 and final.parameters["n"] == 240
+
+
+def test_a_change_is_announced_once_and_only_when_it_is_stored(redis_url: str) -> None:
+    """Several writers at once, each announcing its change (as a worker announces a task's
+    success): Redis publishes an announcement only for the record it stores, so every seq is
+    told exactly once, with the record as stored, whatever compare-and-set had to start again."""
+    import threading
+
+    client = redis.Redis.from_url(redis_url)
+    listener = client.pubsub()
+    listener.subscribe("announced")
+    assert listener.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
+    record = TaskRecords(client).create(_record("announced", 0))
+
+    def told(r: TaskRecord) -> list[tuple[str, str]]:
+        return [("announced", f"{r.seq}:{r.parameters['n']}"), ("announced", f"again {r.seq}")]
+
+    def bump(also: bool) -> None:
+        mine = TaskRecords(redis.Redis.from_url(redis_url))
+        for _ in range(30):
+            mine.update(
+                record.task_id,
+                lambda r: r.parameters.__setitem__("n", r.parameters["n"] + 1),
+                announce=told,
+                also=(lambda pipe: pipe.ping()) if also else None,
+            )
+
+    threads = [threading.Thread(target=bump, args=(i % 2 == 0,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    heard: list[str] = []
+    while len(heard) < 240:
+        message = listener.get_message(timeout=5)
+        assert message is not None, len(heard)
+        if message["type"] == "message":
+            heard.append(message["data"].decode())
+    assert listener.get_message(timeout=0.5) is None  # nothing told twice or for a lost swap
+    stored = [h for h in heard if not h.startswith("again")]
+    # every change told once, in the order stored, each with the value that was stored with it
+    assert stored == [f"{seq}:{seq}" for seq in range(1, 121)]
+    assert [h for h in heard if h.startswith("again")] == [f"again {s}" for s in range(1, 121)]
+    listener.close()
