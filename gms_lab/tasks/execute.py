@@ -113,9 +113,14 @@ def execute_generation(
         return _fail(ctx, record, f"The task could not be prepared ({type(exc).__name__}: {exc}).")
 
     beats = ctx.heartbeats
-    # running, and its heartbeat beating, in one round trip
+    # running, its heartbeat beating, and the event that says so (published by Redis as it
+    # stores the record), in one round trip
     record = records.update(
-        task_id, started_now, read=raw, also=lambda pipe: beats.begin(task_id, worker, pipe)
+        task_id,
+        started_now,
+        read=raw,
+        also=lambda pipe: beats.begin(task_id, worker, pipe),
+        announce=lambda r: [(channel(r.project_id), encode(progress_of(r)))],
     )
     try:
         return _run(
@@ -148,7 +153,6 @@ def _run(
 ) -> TaskRecord:
     """The task from running to its end: whatever goes wrong ends it, it never stays running."""
     records, task_id = ctx.records, record.task_id
-    ctx.publisher.publish(record.project_id, progress_of(record))
     out: Path | None = None
     relay: _ProgressRelay | None = None
     try:
