@@ -326,13 +326,15 @@ class EventPublisher:
         return self._wait_for(getattr(self._mine, "ticket", 0), timeout)
 
     def _wait_for(self, ticket: int, timeout: float) -> bool:
-        if self._done >= ticket:
+        if self._done >= ticket or self._pid != os.getpid():
+            # nothing left, or a forked child that has published nothing yet: what it inherited
+            # is its parent's to send (and the parent's sender may have held these locks)
             return True
         deadline = time.monotonic() + timeout
         with self._sent_cond:
             while self._done < ticket:
                 left = deadline - time.monotonic()
-                if left <= 0 or self._pid != os.getpid():
+                if left <= 0:
                     return False
                 self._sent_cond.wait(left)
         return True

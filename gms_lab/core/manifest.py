@@ -484,8 +484,9 @@ class ManifestStore:
 
     # -- the in-memory copies -------------------------------------------------------------------
     def _path(self, project_id: str, must_exist: bool = True) -> Path:
-        """The manifest's path; `must_exist=False` for a read, which opens it and says 404 itself
-        (one stat less for every read of a take's worker, and nothing is made for a write)."""
+        """The manifest's path; `must_exist=False` for a read, which opens the file and says 404
+        itself (one stat less for every read). Writes keep the check, so no lock file is made
+        for a project that does not exist."""
         return self.workspace.project_dir(project_id, must_exist=must_exist) / MANIFEST
 
     def _load(self, project_id: str, path: Path) -> _Entry:

@@ -63,3 +63,36 @@ def test_without_redis_events_are_dropped_counted_and_bounded() -> None:
     assert publisher.sent == 0
     assert publisher.dropped == 50
     assert publisher._queued <= 50 and publisher._queued - publisher._done == 0
+
+
+def test_a_forked_child_never_waits_on_what_its_parent_was_sending(redis_url: str) -> None:
+    """A Celery pool process is forked from a worker whose sender may hold its locks and have
+    events in flight: the child's flushes return at once, and its own events still go out."""
+    import os
+
+    client = redis.Redis.from_url(redis_url)
+    listener = client.pubsub()
+    listener.subscribe(channel("child"))
+    assert listener.get_message(timeout=5)["type"] == "subscribe"  # type: ignore[index]
+    publisher = EventPublisher(client)
+    publisher.publish("harbour", Pong(time=1))
+    assert publisher.flush(5.0)
+    publisher._queued += 1  # an event in flight at the fork, as the parent sees it
+    with publisher._sent_cond:  # the parent's sender holds its lock as the child is made
+        pid = os.fork()
+        if pid == 0:  # the child: never returns to pytest
+            code = 1
+            try:
+                start = time.monotonic()
+                flushed = publisher.flush(5.0) and publisher.flush_mine(5.0)
+                publisher.publish("child", Pong(time=2))  # a sender of its own
+                mine = publisher.flush_mine(5.0)
+                code = 0 if flushed and mine and time.monotonic() - start < 2 else 2
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    publisher._queued -= 1
+    assert os.waitstatus_to_exitcode(status) == 0
+    message = listener.get_message(timeout=5)
+    assert message is not None and Pong.model_validate_json(message["data"]).time == 2
+    listener.close()
