@@ -119,9 +119,14 @@ def add_generating(
 
 
 def in_shot(project: Project, shot_id: str, take_id: str) -> bool:
-    """Whether the shot holds the take (the shot must exist). Looked for from the newest
-    take: the take of a task ending is one of the last (a shot may hold thousands)."""
-    return any(take.id == take_id for take in reversed(shot_of(project, shot_id).takes))
+    """Whether the shot holds the take (the shot must exist)."""
+    return _take_in(shot_of(project, shot_id), take_id) is not None
+
+
+def _take_in(shot: Shot, take_id: str) -> Take | None:
+    """The shot's take with that id, looked for from the newest: the take of a task ending is
+    one of the last (a shot may hold thousands)."""
+    return next((take for take in reversed(shot.takes) if take.id == take_id), None)
 
 
 @dataclass(frozen=True)
@@ -141,17 +146,16 @@ def _filed(
     for each take that ends); a take moved to another shot since is found all the same."""
     if missing is not None:
         shot = shot_of(project, missing.shot_id)
-        for take in reversed(shot.takes):
-            if take.id == take_id:
-                return shot, take
-        shot.takes.append(missing.take)
-        return shot, missing.take
+        found = _take_in(shot, take_id)
+        if found is None:
+            shot.takes.append(missing.take)
+        return shot, found or missing.take
     if shot_id is not None:
         with contextlib.suppress(NotFound, InvalidInput):
             shot = shot_of(project, shot_id)
-            for take in reversed(shot.takes):
-                if take.id == take_id:
-                    return shot, take
+            found = _take_in(shot, take_id)
+            if found is not None:
+                return shot, found
     return find_take(project, take_id)
 
 
