@@ -14,7 +14,7 @@ from urllib.parse import quote
 from ..models import Asset, AssetCategory, FileEntry, Project
 from . import hierarchy
 from .errors import Conflict, InvalidInput, NotFound, UnsafePath
-from .files import atomic_write, fsync_dir, is_temp_name, media_kind, mtime
+from .files import atomic_write, fsync_dir, is_temp_name, making_folder, media_kind, mtime
 from .manifest import ManifestStore
 from .paths import check_name, resolve_inside, split_relative
 from .projects import ASSETS, CACHE
@@ -330,11 +330,7 @@ def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
         log.warning("no thumbnail for %s: %s", relpath, exc)
         return None
     target = thumbnail_relpath(relpath, size, version)
-    try:
-        atomic_write(root / target, buf.getvalue())
-    except FileNotFoundError:  # the project's first thumbnail: the cache folder is made now
-        (root / target).parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(root / target, buf.getvalue())
+    making_folder((root / target).parent, lambda: atomic_write(root / target, buf.getvalue()))
     return target
 
 

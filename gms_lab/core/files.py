@@ -14,9 +14,10 @@ import fcntl
 import os
 import re
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from .errors import ProjectNotFound, TooLarge
 
@@ -38,6 +39,20 @@ def media_kind(name: str) -> str:
 def mtime(path: Path) -> datetime:
     """A file's modification time, timezone-aware."""
     return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+T = TypeVar("T")
+
+
+def making_folder(folder: Path, action: Callable[[], T]) -> T:
+    """`action()`, which creates something in `folder`; if the folder is missing (the first
+    thumbnail, lock or take of its kind), it is made and `action` runs once more. A hot path
+    pays no `mkdir` for a folder that is there."""
+    try:
+        return action()
+    except FileNotFoundError:
+        folder.mkdir(parents=True, exist_ok=True)
+        return action()
 
 
 def fsync_dir(path: Path) -> None:

@@ -56,7 +56,7 @@ from ..models import (
     Take,
 )
 from .errors import InvalidInput, ProjectDamaged, ProjectNotFound, VersionConflict
-from .files import atomic_write
+from .files import atomic_write, making_folder
 from .workspace import Workspace
 
 T = TypeVar("T")
@@ -131,11 +131,9 @@ class ProjectLock:
         self._fd: int | None = None
 
     def __enter__(self) -> ProjectLock:
-        try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except FileNotFoundError:  # the first lock of the workspace: its folder is made now
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = making_folder(
+            self.path.parent, lambda: os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        )
         pause, deadline = 0.0001, time.monotonic() + self.timeout
         try:
             while True:

@@ -23,7 +23,7 @@ import orjson
 
 from ..core import assets, exports, takes
 from ..core.errors import ProjectNotFound, StudioError
-from ..core.files import atomic_write, fsync_dir, media_kind
+from ..core.files import atomic_write, fsync_dir, making_folder, media_kind
 from ..core.paths import public_text
 from ..core.projects import EXPORTS, RENDERS
 from ..events import (
@@ -541,11 +541,7 @@ def _place(source: Path, target: Path, sync: bool = True) -> Path:
     """Move a finished output into place (same filesystem: a rename, over the file there: a
     redelivered task's own take, the export or thumbnail being made again); `sync=False` leaves
     the folder's fsync to the caller."""
-    try:
-        os.replace(source, target)
-    except FileNotFoundError:  # the shot's first take: its folder is made now
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(source, target)
+    making_folder(target.parent, lambda: os.replace(source, target))
     if sync:
         fsync_dir(target.parent)
     return target
