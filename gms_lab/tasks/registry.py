@@ -126,6 +126,12 @@ class PipelineSpec(_Spec):
     #: whose takes are quick (the queue's cost per message counts), 1 where a take takes long
     #: (the takes of a submit then spread over all the workers).
     takes_per_message: int = Field(1, ge=1, le=64)
+    #: Jobs a busy warm program is sent besides the one it runs, when all of the pool's
+    #: programs are busy: their lines wait in its stdin, so it starts the next job the moment
+    #: it answers one instead of waiting for the worker to send it. For quick takes, where that
+    #: wait counts; the program must run its jobs one after the other and read cancel lines
+    #: while it works (`gms_pipeline.serve` does both).
+    jobs_ahead: int = Field(0, ge=0, le=8)
     #: The kind of templates the pipeline runs (`comfyui`: ComfyUI workflow templates); the
     #: worker binds the chosen one into the job line.
     templates: Literal["comfyui"] | None = None

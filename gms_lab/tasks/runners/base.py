@@ -95,10 +95,7 @@ class PipelineProcess(ABC):
         self.started = time.monotonic()
         self.last_used = self.started
         self.jobs_done = 0
-        #: Handed out by the pool for a job, not yet handed back.
-        self.in_use = False
-        #: A new token each time the pool hands it out (see `ProcessPool.discard`).
-        self.lease: object = None
+        self._sending = threading.Lock()
         self._lines: queue.Queue[object] = queue.Queue()
         self._stderr: collections.deque[str] = collections.deque(maxlen=_STDERR_LINES)
 
@@ -149,9 +146,15 @@ class PipelineProcess(ABC):
         """The last lines the program wrote to stderr."""
         return "\n".join(list(self._stderr)[-lines:])
 
+    def send_line(self, line: str) -> None:
+        """Write one line to the program's stdin, whole: the threads of the jobs it holds
+        (one running, others waiting their turn) may write at once."""
+        with self._sending:
+            self.send(line)
+
     @abstractmethod
     def send(self, line: str) -> None:
-        """Write one line to the program's stdin."""
+        """Write one line to the program's stdin (`send_line` is the one to call)."""
 
     @abstractmethod
     def alive(self) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import time
@@ -12,12 +13,14 @@ from typing import Any, Protocol
 from ...core.errors import UnsafePath
 from ...core.paths import resolve_inside
 from ..registry import PipelineSpec
-from .base import Job, JobCancelled, JobOutcome, Launcher, PipelineFailure, PipelineProcess
-from .pool import PoolWaitCancelled, ProcessPool
+from .base import Job, JobCancelled, JobOutcome, Launcher, PipelineFailure
+from .pool import Lease, PoolWaitCancelled, ProcessPool
 
 log = logging.getLogger(__name__)
 #: Picks how a pipeline runs: as a local process or in a container.
 LauncherChooser = Callable[[PipelineSpec, Job], Launcher]
+#: How many times a job sent to a busy program may find that program given up before its turn.
+_DROPS = 3
 
 
 class Progress(Protocol):
@@ -56,46 +59,83 @@ class Runner:
         """Run `job`; the outcome, or `PipelineFailure` (the worker itself never goes down).
 
         The program goes back to the pool however the job ends: warm after an answer, stopped
-        otherwise (also when `on_progress` raises).
+        otherwise (also when `on_progress` raises). A job sent to a busy program
+        (`jobs_ahead`) runs when the jobs before it end; if that program is given up first,
+        the job starts again on another one.
         """
         launcher = self.choose(spec, job)
-        process = self._start(spec, job, launcher, cancelled)
-        lease = process.lease
-        try:
-            return self._follow(spec, job, process, launcher, on_progress, cancelled, on_start)
-        except BaseException:
-            self.pool.discard(process, lease)  # a no-op when the job handed it back already
-            raise
+        for _ in range(_DROPS):
+            lease = self._start(spec, job, launcher, cancelled)
+            try:
+                cancel_sent = self._await_turn(lease, job, cancelled) if lease.ahead else None
+                if cancel_sent is False:
+                    continue  # its program was given up before the job started: another one
+                return self._follow(
+                    spec, job, lease, launcher, on_progress, cancelled, on_start, cancel_sent
+                )
+            except BaseException:
+                # a no-op when the job handed the program back already
+                if self.pool.discard(lease):
+                    self._skip(lease, job)
+                raise
+        raise PipelineFailure(
+            f"Pipeline {spec.id!r} stopped {_DROPS} times before this job's turn came.", "crash"
+        )
+
+    def _await_turn(
+        self, lease: Lease, job: Job, cancelled: Callable[[], bool]
+    ) -> float | bool | None:
+        """Wait until the jobs sent to the program before this one ended. None (or the time a
+        cancel was passed on meanwhile) when the job runs now; False if the program was given
+        up before that (the job never started)."""
+        cancel_sent: float | None = None
+        while True:
+            turn = self.pool.wait_turn(lease, self.poll)
+            if turn is not None:
+                return cancel_sent if turn else False
+            if cancel_sent is None and cancelled():
+                # the program answers the job as cancelled the moment it starts it
+                cancel_sent = time.monotonic()
+                self._skip(lease, job)
+
+    @staticmethod
+    def _skip(lease: Lease, job: Job) -> None:
+        """Ask the program to drop `job` (a cancel line): best effort."""
+        with contextlib.suppress(OSError):
+            lease.process.send_line(json.dumps({"cancel": job.job_id}))
 
     def _follow(
         self,
         spec: PipelineSpec,
         job: Job,
-        process: PipelineProcess,
+        lease: Lease,
         launcher: Launcher,
         on_progress: Progress,
         cancelled: Callable[[], bool],
         on_start: Callable[[str], None] | None,
+        cancel_sent: float | None = None,
     ) -> JobOutcome:
+        process = lease.process
         if on_start is not None:
             on_start(launcher.kind)
         deadline = time.monotonic() + spec.timeout
+        if cancel_sent is not None:
+            cancel_sent = time.monotonic()  # its grace starts with its turn
         progress = 0.0
-        cancel_sent: float | None = None
         while True:
             if cancel_sent is None and cancelled():
                 cancel_sent = time.monotonic()
                 try:
-                    process.send(json.dumps({"cancel": job.job_id}))
+                    process.send_line(json.dumps({"cancel": job.job_id}))
                 except OSError:
-                    self.pool.discard(process)
+                    self.pool.discard(lease)
                     raise JobCancelled() from None
             if cancel_sent is not None and time.monotonic() - cancel_sent > self.cancel_grace:
                 log.info("pipeline %s ignored the cancel of %s; stopped", spec.id, job.job_id)
-                self.pool.discard(process)
+                self.pool.discard(lease)
                 raise JobCancelled()
             if time.monotonic() > deadline:
-                self.pool.discard(process)
+                self.pool.discard(lease)
                 raise PipelineFailure(
                     f"Pipeline {spec.id!r} took longer than its timeout of {spec.timeout:g} s; "
                     "it was stopped.",
@@ -104,22 +144,23 @@ class Runner:
             try:
                 line = process.next_line(self.poll)
             except EOFError:
-                raise self._crashed(process, spec) from None
+                raise self._crashed(lease, spec) from None
             if line is None or not line.strip():
                 continue
-            event = self._parse(process, spec, line)
+            event = self._parse(lease, spec, line)
             if event.get("jobId") not in (job.job_id, None):
-                log.warning("pipeline %s: event for another job ignored: %s", spec.id, line[:200])
+                # a job withdrawn while it waited in the program (see `_skip`), or garbage
+                log.info("pipeline %s: event for another job ignored: %s", spec.id, line[:200])
                 continue
             name = event.get("event")
             if cancel_sent is not None and name in ("result", "error"):
                 process.jobs_done += 1
                 if event.get("cancelled") is True:  # it honoured the cancel: keep it warm
-                    self.pool.release(process)
+                    self.pool.release(lease)
                     raise JobCancelled(warm=True)
                 # It answered without having read the cancel line, which is still waiting on
                 # its stdin; a program that does not know the line could take it for a job.
-                self.pool.discard(process)
+                self.pool.discard(lease)
                 raise JobCancelled()
             if name == "progress":
                 value = _fraction(event.get("progress"))
@@ -133,53 +174,52 @@ class Runner:
             elif name == "result":
                 # the program is free for the next job now, before its outputs are checked
                 process.jobs_done += 1
-                self.pool.release(process)
+                self.pool.release(lease)
                 return self._outcome(job, event)
             elif name == "error":
                 message = str(event.get("message") or "The pipeline reported an error.")
                 process.jobs_done += 1
-                self.pool.release(process)
+                self.pool.release(lease)
                 if event.get("cancelled") is True:
                     raise JobCancelled(warm=True)
                 raise PipelineFailure(message[:4000], "error")
             else:
-                self.pool.discard(process)
+                self.pool.discard(lease)
                 raise PipelineFailure(
                     f"Pipeline {spec.id!r} sent an unknown event {name!r}.", "garbage"
                 )
 
     def _start(
         self, spec: PipelineSpec, job: Job, launcher: Launcher, cancelled: Callable[[], bool]
-    ) -> PipelineProcess:
+    ) -> Lease:
         # an idle program may have died since its last job: one fresh retry
         for attempt in (1, 2):
             try:
-                process = self.pool.acquire(spec, job, launcher, cancelled)
+                lease = self.pool.acquire(spec, job, launcher, job.line, cancelled)
             except PoolWaitCancelled:
                 raise JobCancelled() from None
             except Exception as exc:
                 raise PipelineFailure(
                     f"Pipeline {spec.id!r} could not be started: {exc}", "start"
                 ) from exc
-            try:
-                process.send(job.line(process))
-                return process
-            except OSError:
-                self.pool.discard(process)
-                if attempt == 2:
-                    raise self._crashed(process, spec) from None
-            except BaseException:
-                self.pool.discard(process)  # never leak a process or container
-                raise
+            if lease.error is None:
+                return lease
+            self.pool.discard(lease)  # never leak a process or container
+            if not isinstance(lease.error, OSError):
+                raise PipelineFailure(
+                    f"Pipeline {spec.id!r} could not be sent the job: {lease.error}", "start"
+                ) from lease.error
+            if attempt == 2:
+                raise self._crashed(lease, spec)
         raise AssertionError("unreachable")
 
-    def _parse(self, process: PipelineProcess, spec: PipelineSpec, line: str) -> dict[str, Any]:
+    def _parse(self, lease: Lease, spec: PipelineSpec, line: str) -> dict[str, Any]:
         try:
             event = json.loads(line)
         except json.JSONDecodeError:
             event = None
         if not isinstance(event, dict) or "event" not in event:
-            self.pool.discard(process)
+            self.pool.discard(lease)
             raise PipelineFailure(
                 f"Pipeline {spec.id!r} printed a line that is not a protocol event: "
                 f"{line[:200]!r}. Pipelines must print only JSON events on stdout "
@@ -188,13 +228,14 @@ class Runner:
             )
         return event
 
-    def _crashed(self, process: PipelineProcess, spec: PipelineSpec) -> PipelineFailure:
+    def _crashed(self, lease: Lease, spec: PipelineSpec) -> PipelineFailure:
+        process = lease.process
         deadline = time.monotonic() + 2
         while process.alive() and time.monotonic() < deadline:
             time.sleep(0.02)
         code = process.exit_code()
         tail = process.stderr_tail()
-        self.pool.discard(process)
+        self.pool.discard(lease)
         detail = f":\n{tail}" if tail else " (nothing on stderr)."
         return PipelineFailure(
             f"Pipeline {spec.id!r} exited with code {code} during the job{detail}", "crash"
