@@ -66,7 +66,8 @@ def main() -> None:
                 with studio_server(workspace, url, root) as server:
                     if "upload" in only:
                         with bare_tornado(tmp / "bare") as bare:
-                            table.run("upload", bench_uploads, server, bare, table, tmp)
+                            uploads = workspace / "Projects" / "uploads"
+                            table.run("upload", bench_uploads, server, bare, table, tmp, uploads)
                     if "events" in only:
                         table.run("events", bench_events, server, url, table, live)
                     if "clients" in only:

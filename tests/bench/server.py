@@ -102,19 +102,21 @@ def studio_server(workspace: Path, url: str, root: Path) -> Iterator[Server]:
 
 
 _BARE = """
-import os, sys
+import os, sys, uuid
 from tornado import ioloop, web
 
 @web.stream_request_body
 class Sink(web.RequestHandler):
     def prepare(self):
         self.request.connection.set_max_body_size(1 << 34)
-        self.fh = open(os.path.join(sys.argv[2], "upload.part"), "wb")
+        # a new file for each upload, as the studio's (each upload is a new asset)
+        self.path = os.path.join(sys.argv[2], f"upload-{uuid.uuid4().hex}.part")
+        self.fh = open(self.path, "wb")
     def data_received(self, chunk):
         self.fh.write(chunk)
     def post(self):
         self.fh.flush(); os.fsync(self.fh.fileno()); self.fh.close()
-        self.set_status(201); self.finish({"ok": True})
+        self.set_status(201); self.finish({"path": self.path})
 
 app = web.Application([(r"/upload", Sink)])
 app.listen(int(sys.argv[1]), "127.0.0.1", max_body_size=1 << 34)
