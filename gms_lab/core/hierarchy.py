@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..models import Chapter, NodeCreate, NodeKind, NodePatch, Project, Scene, Shot, Take
+from . import forks
 from .errors import InvalidInput, NodeNotFound
 
 Node = Chapter | Scene | Shot | Take
@@ -48,7 +49,12 @@ def walk(project: Project) -> Iterator[Located]:
 
 
 def find(project: Project, node_id: str, kind: NodeKind | None = None) -> Located:
-    """The node with `node_id` (of `kind`, if given), or `NodeNotFound`."""
+    """The node with `node_id` (of `kind`, if given), or `NodeNotFound`. In a lazy fork
+    being changed (`forks.owning`), the node is copied first along its path (a chapter or
+    scene with everything under it): what a change alters through it is the fork's own."""
+    fork = forks.owned(project)
+    if fork is not None:
+        return _find_owning(fork, project, node_id, kind)
     # plain loops, not `walk`: this runs on every change of a project of 10,000 takes
     for chapter in project.chapters:
         if chapter.id == node_id and kind in (None, "chapter"):
@@ -63,6 +69,31 @@ def find(project: Project, node_id: str, kind: NodeKind | None = None) -> Locate
                     for take in shot.takes:
                         if take.id == node_id:
                             return Located("take", take, shot, shot.takes)
+    what = kind or "node"
+    raise NodeNotFound(f"No {what} {node_id!r} in project {project.id!r}.", {"nodeId": node_id})
+
+
+def _find_owning(
+    fork: forks.Owned, project: Project, node_id: str, kind: NodeKind | None
+) -> Located:
+    for c, chapter in enumerate(project.chapters):
+        if chapter.id == node_id and kind in (None, "chapter"):
+            return Located("chapter", fork.whole_chapter(c), None, project.chapters)
+        for s, scene in enumerate(chapter.scenes):
+            if scene.id == node_id and kind in (None, "scene"):
+                owner = fork.chapter(c)
+                return Located("scene", fork.whole_scene(owner, s), owner, owner.scenes)
+            for h, shot in enumerate(scene.shots):
+                hit = shot.id == node_id and kind in (None, "shot")
+                t = -1
+                if not hit and kind in (None, "take"):
+                    t = next((i for i, take in enumerate(shot.takes) if take.id == node_id), -1)
+                if hit or t >= 0:
+                    parent = fork.scene(fork.chapter(c), s)
+                    mine = fork.shot(parent, h)
+                    if hit:
+                        return Located("shot", mine, parent, parent.shots)
+                    return Located("take", mine.takes[t], mine, mine.takes)
     what = kind or "node"
     raise NodeNotFound(f"No {what} {node_id!r} in project {project.id!r}.", {"nodeId": node_id})
 

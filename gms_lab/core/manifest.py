@@ -57,6 +57,7 @@ from ..models import (
 )
 from .errors import InvalidInput, ProjectDamaged, ProjectNotFound, VersionConflict
 from .files import atomic_write, making_folder
+from .forks import fork, lazy_fork, owning
 from .workspace import Workspace
 
 T = TypeVar("T")
@@ -79,6 +80,11 @@ Stamp = tuple[int, int, int, int]
 FREE_FORM_DEPTH = 128
 
 
+def _changing(project: Project, lazy: bool) -> contextlib.AbstractContextManager[None]:
+    """The context a change runs in: for a lazy fork, the nodes it finds are copied first."""
+    return owning(project) if lazy else contextlib.nullcontext()
+
+
 @contextlib.contextmanager
 def _refused() -> Iterator[None]:
     """A change that would make the project invalid or unreadable: `InvalidInput`."""
@@ -99,8 +105,9 @@ def _refused() -> Iterator[None]:
 class _Waiting:
     """A coalesced change waiting for its write, and what came of it."""
 
-    def __init__(self, change: Callable[[Project], Any]) -> None:
+    def __init__(self, change: Callable[[Project], Any], lazy: bool = False) -> None:
         self.change = change
+        self.lazy = lazy
         self.woken = threading.Event()
         self.leads = False
         self.project: Project | None = None
@@ -288,6 +295,7 @@ class ManifestStore:
         change: Callable[[Project], T],
         expected_version: int | None = None,
         coalesce: bool = False,
+        lazy: bool = False,
     ) -> tuple[Project, T]:
         """Lock, read, apply `change` (which mutates the project), bump the version, write.
 
@@ -302,9 +310,13 @@ class ManifestStore:
         are written together: one write and one fsync for all of them (see `_Batch`). Each
         caller is answered when the write holding its change is on disk; a change that fails
         fails alone.
+
+        `lazy=True` says the change reaches every node it alters through `hierarchy.find`
+        (the take changes do): it runs on a fork that copies only what it finds, so a take
+        ending in a film of 1,000 shots copies one shot, not all (see `forks`).
         """
         if coalesce and expected_version is None:
-            return self._coalesced(project_id, change)
+            return self._coalesced(project_id, change, lazy)
         path = self._path(project_id)
         with self.lock(project_id):
             entry = self._load(project_id, path)
@@ -315,8 +327,8 @@ class ManifestStore:
                     f"you had {expected_version}). Reload and try again.",
                     {"current": current.version, "expected": expected_version},
                 )
-            project = fork(current)
-            with _refused():
+            project = lazy_fork(current) if lazy else fork(current)
+            with _refused(), _changing(project, lazy):
                 try:
                     outcome = change(project)
                 except Unchanged as nothing:
@@ -371,9 +383,11 @@ class ManifestStore:
                     return
                 self._arrived.wait(left)
 
-    def _coalesced(self, project_id: str, change: Callable[[Project], T]) -> tuple[Project, T]:
+    def _coalesced(
+        self, project_id: str, change: Callable[[Project], T], lazy: bool = False
+    ) -> tuple[Project, T]:
         path = self._path(project_id)
-        mine = _Waiting(change)
+        mine = _Waiting(change, lazy)
         with self._guard:
             if getattr(self._announced, "project", None) == project_id:
                 self._came(project_id)
@@ -432,9 +446,9 @@ class ManifestStore:
         working = entry.project
         changed: list[_Waiting] = []
         for one in waiting:
-            candidate = fork(working)
+            candidate = lazy_fork(working) if one.lazy else fork(working)
             try:
-                with _refused():
+                with _refused(), _changing(candidate, one.lazy):
                     one.outcome = one.change(candidate)
             except Unchanged as nothing:
                 one.outcome, one.project = nothing.value, working
@@ -530,61 +544,6 @@ class ManifestStore:
                 or sum(e.stamp[2] for e in self._entries.values()) > _CACHE_BYTES
             ):
                 self._entries.popitem(last=False)
-
-
-def fork(project: Project) -> Project:
-    """A copy of `project` that a change may mutate without touching the original.
-
-    The spine is copied (project, settings, canvas, chapters, scenes, shots, their lists and
-    the shots' properties); takes are shared, which is safe because `Take` is frozen.
-    """
-    copy = _shallow(project)
-    fields = copy.__dict__
-    fields["settings"] = project.settings.model_copy(deep=True)
-    fields["canvas"] = project.canvas.model_copy(deep=True)
-    fields["chapters"] = [_fork_chapter(c) for c in project.chapters]
-    return copy
-
-
-def _fork_chapter(chapter: Chapter) -> Chapter:
-    copy = _shallow(chapter)
-    copy.__dict__["scenes"] = [_fork_scene(s) for s in chapter.scenes]
-    return copy
-
-
-def _fork_scene(scene: Scene) -> Scene:
-    copy = _shallow(scene)
-    copy.__dict__["shots"] = [_fork_shot(s) for s in scene.shots]
-    return copy
-
-
-def _fork_shot(shot: Shot) -> Shot:
-    copy = _shallow(shot)
-    fields = copy.__dict__
-    fields["properties"] = _copy_json(shot.properties)
-    fields["references"] = list(shot.references)
-    fields["takes"] = list(shot.takes)
-    return copy
-
-
-def _shallow(model: M) -> M:
-    """`model.model_copy()` without its generality (models of the manifest have no extras and
-    no private attributes): a new instance with a copy of the field dict."""
-    cls = type(model)
-    copy = cls.__new__(cls)
-    object.__setattr__(copy, "__dict__", dict(model.__dict__))
-    object.__setattr__(copy, "__pydantic_fields_set__", set(model.__pydantic_fields_set__))
-    object.__setattr__(copy, "__pydantic_extra__", None)
-    object.__setattr__(copy, "__pydantic_private__", None)
-    return copy
-
-
-def _copy_json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy_json(v) for v in value]
-    return value
 
 
 def _stamp(fd: int) -> Stamp:
@@ -1014,9 +973,14 @@ class Serialiser:
             return take.model_dump(mode="json", by_alias=True, warnings="error")
 
         def shot_json(shot: Shot) -> orjson.Fragment:
+            last = before.get(shot.id)
+            if last is not None and last.shot is shot:
+                # shared with the project last written or read (a lazy fork's change did not
+                # find it): a shot written is never changed, a change alters a copy
+                now[shot.id] = last
+                return orjson.Fragment(last.text)
             fields = _own_fields(shot)
             takes = shot.takes
-            last = before.get(shot.id)
             if (
                 last is not None
                 and fields

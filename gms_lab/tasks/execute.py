@@ -448,6 +448,7 @@ def _complete(
             record.project_id,
             lambda p: takes.complete(p, take_id, relpath, thumbnail, missing, record.node_id),
             coalesce=True,
+            lazy=True,
         )
         result = TaskResult(
             output_path=relpath, metadata=outcome.metadata, take_id=take_id, outputs=[relpath]

@@ -144,7 +144,10 @@ class TaskService:
         # that fails gives the tasks up before they can complete (see `_give_up`).
         try:
             ctx.core.manifests.update(
-                project.id, lambda p: _add_takes(p, request.node_id, spec.id, queued), coalesce=True
+                project.id,
+                lambda p: _add_takes(p, request.node_id, spec.id, queued),
+                coalesce=True,
+                lazy=True,
             )
         except BaseException as exc:
             return self._give_up(queued, exc)
@@ -462,6 +465,7 @@ def mark_take_failed(ctx: TaskContext, record: TaskRecord, error: str) -> None:
             record.project_id,
             lambda p: takes.fail(p, take_id, error, missing, cancelled, record.node_id),
             coalesce=True,
+            lazy=True,
         )
 
 

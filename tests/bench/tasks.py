@@ -9,7 +9,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from celery import Celery
 
@@ -30,6 +30,7 @@ from tests.services import (
     wait_until,
 )
 
+from .film import big_film
 from .table import Row, Table, ms
 
 #: The worker's no-op task (`gms_lab.tasks.worker.ping`), the baseline of these rows.
@@ -151,6 +152,7 @@ def bench_takes(url: str, tmp: Path, table: Table, processes: tuple[int, ...] = 
     for per_submit in (1, PER_SUBMIT):
         for count in processes:
             _takes_with(url, tmp, table, n, count, per_submit)
+    _film_takes(url, tmp, table, n)
 
 
 #: Tasks one worker process runs at once (threads; see the setting `worker_pool`).
@@ -182,11 +184,13 @@ def _burst(
     noop: bool = True,
     per_submit: int = 1,
     bursts: int = 1,
+    film: int = 0,
 ) -> tuple[list[float], float, float]:
     """`bursts` times `n` takes submitted at once to `count` worker processes (each of
     `THREADS` threads and one warm pipeline process), one burst after the other: takes/s of
     each burst, submits/s of the median one, and no-op Celery tasks/s on the same workers
-    afterwards (0 without `noop`)."""
+    afterwards (0 without `noop`). With `film`, the takes go to a shot of a film of that many
+    takes (`big_film`), not of a new project."""
     config = studio_config(
         tmp / f"ws-{tag}-{count}",
         pipelines_path=[REPO / "pipelines", TEST_PIPELINES],
@@ -203,7 +207,10 @@ def _burst(
             worker.start()
         service = task_service(config, url)
         ctx = service.ctx
-        project, shot = project_with_shot(ctx.core, f"{tag} {count}")
+        if film:
+            project, shot = big_film(ctx.core, f"{tag} {count}", film)
+        else:
+            project, shot = project_with_shot(ctx.core, f"{tag} {count}")
         request = TaskSubmit(
             project_id=project, node_id=shot, pipeline=pipeline, parameters=parameters
         )
@@ -256,6 +263,36 @@ def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int, per_submi
                 "threads": THREADS,
                 "bursts": rates,
             },
+        )
+    )
+
+
+#: Takes in the film of the row of takes at the size of a real film.
+FILM_TAKES = 10_000
+
+
+def _film_takes(url: str, tmp: Path, table: Table, n: int) -> None:
+    """`PER_SUBMIT` takes a submit through one worker process into a shot of a film of
+    `FILM_TAKES` takes, against the same into a new project, one after the other."""
+    print(f"takes/s, {n} takes, {PER_SUBMIT} a submit, into a film of {FILM_TAKES} takes")
+    common: dict[str, Any] = {"noop": False, "per_submit": PER_SUBMIT, "bursts": BURSTS}
+    small, _, _ = _burst(url, tmp, "new-project", n, 1, TINY, **common)
+    big, submits, _ = _burst(url, tmp, "film", n, 1, TINY, film=FILM_TAKES, **common)
+    rate, base = statistics.median(big), statistics.median(small)
+    table.add(
+        Row(
+            f"takes/s into a shot of a film of {FILM_TAKES:,} takes (1,000 shots), "
+            f"{PER_SUBMIT} a submit, 1 worker process",
+            rate,
+            "/s",
+            "the same into a new project",
+            base,
+            "≥ 150/s with one",
+            ratio=rate / base,
+            meets=rate >= 150,
+            notes=f"the median of {len(big)} bursts ({min(big):.0f} to {max(big):.0f}/s); "
+            f"{SUBMITTERS} clients submit {submits:.0f} takes/s",
+            extra={"takes": n, "filmTakes": FILM_TAKES, "bursts": big, "baseline": small},
         )
     )
 

@@ -26,7 +26,7 @@ from gms_lab.core.limits import JsonLimits, check
 from gms_lab.core.manifest import Serialiser
 from gms_lab.core.services import StudioCore
 from gms_lab.core.vcs import STUDIO_AUTHOR
-from gms_lab.models import NodeCreate, Project, ProjectCreate, TakeStatus
+from gms_lab.models import NodeCreate, Project, ProjectCreate, Take, TakeStatus
 
 
 def make_core(root: Path) -> StudioCore:
@@ -731,6 +731,147 @@ def test_answers_stay_exact_while_threads_and_another_process_write(core: Studio
     assert core.projects.get_serialised("harbour")[1] == path.read_bytes()
     assert sum(len(s.takes) for _, s in _shots_of(core.projects.get("harbour"))) > 6
     assert len(reads) > 3
+
+
+def test_a_lazy_change_copies_only_what_it_finds_and_writes_what_a_full_one_does(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A take change on a lazy fork (`update(lazy=True)`) copies the shot it finds and its
+    chapter and scene, shares every other shot with the project it was read from, never
+    alters that project, encodes only the shot it changed, and writes the same bytes as the
+    same change on a full fork (the take found in its shot, after a move in another, and added
+    when missing)."""
+    shots = core.manifests.update("harbour", lambda p: _film(p, 12, lambda n: {"n": n}, scenes=3))[
+        1
+    ]
+    core.projects.create(ProjectCreate(name="Twin"), STUDIO_AUTHOR)
+    twin = core.workspace.project_dir("twin") / "project.json"
+    path = core.workspace.project_dir("harbour") / "project.json"
+
+    def same_film() -> None:
+        # the twin holds the very same manifest, ids and all (its own id aside)
+        data = orjson.loads(path.read_bytes())
+        data["id"] = "twin"
+        twin.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+
+    encoded: list[str] = []
+    real = manifest._with
+
+    def counting(model: Any, nested: str, children: list[Any]) -> dict[str, Any]:
+        if nested == "takes":
+            encoded.append(model.id)
+        return real(model, nested, children)
+
+    monkeypatch.setattr(manifest, "_with", counting)
+    take_of = {shot: _node(core.projects.get("harbour"), shot).takes[0].id for shot in shots}
+    missing = takes.MissingTake(
+        Take(id="tk_late", pipeline="still", parameters={}, task_id="late", tier="low"),
+        shots[7],
+    )
+    # each change, the shot it alters, and the shots it finds (copied)
+    changes: list[tuple[Callable[[Project], Any], str, set[str]]] = [
+        (
+            lambda p: takes.complete(p, take_of[shots[4]], "a.png", shot_id=shots[4]),
+            shots[4],
+            {shots[4]},
+        ),
+        (
+            # looked for in the shot named first, found in another
+            lambda p: takes.fail(p, take_of[shots[9]], "no", shot_id=shots[2]),
+            shots[9],
+            {shots[2], shots[9]},
+        ),
+        (
+            lambda p: takes.complete(p, "tk_late", "b.png", missing=missing),
+            shots[7],
+            {shots[7]},
+        ),
+        (
+            lambda p: takes.add_generating(
+                p,
+                shots[11],
+                pipeline="still",
+                parameters={},
+                seed=1,
+                task_id="x",
+                tier="low",
+                take_id="tk_new",
+            ),
+            shots[11],
+            {shots[11]},
+        ),
+    ]
+    for change, shot, found in changes:
+        same_film()
+        before = core.projects.get("harbour")
+        kept = before.model_dump_json()
+        core.manifests.update("twin", change)  # a full fork
+        encoded.clear()
+        after = core.manifests.update("harbour", change, coalesce=True, lazy=True)[0]
+        assert encoded == [shot]
+        assert before.model_dump_json() == kept  # the project it was read from is untouched
+        changed = {s.id for c in after.chapters for sc in c.scenes for s in sc.shots}
+        assert changed == set(shots)
+        for (_, old), (_, new) in zip(_shots_of(before), _shots_of(after), strict=True):
+            assert (old is new) == (old.id not in found), old.id
+        written = orjson.loads(path.read_bytes())
+        full = orjson.loads(twin.read_bytes())
+        written["id"] = full["id"]
+        for data in (written, full):  # a take added now: made at a moment of its own
+            for c in data["chapters"]:
+                for sc in c["scenes"]:
+                    for sh in sc["shots"]:
+                        for take in sh["takes"]:
+                            if take["id"] == "tk_new":
+                                take.pop("created")
+        assert written == full
+        assert path.read_bytes() == manifest.Serialiser().dump(
+            Project.model_validate_json(path.read_bytes())
+        )
+
+
+def test_lazy_changes_written_together_one_that_fails_leaves_no_trace(core: StudioCore) -> None:
+    """Changes written in one go each run on a lazy fork of the one before: the second alters
+    the shot the first changed and then fails, and only the first is written."""
+    shot = core.manifests.update("harbour", lambda p: _film(p, 3, lambda n: {"n": n}))[1][1]
+    take_id = _node(core.projects.get("harbour"), shot).takes[0].id
+
+    def failing(p: Project) -> None:
+        takes.fail(p, take_id, "half done", shot_id=shot)
+        raise InvalidInput("no")
+
+    path = core.workspace.project_dir("harbour") / "project.json"
+    first = manifest._Waiting(lambda p: takes.complete(p, take_id, "a.png", shot_id=shot), True)
+    second = manifest._Waiting(failing, True)
+    with core.manifests.lock("harbour"):
+        written = core.manifests._commit("harbour", path, [first, second])
+    assert written is not None and isinstance(second.error, InvalidInput)
+    done = _node(core.projects.get("harbour"), shot).takes[0]
+    assert done.status == TakeStatus.completed and done.error is None and done.file == "a.png"
+
+
+def test_a_lazy_fork_copies_a_whole_chapter_or_scene_it_finds(core: StudioCore) -> None:
+    """A change that finds a chapter or a scene on a lazy fork may alter anything under it:
+    all of it is copied, the project it came from keeps its own."""
+    from gms_lab.core import forks
+
+    shots = core.manifests.update("harbour", lambda p: _film(p, 4, lambda n: {"n": n}, 2))[1]
+    original = core.projects.get("harbour")
+    kept = original.model_dump_json()
+    chapter = original.chapters[0]
+    copy = forks.lazy_fork(original)
+    with forks.owning(copy):
+        found = hierarchy.find(copy, chapter.id).node
+        for scene in found.scenes:
+            for shot in scene.shots:
+                shot.name = "changed"
+        scene = hierarchy.find(copy, chapter.scenes[1].id).node
+        scene.shots[0].properties["lens"] = "35mm"
+    assert original.model_dump_json() == kept
+    assert {s.name for sc in copy.chapters[0].scenes for s in sc.shots} == {"changed"}
+    assert _node(copy, shots[1]).properties == {"lens": "35mm"}
+    # outside `owning`, the same find on the fork hands out what is there, copying nothing
+    assert hierarchy.find(copy, shots[0]).node is copy.chapters[0].scenes[0].shots[0]
 
 
 def _film(
