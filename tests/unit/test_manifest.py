@@ -464,15 +464,7 @@ def test_a_shot_not_changed_is_not_serialised_again_and_every_write_is_exact(
     from gms_lab.core import manifest
 
     shots = core.manifests.update("harbour", lambda p: _film(p, 20, lambda n: {"n": n}))[1]
-    encoded: list[str] = []
-    real = manifest._with
-
-    def counting(model: Any, nested: str, children: list[Any]) -> dict[str, Any]:
-        if nested == "takes":
-            encoded.append(model.id)
-        return real(model, nested, children)
-
-    monkeypatch.setattr(manifest, "_with", counting)
+    encoded = _count_encoded(monkeypatch)
     path = core.workspace.project_dir("harbour") / "project.json"
 
     def set_property(value: object) -> Any:
@@ -754,15 +746,7 @@ def test_a_lazy_change_copies_only_what_it_finds_and_writes_what_a_full_one_does
         data["id"] = "twin"
         twin.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
 
-    encoded: list[str] = []
-    real = manifest._with
-
-    def counting(model: Any, nested: str, children: list[Any]) -> dict[str, Any]:
-        if nested == "takes":
-            encoded.append(model.id)
-        return real(model, nested, children)
-
-    monkeypatch.setattr(manifest, "_with", counting)
+    encoded = _count_encoded(monkeypatch)
     take_of = {shot: _node(core.projects.get("harbour"), shot).takes[0].id for shot in shots}
     missing = takes.MissingTake(
         Take(id="tk_late", pipeline="still", parameters={}, task_id="late", tier="low"),
@@ -872,6 +856,20 @@ def test_a_lazy_fork_copies_a_whole_chapter_or_scene_it_finds(core: StudioCore) 
     assert _node(copy, shots[1]).properties == {"lens": "35mm"}
     # outside `owning`, the same find on the fork hands out what is there, copying nothing
     assert hierarchy.find(copy, shots[0]).node is copy.chapters[0].scenes[0].shots[0]
+
+
+def _count_encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The ids of the shots the writer encodes from here on (not taken as kept text)."""
+    encoded: list[str] = []
+    real = manifest._with
+
+    def counting(model: Any, nested: str, children: list[Any]) -> dict[str, Any]:
+        if nested == "takes":
+            encoded.append(model.id)
+        return real(model, nested, children)
+
+    monkeypatch.setattr(manifest, "_with", counting)
+    return encoded
 
 
 def _film(
