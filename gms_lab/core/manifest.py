@@ -1011,7 +1011,7 @@ class Serialiser:
         doc = _with(
             project, "chapters", [chapter_json(c) for c in _typed(project.chapters, Chapter)]
         )
-        data = orjson.dumps(doc, option=_INDENT) + b"\n"
+        data = orjson.dumps(doc, option=_INDENT | orjson.OPT_APPEND_NEWLINE)
         self._shots, self._loose = now, {}
         return data
 
