@@ -29,15 +29,20 @@ _local = threading.local()
 
 def fork(project: Project) -> Project:
     """A copy of the whole spine of `project` (see the module's docstring)."""
-    copy = _head(project)
-    copy.__dict__["chapters"] = [_fork_chapter(c) for c in project.chapters]
+    copy = lazy_fork(project)
+    owned = Owned(copy)
+    for index in range(len(copy.chapters)):
+        owned.whole_chapter(index)
     return copy
 
 
 def lazy_fork(project: Project) -> Project:
     """A copy of `project` whose chapters are copied only once found (see `owning`)."""
-    copy = _head(project)
-    copy.__dict__["chapters"] = list(project.chapters)
+    copy = _shallow(project)
+    fields = copy.__dict__
+    fields["settings"] = project.settings.model_copy(deep=True)
+    fields["canvas"] = project.canvas.model_copy(deep=True)
+    fields["chapters"] = list(project.chapters)
     return copy
 
 
@@ -111,26 +116,6 @@ class Owned:
     def _keep(self, node: M) -> M:
         self._mine.add(id(node))
         return node
-
-
-def _head(project: Project) -> Project:
-    copy = _shallow(project)
-    fields = copy.__dict__
-    fields["settings"] = project.settings.model_copy(deep=True)
-    fields["canvas"] = project.canvas.model_copy(deep=True)
-    return copy
-
-
-def _fork_chapter(chapter: Chapter) -> Chapter:
-    copy = _shallow(chapter)
-    copy.__dict__["scenes"] = [_fork_scene(s) for s in chapter.scenes]
-    return copy
-
-
-def _fork_scene(scene: Scene) -> Scene:
-    copy = _shallow(scene)
-    copy.__dict__["shots"] = [_fork_shot(s) for s in scene.shots]
-    return copy
 
 
 def _fork_shot(shot: Shot) -> Shot:

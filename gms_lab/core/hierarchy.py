@@ -52,48 +52,41 @@ def find(project: Project, node_id: str, kind: NodeKind | None = None) -> Locate
     """The node with `node_id` (of `kind`, if given), or `NodeNotFound`. In a lazy fork
     being changed (`forks.owning`), the node is copied first along its path (a chapter or
     scene with everything under it): what a change alters through it is the fork's own."""
+    found, c, s, h, t = _position(project, node_id, kind)
     fork = forks.owned(project)
-    if fork is not None:
-        return _find_owning(fork, project, node_id, kind)
+    if found == "chapter":
+        chapter = fork.whole_chapter(c) if fork else project.chapters[c]
+        return Located("chapter", chapter, None, project.chapters)
+    chapter = fork.chapter(c) if fork else project.chapters[c]
+    if found == "scene":
+        scene = fork.whole_scene(chapter, s) if fork else chapter.scenes[s]
+        return Located("scene", scene, chapter, chapter.scenes)
+    scene = fork.scene(chapter, s) if fork else chapter.scenes[s]
+    shot = fork.shot(scene, h) if fork else scene.shots[h]
+    if found == "shot":
+        return Located("shot", shot, scene, scene.shots)
+    return Located("take", shot.takes[t], shot, shot.takes)
+
+
+def _position(
+    project: Project, node_id: str, kind: NodeKind | None
+) -> tuple[NodeKind, int, int, int, int]:
+    """What the node with `node_id` is and where: the indices of its chapter, scene, shot and
+    take (-1 below its own level), or `NodeNotFound`."""
     # plain loops, not `walk`: this runs on every change of a project of 10,000 takes
-    for chapter in project.chapters:
-        if chapter.id == node_id and kind in (None, "chapter"):
-            return Located("chapter", chapter, None, project.chapters)
-        for scene in chapter.scenes:
-            if scene.id == node_id and kind in (None, "scene"):
-                return Located("scene", scene, chapter, chapter.scenes)
-            for shot in scene.shots:
-                if shot.id == node_id and kind in (None, "shot"):
-                    return Located("shot", shot, scene, scene.shots)
-                if kind in (None, "take"):
-                    for take in shot.takes:
-                        if take.id == node_id:
-                            return Located("take", take, shot, shot.takes)
-    what = kind or "node"
-    raise NodeNotFound(f"No {what} {node_id!r} in project {project.id!r}.", {"nodeId": node_id})
-
-
-def _find_owning(
-    fork: forks.Owned, project: Project, node_id: str, kind: NodeKind | None
-) -> Located:
     for c, chapter in enumerate(project.chapters):
         if chapter.id == node_id and kind in (None, "chapter"):
-            return Located("chapter", fork.whole_chapter(c), None, project.chapters)
+            return "chapter", c, -1, -1, -1
         for s, scene in enumerate(chapter.scenes):
             if scene.id == node_id and kind in (None, "scene"):
-                owner = fork.chapter(c)
-                return Located("scene", fork.whole_scene(owner, s), owner, owner.scenes)
+                return "scene", c, s, -1, -1
             for h, shot in enumerate(scene.shots):
-                hit = shot.id == node_id and kind in (None, "shot")
-                t = -1
-                if not hit and kind in (None, "take"):
-                    t = next((i for i, take in enumerate(shot.takes) if take.id == node_id), -1)
-                if hit or t >= 0:
-                    parent = fork.scene(fork.chapter(c), s)
-                    mine = fork.shot(parent, h)
-                    if hit:
-                        return Located("shot", mine, parent, parent.shots)
-                    return Located("take", mine.takes[t], mine, mine.takes)
+                if shot.id == node_id and kind in (None, "shot"):
+                    return "shot", c, s, h, -1
+                if kind in (None, "take"):
+                    for t, take in enumerate(shot.takes):
+                        if take.id == node_id:
+                            return "take", c, s, h, t
     what = kind or "node"
     raise NodeNotFound(f"No {what} {node_id!r} in project {project.id!r}.", {"nodeId": node_id})
 
