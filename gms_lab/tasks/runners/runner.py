@@ -67,8 +67,10 @@ class Runner:
         for _ in range(_DROPS):
             lease = self._start(spec, job, launcher, cancelled)
             try:
-                cancel_sent = self._await_turn(lease, job, cancelled) if lease.ahead else None
-                if cancel_sent is False:
+                turn, cancel_sent = (
+                    self._await_turn(lease, job, cancelled) if lease.ahead else (True, False)
+                )
+                if not turn:
                     continue  # its program was given up before the job started: another one
                 return self._follow(
                     spec, job, lease, launcher, on_progress, cancelled, on_start, cancel_sent
@@ -84,18 +86,18 @@ class Runner:
 
     def _await_turn(
         self, lease: Lease, job: Job, cancelled: Callable[[], bool]
-    ) -> float | bool | None:
-        """Wait until the jobs sent to the program before this one ended. None (or the time a
-        cancel was passed on meanwhile) when the job runs now; False if the program was given
-        up before that (the job never started)."""
-        cancel_sent: float | None = None
+    ) -> tuple[bool, bool]:
+        """Wait until the jobs sent to the program before this one ended: whether the job runs
+        now (False: the program was given up before, the job never started), and whether a
+        cancel was passed on meanwhile."""
+        cancel_sent = False
         while True:
             turn = self.pool.wait_turn(lease, self.poll)
             if turn is not None:
-                return cancel_sent if turn else False
-            if cancel_sent is None and cancelled():
+                return turn, cancel_sent
+            if not cancel_sent and cancelled():
                 # the program answers the job as cancelled the moment it starts it
-                cancel_sent = time.monotonic()
+                cancel_sent = True
                 self._skip(lease, job)
 
     @staticmethod
@@ -113,14 +115,14 @@ class Runner:
         on_progress: Progress,
         cancelled: Callable[[], bool],
         on_start: Callable[[str], None] | None,
-        cancel_sent: float | None = None,
+        cancelled_waiting: bool = False,
     ) -> JobOutcome:
         process = lease.process
         if on_start is not None:
             on_start(launcher.kind)
         deadline = time.monotonic() + spec.timeout
-        if cancel_sent is not None:
-            cancel_sent = time.monotonic()  # its grace starts with its turn
+        # a cancel passed on while the job waited its turn: its grace starts with the turn
+        cancel_sent = time.monotonic() if cancelled_waiting else None
         progress = 0.0
         while True:
             if cancel_sent is None and cancelled():
