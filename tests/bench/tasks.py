@@ -7,6 +7,7 @@ import json
 import statistics
 import time
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
@@ -39,11 +40,14 @@ PING = "gms.ping"
 TINY = {"prompt": "fog over the harbour", "width": 16, "height": 16, "steps": 1}
 
 
-def _all_finished(ctx: TaskContext, ids: list[str]) -> bool:
+def _finished(ctx: TaskContext, ids: list[str]) -> Iterator[bool]:
+    """Whether each of the tasks `ids` has finished (their records read in one round trip)."""
     raws = cast(list[bytes | None], ctx.redis.mget([TASK_KEY + i for i in ids]))
-    return all(
-        raw is not None and TaskRecord.model_validate_json(raw).status.finished for raw in raws
-    )
+    return (raw is not None and TaskRecord.model_validate_json(raw).status.finished for raw in raws)
+
+
+def _all_finished(ctx: TaskContext, ids: list[str]) -> bool:
+    return all(_finished(ctx, ids))
 
 
 class _Finishing:
@@ -57,10 +61,8 @@ class _Finishing:
 
     def __call__(self) -> bool:
         while self.seen < len(self.ids):
-            ahead = self.ids[self.seen : self.seen + self.step]
-            raws = cast(list[bytes | None], self.ctx.redis.mget([TASK_KEY + i for i in ahead]))
-            for raw in raws:
-                if raw is None or not TaskRecord.model_validate_json(raw).status.finished:
+            for done in _finished(self.ctx, self.ids[self.seen : self.seen + self.step]):
+                if not done:
                     return False
                 self.seen += 1
         return True
