@@ -68,12 +68,51 @@ def find(project: Project, node_id: str, kind: NodeKind | None = None) -> Locate
     return Located("take", shot.takes[t], shot, shot.takes)
 
 
-def _position(
-    project: Project, node_id: str, kind: NodeKind | None
-) -> tuple[NodeKind, int, int, int, int]:
+Position = tuple[NodeKind, int, int, int, int]
+#: Where nodes were last found, by (project id, node id): a hint, checked before it is used
+#: (a node moved or gone costs a scan, nothing else). A take's change in a film of 10,000
+#: takes found its take by a scan that cost more than the rest of the change.
+_hints: dict[tuple[str, str], Position] = {}
+#: Hints kept at most; past this they are all dropped and found again.
+_HINTS = 100_000
+
+
+def _position(project: Project, node_id: str, kind: NodeKind | None) -> Position:
     """What the node with `node_id` is and where: the indices of its chapter, scene, shot and
     take (-1 below its own level), or `NodeNotFound`."""
-    # plain loops, not `walk`: this runs on every change of a project of 10,000 takes
+    hint = _hints.get((project.id, node_id))
+    if hint is not None and kind in (None, hint[0]) and _holds(project, hint, node_id):
+        return hint
+    found = _scan(project, node_id, kind)
+    if len(_hints) >= _HINTS:
+        _hints.clear()
+    if found[0] == "take":  # its shot's other takes are likely to change next
+        _, c, s, h, _ = found
+        for t, take in enumerate(project.chapters[c].scenes[s].shots[h].takes):
+            _hints[(project.id, take.id)] = ("take", c, s, h, t)
+    else:
+        _hints[(project.id, node_id)] = found
+    return found
+
+
+def _holds(project: Project, at: Position, node_id: str) -> bool:
+    """Whether the node at `at` in `project` is the one with `node_id`."""
+    found, c, s, h, t = at
+    try:
+        chapter = project.chapters[c]
+        if found == "chapter":
+            return chapter.id == node_id
+        scene = chapter.scenes[s]
+        if found == "scene":
+            return scene.id == node_id
+        shot = scene.shots[h]
+        return (shot if found == "shot" else shot.takes[t]).id == node_id
+    except IndexError:
+        return False
+
+
+def _scan(project: Project, node_id: str, kind: NodeKind | None) -> Position:
+    # plain loops, not `walk`: this runs on changes of projects of 10,000 takes
     for c, chapter in enumerate(project.chapters):
         if chapter.id == node_id and kind in (None, "chapter"):
             return "chapter", c, -1, -1, -1

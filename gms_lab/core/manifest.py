@@ -70,6 +70,8 @@ _LOCK_TIMEOUT = 30.0
 _LOCK_POLL = 0.001
 #: Manifest bytes the parsed copies may stand for at most (the newest one is always kept).
 _CACHE_BYTES = 64 * 1024 * 1024
+#: A manifest this big (a film's) is rewritten with its old file freed in the background.
+_RELEASE_LATER = 1024 * 1024
 #: The first bytes of a manifest hold id, name, created, quality and version.
 _HEAD = 1024
 #: (device, inode, size, mtime in ns) of a manifest file.
@@ -344,7 +346,7 @@ class ManifestStore:
         with _refused():
             project.version = entry.project.version + 1
             data = serialiser.dump(project)
-        stamp = atomic_write(path, data)
+        stamp = atomic_write(path, data, release_later=len(data) >= _RELEASE_LATER)
         self._remember(path, _Entry(stamp, data[:_HEAD], project, data, serialiser))
 
     @contextlib.contextmanager
@@ -921,6 +923,18 @@ class _ShotText:
     text: bytes
 
 
+@dataclass(frozen=True)
+class _Kept:
+    """A chapter or a scene as it was last written: the node (never changed: a write changes a
+    copy), its JSON with its children's in it, and the kept texts of the scenes and shots
+    under it (they stay kept while it is)."""
+
+    node: Chapter | Scene
+    json: dict[str, Any]
+    scenes: dict[str, _Kept]
+    shots: dict[str, _ShotText]
+
+
 class Serialiser:
     """Turns a project into the manifest's bytes (indented JSON, camelCase keys).
 
@@ -928,12 +942,16 @@ class Serialiser:
     kept (by identity). Each shot's text is kept too: a shot whose own fields are the same
     (values and types) and whose takes are the same objects as when it was last written is not
     serialised again, its text goes in as it is. A write that changes one property of a film of
-    10,000 takes encodes one shot. Every value must have its declared type: the wrong type is a
+    10,000 takes encodes one shot. A chapter or scene that is the same object as when it was
+    last written (a lazy fork did not find it) goes in as its kept JSON, without a look at the
+    shots under it. Every value must have its declared type: the wrong type is a
     `PydanticSerializationError`.
     """
 
     def __init__(self) -> None:
         self._shots: dict[str, _ShotText] = {}
+        self._chapters: dict[str, _Kept] = {}
+        self._scenes: dict[str, _Kept] = {}
         #: Takes whose JSON is known but not yet part of a written shot (read back by `_parse`).
         self._loose: dict[int, tuple[Take, dict[str, Any]]] = {}
 
@@ -999,11 +1017,33 @@ class Serialiser:
             now[shot.id] = _ShotText(shot, fields, tuple(takes), tuple(datas), tuple(parts), text)
             return orjson.Fragment(text)
 
+        scenes_before, scenes_now = self._scenes, {}
+        chapters_before, chapters_now = self._chapters, {}
+
         def scene_json(scene: Scene) -> dict[str, Any]:
-            return _with(scene, "shots", [shot_json(s) for s in _typed(scene.shots, Shot)])
+            last = scenes_before.get(scene.id)
+            if last is not None and last.node is scene:
+                now.update(last.shots)
+                scenes_now[scene.id] = last
+                return last.json
+            data = _with(scene, "shots", [shot_json(s) for s in _typed(scene.shots, Shot)])
+            shots = {shot.id: now[shot.id] for shot in scene.shots}
+            scenes_now[scene.id] = _Kept(scene, data, {}, shots)
+            return data
 
         def chapter_json(chapter: Chapter) -> dict[str, Any]:
-            return _with(chapter, "scenes", [scene_json(s) for s in _typed(chapter.scenes, Scene)])
+            last = chapters_before.get(chapter.id)
+            if last is not None and last.node is chapter:
+                now.update(last.shots)
+                scenes_now.update(last.scenes)
+                chapters_now[chapter.id] = last
+                return last.json
+            scenes = _typed(chapter.scenes, Scene)
+            data = _with(chapter, "scenes", [scene_json(s) for s in scenes])
+            kept = {scene.id: scenes_now[scene.id] for scene in scenes}
+            shots = {k: v for scene in kept.values() for k, v in scene.shots.items()}
+            chapters_now[chapter.id] = _Kept(chapter, data, kept, shots)
+            return data
 
         canvas = project.canvas
         for part in (canvas.nodes, canvas.edges, canvas.viewport):
@@ -1013,6 +1053,7 @@ class Serialiser:
         )
         data = orjson.dumps(doc, option=_INDENT | orjson.OPT_APPEND_NEWLINE)
         self._shots, self._loose = now, {}
+        self._chapters, self._scenes = chapters_now, scenes_now
         return data
 
 

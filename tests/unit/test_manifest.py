@@ -22,11 +22,12 @@ from pydantic import ValidationError
 from gms_lab.config import StudioConfig
 from gms_lab.core import hierarchy, manifest, takes
 from gms_lab.core.errors import InvalidInput, NotFound, TooLarge, VersionConflict
+from gms_lab.core.forks import fork
 from gms_lab.core.limits import JsonLimits, check
 from gms_lab.core.manifest import Serialiser
 from gms_lab.core.services import StudioCore
 from gms_lab.core.vcs import STUDIO_AUTHOR
-from gms_lab.models import NodeCreate, Project, ProjectCreate, Take, TakeStatus
+from gms_lab.models import NodeCreate, Project, ProjectCreate, Take, TakeStatus, utcnow
 
 
 def make_core(root: Path) -> StudioCore:
@@ -858,15 +859,90 @@ def test_a_lazy_fork_copies_a_whole_chapter_or_scene_it_finds(core: StudioCore) 
     assert hierarchy.find(copy, shots[0]).node is copy.chapters[0].scenes[0].shots[0]
 
 
-def _count_encoded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The ids of the shots the writer encodes from here on (not taken as kept text)."""
+def test_a_write_encodes_only_the_chapters_and_scenes_its_change_copied(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chapter or scene that is the same object as in the version last written goes in as
+    its kept JSON: a take change on a lazy fork encodes its own chapter, scene and shot; a
+    change on a full fork (every chapter and scene copied) encodes them all but the shots
+    that did not change. Every write's bytes are what a fresh writer makes of them."""
+    first = core.manifests.update("harbour", lambda p: _film(p, 6, lambda n: {"n": n}, 3))[1]
+    core.manifests.update("harbour", lambda p: _film(p, 4, lambda n: {"n": n}, 2))
+    path = core.workspace.project_dir("harbour") / "project.json"
+    chapters = _count_encoded(monkeypatch, "scenes")
+    scenes = _count_encoded(monkeypatch, "shots")
+    shots = _count_encoded(monkeypatch, "takes")
+
+    def written(change: Callable[[Project], Any], lazy: bool) -> Project:
+        for counted in (chapters, scenes, shots):
+            counted.clear()
+        project = core.manifests.update("harbour", change, coalesce=lazy, lazy=lazy)[0]
+        counts = [list(counted) for counted in (chapters, scenes, shots)]
+        assert path.read_bytes() == Serialiser().dump(
+            Project.model_validate_json(path.read_bytes())
+        )
+        for counted, count in zip((chapters, scenes, shots), counts, strict=True):
+            counted[:] = count  # what the fresh writer encoded is not the write's
+        return project
+
+    def done(shot: str) -> Callable[[Project], Any]:
+        return lambda p: takes.complete(p, _node(p, shot).takes[0].id, f"{shot}.png", shot_id=shot)
+
+    project = written(done(first[4]), lazy=True)
+    chapter, scene = project.chapters[0], project.chapters[0].scenes[1]
+    assert (chapters, scenes, shots) == ([chapter.id], [scene.id], [first[4]])
+    written(done(first[2]), lazy=True)  # the same chapter, another scene
+    assert (chapters, scenes, shots) == (
+        [chapter.id],
+        [project.chapters[0].scenes[2].id],
+        [first[2]],
+    )
+    project = written(done(first[0]), lazy=False)
+    assert chapters == [c.id for c in project.chapters]
+    assert scenes == [sc.id for c in project.chapters for sc in c.scenes]
+    assert shots == [first[0]]
+    written(done(first[5]), lazy=True)  # kept again after a full fork
+    assert len(chapters) == len(scenes) == len(shots) == 1
+
+
+def test_a_node_is_found_where_it_was_last_found_and_anywhere_else_it_went() -> None:
+    """`hierarchy.find` keeps where it last found a node as a hint: after the node moved, was
+    removed, or in another project of the same id, the hint is checked and the node is found
+    where it is, or not at all."""
+    project = Project(id="film", name="Film", created=utcnow())
+    shots = _film(project, 3, lambda n: {"n": n})
+    for n in range(4):
+        takes.add_generating(
+            project, shots[0], pipeline="still", parameters={}, seed=n, task_id=f"m{n}", tier="low"
+        )
+    take_ids = [t.id for t in _node(project, shots[0]).takes]
+    for take_id in take_ids:
+        assert hierarchy.find(project, take_id, "take").node.id == take_id
+    twin = fork(project)
+    hierarchy.remove(twin, take_ids[1])  # the takes after it move up one place
+    assert [hierarchy.find(twin, t).node.id for t in take_ids[2:]] == take_ids[2:]
+    with pytest.raises(NotFound):
+        hierarchy.find(twin, take_ids[1])
+    assert hierarchy.find(project, take_ids[1]).node.id == take_ids[1]  # still in the original
+    moved = hierarchy.find(twin, take_ids[3]).node
+    hierarchy.remove(twin, take_ids[3])
+    _node(twin, shots[2]).takes.insert(0, moved)
+    found = hierarchy.find(twin, take_ids[3], "take")
+    assert found.node is moved and found.parent is _node(twin, shots[2])
+    with pytest.raises(NotFound):
+        hierarchy.find(twin, take_ids[3], "shot")  # a hint of another kind is not taken
+
+
+def _count_encoded(monkeypatch: pytest.MonkeyPatch, nested: str = "takes") -> list[str]:
+    """The ids of the shots (the chapters: `nested="scenes"`, the scenes: `"shots"`) the
+    writer encodes from here on (not taken as kept text)."""
     encoded: list[str] = []
     real = manifest._with
 
-    def counting(model: Any, nested: str, children: list[Any]) -> dict[str, Any]:
-        if nested == "takes":
+    def counting(model: Any, children_of: str, children: list[Any]) -> dict[str, Any]:
+        if children_of == nested:
             encoded.append(model.id)
-        return real(model, nested, children)
+        return real(model, children_of, children)
 
     monkeypatch.setattr(manifest, "_with", counting)
     return encoded

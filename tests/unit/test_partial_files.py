@@ -8,7 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gms_lab.core.files import UploadSink, sweep_partial_files
+from gms_lab.core.files import (
+    UploadSink,
+    _keep_alive,
+    atomic_write,
+    is_temp_name,
+    sweep_partial_files,
+    wait_released,
+)
 from tests.services import REPO, wait_until
 
 WRITER = """
@@ -59,3 +66,27 @@ def test_a_finished_upload_leaves_no_temp_file(tmp_path: Path) -> None:
     sink.write(b"a whole song")
     assert sink.finish() == tmp_path / "song.wav"
     assert list((tmp_path / "uploads").iterdir()) == []
+
+
+def test_an_old_file_released_later_stays_whole_for_its_reader_and_then_goes(
+    tmp_path: Path,
+) -> None:
+    """`atomic_write(release_later=True)` (a film's manifest) unlinks the old file in the
+    background: a reader that opened it before reads it whole, nothing is left behind once
+    released, and a name left by a crash in between is swept like any temp file."""
+    target = tmp_path / "project.json"
+    versions = [bytes([65 + n]) * (2 << 20) for n in range(4)]
+    atomic_write(target, versions[0])
+    with target.open("rb") as reader:
+        first = os.fstat(reader.fileno()).st_ino
+        for data in versions[1:]:
+            atomic_write(target, data, release_later=True)
+        assert wait_released()
+        assert reader.read() == versions[0]  # its file lives on while it is open
+    assert target.read_bytes() == versions[-1] and target.stat().st_ino != first
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project.json"]
+    left = _keep_alive(target)  # what a crash after the second name was made leaves
+    assert left is not None and is_temp_name(left.name)
+    assert sweep_partial_files(tmp_path) == [left]
+    assert target.read_bytes() == versions[-1]
+    assert _keep_alive(tmp_path / "missing.json") is None
