@@ -67,7 +67,11 @@ class StudioConfig(BaseModel):
         "waits on its pipeline, the disk and Redis) or one process each.",
     )
     worker_concurrency: int = Field(
-        4, ge=1, description="Tasks the embedded worker runs at once (threads or processes)."
+        8,
+        ge=1,
+        description="Tasks the embedded worker runs at once (threads or processes). With "
+        "threads, more tasks than warm pipeline processes keep those busy while finished takes "
+        "are being written.",
     )
     pool_size: int = Field(
         2,

@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from celery import Celery
 
+from gms_lab.config import StudioConfig
 from gms_lab.core import hierarchy
 from gms_lab.core.vcs import STUDIO_AUTHOR
 from gms_lab.models import NodeCreate, ProjectCreate, TaskRecord, TaskSubmit
@@ -157,8 +158,9 @@ def bench_takes(url: str, tmp: Path, table: Table, processes: tuple[int, ...] = 
     _film_takes(url, tmp, table, n)
 
 
-#: Tasks one worker process runs at once (threads; see the setting `worker_pool`).
-THREADS = 4
+#: Tasks one worker process runs at once (threads; see the setting `worker_pool`): the
+#: studio's default.
+THREADS: int = StudioConfig.model_fields["worker_concurrency"].default
 #: Clients submitting at once (a script, a few users): their takes' writes are coalesced.
 SUBMITTERS = 4
 #: Takes a submit asks for in the rows of several takes a submit (its `count`).

@@ -23,6 +23,13 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 
 @pytest.fixture
+def studio_settings() -> dict[str, Any]:
+    """The server spreads a submit's takes over at least 4 messages (as for 4 worker threads):
+    8 takes make messages of 2."""
+    return {"worker_concurrency": 4}
+
+
+@pytest.fixture
 def workspace(task_workspace: Path) -> Path:
     """These tests share the worker's workspace; each makes its own project."""
     return task_workspace
@@ -76,7 +83,7 @@ async def test_one_submit_makes_several_takes_each_a_task_of_its_own(
     ids = await submit_takes(api, pid, shot, 8, seed=10, seconds=0.3)
 
     # up to 4 takes a message (the pipeline's takes_per_message), spread over at least as many
-    # messages as the studio's worker threads (4 by default)
+    # messages as the studio's worker threads (4 here, `studio_settings`)
     messages = queued_messages(redis_url)
     ours = [m for m in messages if set(m) <= set(ids)]
     assert ours and max(len(m) for m in ours) == 2, messages
