@@ -352,7 +352,7 @@ class ManifestStore:
     @contextlib.contextmanager
     def coming(self, project_id: str) -> Iterator[None]:
         """Announce that this thread is about to make a coalesced change of the project (a
-        take being filed): a coalesced write that starts meanwhile waits for it, at most
+        take being filed, takes being queued): a coalesced write that starts meanwhile waits for it, at most
         `LINGER` seconds, so changes that come at the same moment share one write. A thread
         that leaves without making the change withdraws it."""
         with self._guard:

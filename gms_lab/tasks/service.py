@@ -76,6 +76,19 @@ class TaskService:
                 f"not {count}.",
                 {"count": count, "max": most},
             )
+        # a take being queued is announced to the project's writer, so the takes that clients
+        # queue at the same moment share a write (see `ManifestStore.coming`)
+        with (
+            ctx.core.manifests.coming(request.project_id)
+            if spec.produces == "take"
+            else contextlib.nullcontext()
+        ):
+            return self._submit_all(request, author, spec, count)
+
+    def _submit_all(
+        self, request: TaskSubmit, author: dict[str, str] | None, spec: PipelineSpec, count: int
+    ) -> list[TaskRecord]:
+        ctx = self.ctx
         # checked against the manifest as last seen here (the take's write reads it afresh,
         # and gives the task up if the shot is gone by then)
         project = ctx.core.manifests.recent(request.project_id)
