@@ -352,9 +352,9 @@ class ManifestStore:
     @contextlib.contextmanager
     def coming(self, project_id: str) -> Iterator[None]:
         """Announce that this thread is about to make a coalesced change of the project (a
-        take being filed, takes being queued): a coalesced write that starts meanwhile waits for it, at most
-        `LINGER` seconds, so changes that come at the same moment share one write. A thread
-        that leaves without making the change withdraws it."""
+        take being filed, takes being queued): a coalesced write that starts meanwhile waits
+        for it, at most `LINGER` seconds, so changes that come at the same moment share one
+        write. A thread that leaves without making the change withdraws it."""
         with self._guard:
             self._coming[project_id] = self._coming.get(project_id, 0) + 1
         self._announced.project = project_id
@@ -923,16 +923,11 @@ class _ShotText:
     text: bytes
 
 
-@dataclass(frozen=True)
-class _Kept:
-    """A chapter or a scene as it was last written: the node (never changed: a write changes a
-    copy), its JSON with its children's in it, and the kept texts of the scenes and shots
-    under it (they stay kept while it is)."""
-
-    node: Chapter | Scene
-    json: dict[str, Any]
-    scenes: dict[str, _Kept]
-    shots: dict[str, _ShotText]
+#: A scene as it was last written: the scene (never changed: a write changes a copy), its JSON
+#: with its shots' in it, and its shots' ids and kept texts, in order.
+_Scene = tuple[Scene, dict[str, Any], tuple[str, ...], tuple["_ShotText", ...]]
+#: A chapter as it was last written: the chapter, its JSON, and its scenes as written.
+_Chapter = tuple[Chapter, dict[str, Any], tuple[_Scene, ...]]
 
 
 class Serialiser:
@@ -950,8 +945,8 @@ class Serialiser:
 
     def __init__(self) -> None:
         self._shots: dict[str, _ShotText] = {}
-        self._chapters: dict[str, _Kept] = {}
-        self._scenes: dict[str, _Kept] = {}
+        self._chapters: dict[str, _Chapter] = {}
+        self._scenes: dict[str, _Scene] = {}
         #: Takes whose JSON is known but not yet part of a written shot (read back by `_parse`).
         self._loose: dict[int, tuple[Take, dict[str, Any]]] = {}
 
@@ -990,13 +985,13 @@ class Serialiser:
             _shallow_enough(take.parameters, "A take's parameters")
             return take.model_dump(mode="json", by_alias=True, warnings="error")
 
-        def shot_json(shot: Shot) -> orjson.Fragment:
+        def shot_text(shot: Shot) -> _ShotText:
             last = before.get(shot.id)
             if last is not None and last.shot is shot:
                 # shared with the project last written or read (a lazy fork's change did not
                 # find it): a shot written is never changed, a change alters a copy
                 now[shot.id] = last
-                return orjson.Fragment(last.text)
+                return last
             fields = _own_fields(shot)
             takes = shot.takes
             if (
@@ -1007,42 +1002,45 @@ class Serialiser:
                 and all(a is b for a, b in zip(last.takes, takes, strict=True))
             ):
                 now[shot.id] = last
-                return orjson.Fragment(last.text)
+                return last
             _shallow_enough(shot.properties, "A shot's properties")
             if last is not None and len(takes) >= len(last.takes):
                 datas, parts = _changed_takes(last, takes, take_json)
             else:
                 datas, parts = _takes_text(last, takes, take_json)
             text = _shot_text(shot, parts)
-            now[shot.id] = _ShotText(shot, fields, tuple(takes), tuple(datas), tuple(parts), text)
-            return orjson.Fragment(text)
+            made = _ShotText(shot, fields, tuple(takes), tuple(datas), tuple(parts), text)
+            now[shot.id] = made
+            return made
 
         scenes_before, scenes_now = self._scenes, {}
         chapters_before, chapters_now = self._chapters, {}
 
+        def carry(scene: _Scene) -> None:
+            """A scene written before goes on to this version as it was, its shots' texts too."""
+            scenes_now[scene[0].id] = scene
+            now.update(zip(scene[2], scene[3], strict=True))
+
         def scene_json(scene: Scene) -> dict[str, Any]:
             last = scenes_before.get(scene.id)
-            if last is not None and last.node is scene:
-                now.update(last.shots)
-                scenes_now[scene.id] = last
-                return last.json
-            data = _with(scene, "shots", [shot_json(s) for s in _typed(scene.shots, Shot)])
-            shots = {shot.id: now[shot.id] for shot in scene.shots}
-            scenes_now[scene.id] = _Kept(scene, data, {}, shots)
+            if last is not None and last[0] is scene:
+                carry(last)
+                return last[1]
+            texts = tuple(shot_text(s) for s in _typed(scene.shots, Shot))
+            data = _with(scene, "shots", [orjson.Fragment(t.text) for t in texts])
+            scenes_now[scene.id] = (scene, data, tuple(s.id for s in scene.shots), texts)
             return data
 
         def chapter_json(chapter: Chapter) -> dict[str, Any]:
             last = chapters_before.get(chapter.id)
-            if last is not None and last.node is chapter:
-                now.update(last.shots)
-                scenes_now.update(last.scenes)
+            if last is not None and last[0] is chapter:
+                for scene in last[2]:
+                    carry(scene)
                 chapters_now[chapter.id] = last
-                return last.json
+                return last[1]
             scenes = _typed(chapter.scenes, Scene)
             data = _with(chapter, "scenes", [scene_json(s) for s in scenes])
-            kept = {scene.id: scenes_now[scene.id] for scene in scenes}
-            shots = {k: v for scene in kept.values() for k, v in scene.shots.items()}
-            chapters_now[chapter.id] = _Kept(chapter, data, kept, shots)
+            chapters_now[chapter.id] = (chapter, data, tuple(scenes_now[s.id] for s in scenes))
             return data
 
         canvas = project.canvas
