@@ -102,10 +102,12 @@ def atomic_write(
         if old is not None:
             old.unlink(missing_ok=True)
         raise
+    if old is not None:
+        # handed over before the folder's fsync, which may fail: the second name never stays
+        # behind (the rename freed the old file before the fsync too)
+        _releaser.release(old)
     if sync_dir:
         fsync_dir(path.parent)
-    if old is not None:
-        _releaser.release(old)
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 

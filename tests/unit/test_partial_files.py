@@ -8,6 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from gms_lab.core import files
 from gms_lab.core.files import (
     UploadSink,
     _keep_alive,
@@ -90,3 +93,21 @@ def test_an_old_file_released_later_stays_whole_for_its_reader_and_then_goes(
     assert sweep_partial_files(tmp_path) == [left]
     assert target.read_bytes() == versions[-1]
     assert _keep_alive(tmp_path / "missing.json") is None
+
+
+def test_a_folder_that_cannot_be_fsynced_leaves_no_second_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write fails when its folder cannot be fsynced, and the old file's second name goes
+    all the same."""
+    target = tmp_path / "project.json"
+    atomic_write(target, b"a" * (2 << 20))
+
+    def broken(_: Path) -> None:
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(files, "fsync_dir", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        atomic_write(target, b"b" * (2 << 20), release_later=True)
+    assert wait_released()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project.json"]
