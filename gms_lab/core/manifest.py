@@ -697,7 +697,57 @@ def _parse(data: bytes, known: Serialiser | None) -> tuple[Project, Serialiser |
         kept.append(_rebuilt(shot, layout, made.get((c, s, h), {})))
     serialiser = Serialiser()
     serialiser.keep(reused, kept)
+    serialiser.carry(*_carried(known, doc, project))
     return project, serialiser
+
+
+def _carried(
+    known: Serialiser, doc: Any, project: Project
+) -> tuple[dict[str, _Chapter], dict[str, _Scene]]:
+    """The chapters and scenes of `project` (just validated from `doc`) that stand as `known`
+    last wrote or read them: their own fields the same JSON (in `doc`), their shots the very
+    shots kept from their texts, in order (a chapter: its scenes so). Their kept JSON is theirs
+    now: the next write puts them in as it would had it written them itself, so a write after
+    another process's write does not encode the film's chapters and scenes again."""
+    last_chapters, last_scenes = known.carried()
+    chapters: dict[str, _Chapter] = {}
+    scenes: dict[str, _Scene] = {}
+    if not last_scenes:
+        return chapters, scenes
+    for raw, chapter in zip(doc["chapters"], project.chapters, strict=True):
+        for raw_scene, scene in zip(raw["scenes"], chapter.scenes, strict=True):
+            was = last_scenes.get(scene.id)
+            if (
+                was is not None
+                and len(was[3]) == len(scene.shots)
+                and all(s is t.shot for s, t in zip(scene.shots, was[3], strict=True))
+                and _same_own(raw_scene, was[1], "shots")
+            ):
+                scenes[scene.id] = (scene, was[1], was[2], was[3])
+        last = last_chapters.get(chapter.id)
+        if (
+            last is not None
+            and len(last[2]) == len(chapter.scenes)
+            and all(
+                s.id in scenes and scenes[s.id][3] is t[3]
+                for s, t in zip(chapter.scenes, last[2], strict=True)
+            )
+            and _same_own(raw, last[1], "scenes")
+        ):
+            chapters[chapter.id] = (chapter, last[1], tuple(scenes[s.id] for s in chapter.scenes))
+    return chapters, scenes
+
+
+def _same_own(raw: dict[str, Any], data: dict[str, Any], nested: str) -> bool:
+    """Whether a chapter's or scene's JSON as read (`raw`) has the own fields of its JSON as
+    last written (`data`): the same keys in the same order, the same values of the same types
+    (its children's list, `nested`, aside)."""
+    if list(raw) != list(data):
+        return False
+    return _same(
+        {k: v for k, v in raw.items() if k != nested},
+        {k: v for k, v in data.items() if k != nested},
+    )
 
 
 def _rebuilt(
@@ -970,6 +1020,16 @@ class Serialiser:
         for take, data in pairs:
             self._loose[id(take)] = (take, data)
         self._shots.update((text.shot.id, text) for text in shots)
+
+    def carried(self) -> tuple[dict[str, _Chapter], dict[str, _Scene]]:
+        """The chapters and scenes as last written or read, by id."""
+        return self._chapters, self._scenes
+
+    def carry(self, chapters: dict[str, _Chapter], scenes: dict[str, _Scene]) -> None:
+        """Take these chapters and scenes as written (read back exactly as a writer made
+        them, their shots' texts kept with `keep`)."""
+        self._chapters.update(chapters)
+        self._scenes.update(scenes)
 
     def dump(self, project: Project) -> bytes:
         """The manifest's bytes; keeps the text of exactly the shots of this project."""

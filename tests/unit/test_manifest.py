@@ -905,6 +905,65 @@ def test_a_write_encodes_only_the_chapters_and_scenes_its_change_copied(
     assert len(chapters) == len(scenes) == len(shots) == 1
 
 
+def test_chapters_and_scenes_read_back_as_written_are_not_encoded_again(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After another process's write, the chapters and scenes read back as this process last
+    wrote them keep their JSON: a take change then encodes only its own chapter, scene and
+    shot. One renamed by the other process (its own fields changed) is encoded again, and
+    every write's bytes are what a fresh writer makes of them."""
+    first = core.manifests.update("harbour", lambda p: _film(p, 6, lambda n: {"n": n}, 3))[1]
+    second = core.manifests.update("harbour", lambda p: _film(p, 4, lambda n: {"n": n}, 2))[1]
+    other = make_core(core.workspace.root)  # another process: its own memory
+    path = core.workspace.project_dir("harbour") / "project.json"
+    chapters = _count_encoded(monkeypatch, "scenes")
+    scenes = _count_encoded(monkeypatch, "shots")
+    shots = _count_encoded(monkeypatch, "takes")
+
+    def done(shot: str) -> Callable[[Project], Any]:
+        return lambda p: takes.complete(p, _node(p, shot).takes[0].id, f"{shot}.png", shot_id=shot)
+
+    def by(writer: StudioCore, change: Callable[[Project], Any]) -> list[list[str]]:
+        for counted in (chapters, scenes, shots):
+            counted.clear()
+        writer.manifests.update("harbour", change, coalesce=True, lazy=True)
+        counts = [list(counted) for counted in (chapters, scenes, shots)]
+        assert path.read_bytes() == Serialiser().dump(
+            Project.model_validate_json(path.read_bytes())
+        )
+        return counts
+
+    other.projects.get("harbour")
+    by(other, done(first[1]))  # read by `core` at its next write
+    project = core.projects.get("harbour")
+    one, two = project.chapters
+    # what the other process changed is encoded once more (a shot of one take read anew)
+    assert by(core, done(second[0])) == [
+        [one.id, two.id],
+        [one.scenes[1].id, two.scenes[0].id],
+        [first[1], second[0]],
+    ]
+    assert by(core, done(second[1])) == [[two.id], [two.scenes[1].id], [second[1]]]
+    by(other, done(first[2]))  # in the third scene of the first chapter
+    assert by(core, done(second[2])) == [
+        [one.id, two.id],
+        [one.scenes[2].id, two.scenes[0].id],
+        [first[2], second[2]],
+    ]
+
+    def rename(p: Project) -> None:  # the other chapter, and a scene of the first
+        hierarchy.find(p, p.chapters[1].id).node.name = "Renamed"
+        hierarchy.find(p, p.chapters[0].scenes[2].id).node.name = "Renamed too"
+
+    other.manifests.update("harbour", rename)
+    assert by(core, done(first[4])) == [
+        [one.id, two.id],
+        [one.scenes[1].id, one.scenes[2].id],
+        [first[4]],
+    ]
+    assert [c.name for c in core.projects.get("harbour").chapters] == ["A", "Renamed"]
+
+
 def test_a_node_is_found_where_it_was_last_found_and_anywhere_else_it_went() -> None:
     """`hierarchy.find` keeps where it last found a node as a hint: after the node moved, was
     removed, or in another project of the same id, the hint is checked and the node is found
