@@ -324,8 +324,11 @@ WARM = WarmModels(MODELS_KEPT)
 # --- previews ----------------------------------------------------------------------------
 
 
-def latent_preview(latents: Any) -> Image.Image:
-    """A small RGB picture of the latents: a fixed linear projection, no decoder run."""
+def latent_preview(latents: Any, longest: int = PREVIEW_SIZE) -> Image.Image:
+    """A small RGB picture of the latents: a fixed linear projection, no decoder run, scaled
+    up whole times to at most `longest` pixels on its longest side (the take's own size for a
+    take smaller than `PREVIEW_SIZE`: a bigger preview shows nothing more, and encoding it
+    costs a fast take's denoiser time)."""
     sample = latents[0].detach().float().cpu()
     if sample.shape[0] == len(LATENT_RGB):
         rgb = torch.einsum("chw,cr->rhw", sample, torch.tensor(LATENT_RGB))
@@ -334,7 +337,7 @@ def latent_preview(latents: Any) -> Image.Image:
     rgb = ((rgb + 1) / 2).clamp(0, 1).mul(255).round().to(torch.uint8)
     picture = Image.fromarray(rgb.permute(1, 2, 0).numpy(), "RGB")
     height, width = rgb.shape[1:]
-    scale = max(1, PREVIEW_SIZE // max(height, width))
+    scale = max(1, min(longest, PREVIEW_SIZE) // max(height, width))
     return picture.resize((width * scale, height * scale), Image.Resampling.BILINEAR)
 
 
@@ -384,6 +387,7 @@ def render(job: Job, progress: Progress) -> Result:
         pipe.scheduler = scheduler
 
     every = max(1, math.ceil(steps / PREVIEWS))
+    longest = max(width, height)
 
     def on_step(pipeline: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> Any:
         total = max(1, int(getattr(pipeline, "num_timesteps", 0) or steps))
@@ -391,7 +395,8 @@ def render(job: Job, progress: Progress) -> Result:
         preview = None
         if done % every == 0 and done < total:
             with job.writing("preview.jpg") as path:
-                latent_preview(tensors["latents"]).save(path, format="JPEG", quality=80)
+                picture = latent_preview(tensors["latents"], longest)
+                picture.save(path, format="JPEG", quality=80)
             preview = "preview.jpg"
         progress(0.1 + 0.8 * done / total, f"denoising {done}/{total}", preview)
         if done == total:

@@ -137,6 +137,10 @@ async def test_text_to_image_is_reproducible_and_warm(
     assert steps.index("decoding") > steps.index("denoising 6/6")
     previews = {e["preview"] for e in progress if e["preview"]}
     assert len(previews) >= 3 and all(p.startswith("05_Cache/previews/") for p in previews)
+    # a preview is the take's own size (its latents scaled up whole times), no bigger
+    last = [e["preview"] for e in progress if e["preview"]][-1]
+    with Image.open(workspace / "Projects" / pid / last) as preview:
+        assert preview.size == (80, 64)
     values = [e["progress"] for e in progress]
     assert values == sorted(values)
 
