@@ -9,6 +9,7 @@ import logging
 import os
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from ..models import Asset, AssetCategory, FileEntry, Project
@@ -18,6 +19,9 @@ from .files import atomic_write, fsync_dir, is_temp_name, making_folder, media_k
 from .manifest import ManifestStore
 from .paths import check_name, resolve_inside, split_relative
 from .projects import ASSETS, CACHE
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 log = logging.getLogger(__name__)
 THUMBNAILS = f"{CACHE}/thumbnails"
@@ -319,19 +323,42 @@ def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
             # system calls each (a worker makes the thumbnail of every take)
             whole = fh.readall() if version.st_size <= _READ_WHOLE else None
         with Image.open(io.BytesIO(whole) if whole is not None else path) as opened:
-            picture = ImageOps.exif_transpose(opened)
-            picture.thumbnail((size, size), Image.Resampling.LANCZOS)
-        if picture.mode not in {"RGB", "RGBA", "L", "LA"}:
-            alpha = "transparency" in picture.info or picture.mode in {"P", "PA"}
-            picture = picture.convert("RGBA" if alpha else "RGB")
-        buf = io.BytesIO()
-        picture.save(buf, "PNG")
+            if whole is not None and _own_thumbnail(opened, size):
+                data = whole  # the picture is its own thumbnail: no decoding, no encoding
+            else:
+                picture = ImageOps.exif_transpose(opened)
+                picture.thumbnail((size, size), Image.Resampling.LANCZOS)
+                if picture.mode not in _THUMBNAIL_MODES:
+                    alpha = "transparency" in picture.info or picture.mode in {"P", "PA"}
+                    picture = picture.convert("RGBA" if alpha else "RGB")
+                buf = io.BytesIO()
+                picture.save(buf, "PNG")
+                data = buf.getvalue()
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         log.warning("no thumbnail for %s: %s", relpath, exc)
         return None
     target = thumbnail_relpath(relpath, size, version)
-    making_folder((root / target).parent, lambda: atomic_write(root / target, buf.getvalue()))
+    making_folder((root / target).parent, lambda: atomic_write(root / target, data))
     return target
+
+
+#: Pixel modes a thumbnail keeps as they are (others become RGB or RGBA).
+_THUMBNAIL_MODES = {"RGB", "RGBA", "L", "LA"}
+
+
+def _own_thumbnail(opened: PILImage, size: int) -> bool:
+    """A PNG no bigger than a thumbnail, upright and in a mode thumbnails keep is its own
+    thumbnail, byte for byte (Pillow has read its header only: nothing is decoded)."""
+    return (
+        opened.format == "PNG"
+        and max(opened.size) <= size
+        and opened.mode in _THUMBNAIL_MODES
+        and opened.getexif().get(_ORIENTATION, 1) == 1
+    )
+
+
+#: The EXIF tag of a picture's orientation.
+_ORIENTATION = 0x0112
 
 
 def preview_png(path: Path, size: int) -> bytes | None:

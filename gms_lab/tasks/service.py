@@ -33,6 +33,7 @@ from ..models import (
 from .context import TaskContext, needs_broker
 from .records import ABANDONED, FINISHER, WRITTEN, RecordUnchanged, finish
 from .registry import PipelineRegistry, PipelineSpec
+from .sends import SharedSends
 
 EXECUTE = "gms.execute_generation"
 #: One message for several quick takes of one submit (a pipeline's `takes_per_message`).
@@ -47,6 +48,8 @@ class TaskService:
     def __init__(self, ctx: TaskContext, send: Send) -> None:
         self.ctx = ctx
         self.send = send
+        #: Quick takes queued at the same moment share a message (see `SharedSends`).
+        self.shared = SharedSends()
 
     @needs_broker
     def submit(self, request: TaskSubmit, author: dict[str, str] | None = None) -> TaskRecord:
@@ -177,28 +180,18 @@ class TaskService:
     def _queue(self, spec: PipelineSpec, made: list[TaskRecord]) -> None:
         """Hand the tasks to the workers: a task per message, or for a pipeline of quick takes
         up to `takes_per_message` of them; all or nothing (none runs if one could not be sent)."""
-        chunks = _chunks(made, spec.takes_per_message, self.ctx.config.worker_concurrency)
+        most = spec.takes_per_message
+        chunks = _chunks(made, most, self.ctx.config.worker_concurrency)
         sent: list[TaskRecord] = []
         try:
             for chunk in chunks:
-                first = chunk[0]
-                if len(chunk) == 1:
-                    kwargs: dict[str, Any] = {
-                        "task_id": first.task_id,
-                        "project_id": first.project_id,
-                        "node_id": first.node_id,
-                        "pipeline": spec.id,
-                        "parameters": first.parameters,
-                    }
-                    self.send(EXECUTE, first.task_id, kwargs)
+                if len(chunk) == 1 and most > 1:
+                    # a quick take alone: with others queued at the same moment if any
+                    first = chunk[0]
+                    key = (spec.id, first.project_id, first.node_id)
+                    self.shared.send(key, first, most, lambda batch: self._message(spec, batch))
                 else:
-                    kwargs = {
-                        "task_ids": [r.task_id for r in chunk],
-                        "project_id": first.project_id,
-                        "node_id": first.node_id,
-                        "pipeline": spec.id,
-                    }
-                    self.send(EXECUTE_TAKES, uuid.uuid4().hex, kwargs)
+                    self._message(spec, chunk)
                 sent.extend(chunk)
         except BaseException:
             # all or nothing: the tasks queued already are given up before they can run, and
@@ -219,6 +212,27 @@ class TaskService:
                     ),
                 )
             raise
+
+    def _message(self, spec: PipelineSpec, chunk: list[TaskRecord]) -> None:
+        """Send one message for the tasks of `chunk` (of one shot)."""
+        first = chunk[0]
+        if len(chunk) == 1:
+            kwargs: dict[str, Any] = {
+                "task_id": first.task_id,
+                "project_id": first.project_id,
+                "node_id": first.node_id,
+                "pipeline": spec.id,
+                "parameters": first.parameters,
+            }
+            self.send(EXECUTE, first.task_id, kwargs)
+        else:
+            kwargs = {
+                "task_ids": [r.task_id for r in chunk],
+                "project_id": first.project_id,
+                "node_id": first.node_id,
+                "pipeline": spec.id,
+            }
+            self.send(EXECUTE_TAKES, uuid.uuid4().hex, kwargs)
 
     def _give_up(self, made: list[TaskRecord], error: BaseException) -> list[TaskRecord]:
         """The submit could not write its tasks' takes: cancel each task before it can complete

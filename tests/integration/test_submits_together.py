@@ -9,8 +9,19 @@ from typing import Any
 import pytest
 
 from gms_lab.core import manifest
-from gms_lab.models import TaskRecord, TaskSubmit
-from tests.services import project_with_shot, redis_server, studio_config, task_service
+from gms_lab.models import TaskRecord, TaskStatus, TaskSubmit
+from gms_lab.tasks.service import EXECUTE, EXECUTE_TAKES
+from tests.services import (
+    Worker,
+    project_with_shot,
+    redis_server,
+    studio_config,
+    task_service,
+    wait_until,
+)
+
+#: A tiny `still` take: a few milliseconds to paint.
+TINY_STILL = {"prompt": "a quay", "width": 16, "height": 16, "steps": 1}
 
 
 def test_a_take_being_queued_is_waited_for_by_the_write_of_another(
@@ -55,3 +66,56 @@ def test_a_take_being_queued_is_waited_for_by_the_write_of_another(
         assert project.version == before + 1  # one write for both
         shot_takes = project.chapters[0].scenes[0].shots[0].takes
         assert {t.task_id for t in shot_takes} == {first.task_id, answers[0].task_id}
+
+
+def test_quick_takes_queued_during_a_send_share_the_next_message(tmp_path: Path) -> None:
+    """One-take submits of `still` (a pipeline of quick takes) that come while another
+    submit's message is being sent go together in the next message; a real worker runs every
+    one of them, each a task of its own, and each submit answers once its message is sent."""
+    with redis_server(tmp_path / "redis") as url:
+        config = studio_config(tmp_path / "ws", auto_commit=False)
+        service = task_service(config, url)
+        ctx = service.ctx
+        project_id, shot = project_with_shot(ctx.core, "Shared")
+        send, messages, go = service.send, [], threading.Event()
+
+        def held(name: str, task_id: str, kwargs: dict[str, Any]) -> None:
+            messages.append((name, kwargs))
+            if len(messages) == 1:
+                assert go.wait(10)  # the first send takes long: the next three queue meanwhile
+            send(name, task_id, kwargs)
+
+        service.send = held
+        request = TaskSubmit(
+            project_id=project_id, node_id=shot, pipeline="still", parameters=TINY_STILL
+        )
+        answers: list[TaskRecord] = []
+        clients = [
+            threading.Thread(target=lambda: answers.append(service.submit(request)))
+            for _ in range(4)
+        ]
+        clients[0].start()
+        wait_until(lambda: messages, 10, 0.001)
+        for client in clients[1:]:
+            client.start()
+        key = ("still", project_id, shot)
+        wait_until(lambda: len(service.shared._waiting.get(key, [])) == 3, 10, 0.001)
+        assert answers == []  # none answers before its message is sent
+        go.set()
+        for client in clients:
+            client.join(10)
+        assert len(answers) == 4
+        assert [name for name, _ in messages] == [EXECUTE, EXECUTE_TAKES]
+        together = messages[1][1]["task_ids"]
+        assert len(together) == 3 and set(together) | {messages[0][1]["task_id"]} == {
+            a.task_id for a in answers
+        }
+        worker = Worker(config, url, tmp_path / "worker.log", concurrency=2).start()
+        try:
+            wait_until(lambda: all(ctx.records.get(a.task_id).status.finished for a in answers), 60)
+        finally:
+            worker.stop()
+        assert {ctx.records.get(a.task_id).status for a in answers} == {TaskStatus.completed}
+        takes = ctx.core.manifests.read(project_id).chapters[0].scenes[0].shots[0].takes
+        assert sorted(t.task_id or "" for t in takes) == sorted(a.task_id for a in answers)
+        assert all(t.status.value == "completed" and t.file for t in takes)
