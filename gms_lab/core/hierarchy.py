@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Any
 
 from ..models import Chapter, NodeCreate, NodeKind, NodePatch, Project, Scene, Shot, Take
@@ -130,16 +131,22 @@ def _scan(project: Project, node_id: str, kind: NodeKind | None) -> Position:
     raise NodeNotFound(f"No {what} {node_id!r} in project {project.id!r}.", {"nodeId": node_id})
 
 
-def _ids(project: Project) -> set[str]:
-    ids = set()
+def _taken(project: Project, candidates: set[str]) -> bool:
+    """Whether a node of the project has one of the ids `candidates` (a look at each of them,
+    in C for a shot's takes, without a set of the film's ids)."""
     for chapter in project.chapters:
-        ids.add(chapter.id)
+        if chapter.id in candidates:
+            return True
         for scene in chapter.scenes:
-            ids.add(scene.id)
+            if scene.id in candidates:
+                return True
             for shot in scene.shots:
-                ids.add(shot.id)
-                ids.update(take.id for take in shot.takes)
-    return ids
+                if shot.id in candidates or not candidates.isdisjoint(map(_ID, shot.takes)):
+                    return True
+    return False
+
+
+_ID = attrgetter("id")
 
 
 def new_id(project: Project, kind: NodeKind) -> str:
@@ -149,14 +156,10 @@ def new_id(project: Project, kind: NodeKind) -> str:
 
 def new_ids(project: Project, kind: NodeKind, count: int) -> list[str]:
     """`count` fresh ids for nodes of `kind`, unique in the project and among themselves."""
-    taken = _ids(project)
-    fresh: list[str] = []
-    while len(fresh) < count:
-        candidate = f"{_PREFIX[kind]}_{secrets.token_hex(4)}"
-        if candidate not in taken:
-            taken.add(candidate)
-            fresh.append(candidate)
-    return fresh
+    while True:  # ids are drawn until none of them is taken (one draw all but always)
+        fresh = {f"{_PREFIX[kind]}_{secrets.token_hex(4)}" for _ in range(count)}
+        if len(fresh) == count and not _taken(project, fresh):
+            return list(fresh)
 
 
 def shot_path(project: Project, shot_id: str) -> tuple[str, str, str]:

@@ -1232,3 +1232,26 @@ def test_a_change_announced_and_given_up_holds_no_write_back(
     assert time.monotonic() - started < 10  # not the 30 s bound
     assert [c.name for c in project.chapters] == ["alone"]
     assert core.projects.get("harbour").version == project.version
+
+
+def test_new_ids_are_drawn_again_until_none_is_taken(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A drawn id that a node of the project has (any kind, any depth), or two equal ids in
+    one draw, make the whole draw go again."""
+    project = core.projects.get("harbour")
+    shot = _shot_with_take(project)
+    take = project.chapters[0].scenes[0].shots[0].takes[0].id
+    scene = project.chapters[0].scenes[0].id
+    draws = iter(
+        [
+            *(take.removeprefix("tk_"), "aaaa0001"),  # the first is the take's
+            *(scene.removeprefix("sc_"), "aaaa0002"),  # another kind: no clash for a take
+            *("aaaa0003", "aaaa0003"),  # the same twice in one draw
+            *("aaaa0004", "aaaa0005"),
+        ]
+    )
+    monkeypatch.setattr(hierarchy.secrets, "token_hex", lambda n: next(draws))
+    assert set(hierarchy.new_ids(project, "take", 2)) == {f"tk_{scene[3:]}", "tk_aaaa0002"}
+    assert set(hierarchy.new_ids(project, "take", 2)) == {"tk_aaaa0004", "tk_aaaa0005"}
+    assert shot == project.chapters[0].scenes[0].shots[0].id

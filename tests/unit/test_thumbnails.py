@@ -45,8 +45,8 @@ def test_a_bigger_png_is_shrunk_to_the_thumbnail_size(tmp_path: Path) -> None:
 def test_small_pictures_that_are_not_thumbnails_as_they_are_are_made_again(
     tmp_path: Path,
 ) -> None:
-    """A JPEG becomes a PNG, a palette picture RGBA (Pillow's shrinking converts it), and a picture whose EXIF says it is
-    turned is stood upright: none of them is copied as it is."""
+    """A JPEG becomes a PNG, a palette picture RGBA (Pillow's shrinking converts it), and a
+    picture whose EXIF says it is turned is stood upright: none of them is copied as it is."""
     exif = Image.Exif()
     exif[0x0112] = 6  # turned: shown rotated 90° clockwise
     cases = [
