@@ -775,8 +775,36 @@ def _rebuilt(
             last, first, stop = item
             datas += last.datas[first:stop]
             parts += last.parts[first:stop]
-    text = _shot_text(shot, parts)
-    return _ShotText(shot, _own_fields(shot), tuple(shot.takes), tuple(datas), tuple(parts), text)
+    fields = _own_fields(shot)
+    text = None
+    was = _in_place(layout)
+    if was is not None and fields and was[0].fields == fields:
+        text = _spliced(was[0], parts, was[1])
+    if text is None:
+        text = _shot_text(shot, parts)
+    return _ShotText(shot, fields, tuple(shot.takes), tuple(datas), tuple(parts), text)
+
+
+def _in_place(layout: _Layout) -> tuple[_ShotText, list[int]] | None:
+    """The one older version of a shot read in part and the positions of its takes parsed
+    now, when they stand for its takes one for one (done or changed in place) or come after
+    them (added): its text can be spliced (`_spliced`). None for another layout (a take
+    removed, moved or put in between)."""
+    was: _ShotText | None = None
+    changed: list[int] = []
+    at = 0
+    for item in layout:
+        if item is None:
+            changed.append(at)
+            at += 1
+            continue
+        last, first, stop = item
+        if (was is not None and last is not was) or first != at:
+            return None
+        was, at = last, stop
+    if was is None or at < len(was.parts):
+        return None
+    return was, [i for i in changed if i < len(was.parts)]
 
 
 #: How a shot begins in the manifest, up to its id (see `_SHOT_INDENT`).
@@ -1072,11 +1100,15 @@ class Serialiser:
                 now[shot.id] = last
                 return last
             _shallow_enough(shot.properties, "A shot's properties")
+            text = None
             if last is not None and len(takes) >= len(last.takes):
-                datas, parts = _changed_takes(last, takes, take_json)
+                datas, parts, changed = _changed_takes(last, takes, take_json)
+                if fields and last.fields == fields:  # the shot but its takes as it was
+                    text = _spliced(last, parts, changed)
             else:
                 datas, parts = _takes_text(last, takes, take_json)
-            text = _shot_text(shot, parts)
+            if text is None:
+                text = _shot_text(shot, parts)
             made = _ShotText(shot, fields, tuple(takes), tuple(datas), tuple(parts), text)
             now[shot.id] = made
             return made
@@ -1166,13 +1198,14 @@ def _takes_text(
 
 def _changed_takes(
     last: _ShotText, takes: Sequence[Take], take_json: Callable[[Any], dict[str, Any]]
-) -> tuple[list[dict[str, Any]], list[bytes]]:
+) -> tuple[list[dict[str, Any]], list[bytes], list[int]]:
     """The same as `_takes_text` for a shot whose takes were changed in place or added at the
     end (a take done, a take queued): the kept lists, with only the takes at positions that
-    hold another object made again. The positions are found without a Python loop over the
-    shot's takes (a shot of a thousand takes is common in a long session)."""
+    hold another object made again, and those positions (found without a Python loop over the
+    shot's takes: a shot of a thousand takes is common in a long session)."""
     datas, parts = list(last.datas), list(last.parts)
     same = list(map(operator.is_, takes, last.takes))  # as long as the shorter: last's
+    changed: list[int] = []
     at = -1
     while True:
         try:
@@ -1181,8 +1214,40 @@ def _changed_takes(
             break
         datas[at] = take_json(takes[at])
         parts[at] = _take_text(datas[at])
+        changed.append(at)
     added_datas, added_parts = _takes_text(None, takes[len(last.takes) :], take_json)
-    return datas + added_datas, parts + added_parts
+    return datas + added_datas, parts + added_parts, changed
+
+
+def _spliced(last: _ShotText, parts: list[bytes], changed: list[int]) -> bytes | None:
+    """The text of a shot whose own fields are `last`'s, its takes `parts`: `last`'s takes but
+    those at `changed` (in order), and maybe more after them. Made of `last`'s text around the
+    new takes' texts, in one copy: joining a thousand takes' texts again cost 0.4 ms a write
+    (None when `last` had no takes: its list is written another way)."""
+    old = last.parts
+    if not old:
+        return None
+    first = last.text.find(_TAKES_OPEN) + len(_TAKES_OPEN) + len(_TAKE_ITEM)
+    ends = list(accumulate(map(len, old)))
+    gap = len(_TAKE_SEPARATOR)
+
+    def start(i: int) -> int:  # where take `i` of `last` stands in its text
+        return first + (ends[i - 1] if i else 0) + i * gap
+
+    text = memoryview(last.text)
+    pieces: list[bytes | memoryview] = []
+    done = 0
+    for i in changed:
+        pieces += (text[done : start(i)], parts[i])
+        done = start(i) + len(old[i])
+    if len(parts) > len(old):
+        done_with = start(len(old) - 1) + len(old[-1])
+        pieces.append(text[done:done_with])
+        for part in parts[len(old) :]:
+            pieces += (_TAKE_SEPARATOR, part)
+        done = done_with
+    pieces.append(text[done:])
+    return b"".join(pieces)
 
 
 def _same(a: Any, b: Any) -> bool:

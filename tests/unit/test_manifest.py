@@ -994,16 +994,24 @@ def test_a_node_is_found_where_it_was_last_found_and_anywhere_else_it_went() -> 
 
 def _count_encoded(monkeypatch: pytest.MonkeyPatch, nested: str = "takes") -> list[str]:
     """The ids of the shots (the chapters: `nested="scenes"`, the scenes: `"shots"`) the
-    writer encodes from here on (not taken as kept text)."""
+    writer encodes from here on (not taken as kept text; a shot's text made of its last text
+    around its new takes counts as encoded)."""
     encoded: list[str] = []
-    real = manifest._with
+    real, splice = manifest._with, manifest._spliced
 
     def counting(model: Any, children_of: str, children: list[Any]) -> dict[str, Any]:
         if children_of == nested:
             encoded.append(model.id)
         return real(model, children_of, children)
 
+    def spliced(last: Any, parts: list[bytes], changed: list[int]) -> bytes | None:
+        text = splice(last, parts, changed)
+        if text is not None and nested == "takes":
+            encoded.append(last.shot.id)
+        return text
+
     monkeypatch.setattr(manifest, "_with", counting)
+    monkeypatch.setattr(manifest, "_spliced", spliced)
     return encoded
 
 
@@ -1255,3 +1263,45 @@ def test_new_ids_are_drawn_again_until_none_is_taken(
     assert set(hierarchy.new_ids(project, "take", 2)) == {f"tk_{scene[3:]}", "tk_aaaa0002"}
     assert set(hierarchy.new_ids(project, "take", 2)) == {"tk_aaaa0004", "tk_aaaa0005"}
     assert shot == project.chapters[0].scenes[0].shots[0].id
+
+
+def test_a_shot_whose_takes_changed_is_written_from_its_last_text_byte_exact(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that completes takes of a long shot (the first, some in the middle, the last)
+    and queues more after them makes the shot's text from its last text around the new takes'
+    texts; the bytes are what a fresh writer makes of the same project. A change of the shot's
+    own fields (its selected take, its name) is encoded whole."""
+    shot = core.manifests.update("harbour", lambda p: _film(p, 3, lambda n: {"n": n}))[1][1]
+
+    def add(p: Project, n: int) -> None:
+        takes.add_generating(
+            p, shot, pipeline="still", parameters={"n": n}, seed=n, task_id=f"t{n}", tier="low"
+        )
+
+    core.manifests.update("harbour", lambda p: [add(p, n) for n in range(40)])
+    ids = [t.id for t in _node(core.projects.get("harbour"), shot).takes]
+    path = core.workspace.project_dir("harbour") / "project.json"
+    spliced: list[bool] = []
+    splice = manifest._spliced
+    monkeypatch.setattr(
+        manifest,
+        "_spliced",
+        lambda *a: spliced.append(True) or splice(*a),  # type: ignore[func-returns-value]
+    )
+    changes: list[Callable[[Project], Any]] = [
+        lambda p: takes.complete(p, ids[20], "c.png"),  # the shot's selected take: encoded
+        lambda p: takes.complete(p, ids[0], "a.png"),
+        lambda p: [takes.complete(p, ids[i], f"{i}.png") for i in (7, 8, 30, 40)],
+        lambda p: [takes.complete(p, ids[12], "b.png"), add(p, 100), add(p, 101)],
+        lambda p: [add(p, 102)],
+        lambda p: setattr(_node(p, shot), "name", "Renamed"),
+    ]
+    for step, change in enumerate(changes):
+        spliced.clear()
+        core.manifests.update("harbour", change)
+        written = path.read_bytes()
+        assert written == Serialiser().dump(Project.model_validate_json(written)), step
+        assert spliced == ([True] if 0 < step < 5 else []), step
+    listed = _node(core.projects.get("harbour"), shot).takes
+    assert len(listed) == 44 and [t.file for t in listed[:2]] == ["a.png", None]
