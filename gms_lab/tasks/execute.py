@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import shutil
 import threading
@@ -275,9 +276,12 @@ class _ProgressRelay:
     """Publish pipeline progress, merging bursts within a step, and keep the record up to date.
 
     Every step is published (a new step or preview at once, the same step at most every
-    `PROGRESS_EVERY`), but the record is written at most every `RECORD_EVERY` (or with a new
-    preview, which a client reconnecting must see): a take of a few milliseconds costs no
-    record write for its progress, only its start and its end. The task's `seq` goes on for
+    `PROGRESS_EVERY`), but the record is written at most every `RECORD_EVERY`, or with a new
+    preview (which a client reconnecting must see) unless the last preview written came less
+    than `RECORD_EVERY` before: a take of a few milliseconds costs no record write for its
+    progress, only its start and its end, and a quick model's previews (one every step of a
+    few milliseconds) no write each; the record then names one at most that old, and the
+    preview it names is not removed before it names another. The task's `seq` goes on for
     each event published; the next write of the record takes the highest one, so a client that
     re-reads the record never goes back.
 
@@ -296,6 +300,10 @@ class _ProgressRelay:
         self.pending: tuple[float, str] | None = None
         self.preview: str | None = None
         self.previews: list[Path] = []
+        #: The preview the record names (kept on disk while it does).
+        self.stored_preview: str | None = None
+        #: When the record was last written with a new preview.
+        self.preview_stored = -math.inf
         #: The runner the job runs in, not yet in the record.
         self.runner: str | None = None
         #: The same, once the job ended: for the task's final record.
@@ -305,7 +313,8 @@ class _ProgressRelay:
         self.pending = (progress, step)
         fresh = preview is not None and self._keep(preview)
         if fresh or step != self.last_step or time.monotonic() - self.last_sent >= PROGRESS_EVERY:
-            self.flush(store=fresh)
+            quick = time.monotonic() - self.preview_stored < RECORD_EVERY
+            self.flush(store=fresh and not quick)
 
     def _keep(self, source: Path) -> bool:
         relpath = takes.preview_relpath(self.task_id, len(self.previews) + 1, source.suffix)
@@ -318,7 +327,8 @@ class _ProgressRelay:
             return False
         self.previews.append(target)
         for old in self.previews[:-PREVIEWS_KEPT]:
-            old.unlink(missing_ok=True)
+            if old.relative_to(self.root).as_posix() != self.stored_preview:
+                old.unlink(missing_ok=True)  # (the one the record names stays while it does)
         self.preview = relpath
         return True
 
@@ -344,6 +354,8 @@ class _ProgressRelay:
                     r.runner = runner
 
             shown = self.record = self.ctx.records.update(self.task_id, change)
+            if preview != self.stored_preview:
+                self.stored_preview, self.preview_stored = preview, now
         else:
             shown.seq = self.seq + 1
         self.seq = shown.seq

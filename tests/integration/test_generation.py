@@ -283,6 +283,44 @@ async def test_a_cancelled_take_leaves_its_pipeline_warm(api: Api, jp_ws_fetch: 
     assert jobs == warm["result"]["metadata"]["jobsInProcess"] + 2
 
 
+async def test_quick_previews_are_each_published_but_do_not_each_write_the_record(
+    api: Api, jp_ws_fetch: Any, workspace: Path, redis_url: str
+) -> None:
+    """A preview every 20 ms (a quick model): every one is published, each a new file, but the
+    record is written with a new preview at most every `RECORD_EVERY` (its writes counted by
+    Redis), and the preview the record names is on disk for as long as it names it."""
+    pid, _, [shot] = await make_shot(api)
+    socket = await open_socket(jp_ws_fetch, pid)
+    client = redis.Redis.from_url(redis_url)
+
+    def scripts() -> int:
+        return int(client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0))
+
+    before = scripts()
+    task = await submit(api, pid, shot, "paced", steps=40, pause=0.02, preview_every=1)
+    named = set()
+    while True:
+        _status, record = await api.call("GET", f"tasks/{task}/status")
+        if record["status"] not in ("pending", "running"):
+            break
+        if record["preview"]:
+            named.add(record["preview"])
+            there = (workspace / "Projects" / pid / record["preview"]).is_file()
+            _status, again = await api.call("GET", f"tasks/{task}/status")
+            assert there or again["preview"] != record["preview"], record["preview"]
+        await asyncio.sleep(0.005)
+    assert record["status"] == "completed"
+    writes = scripts() - before
+    await socket.until("task_success", timeout=30, taskId=task)
+    progress = [e for e in socket.seen if e["type"] == "task_progress" and e["taskId"] == task]
+    previews = [e["preview"] for e in progress if e["preview"]]
+    assert len(set(previews)) >= 30  # a new file for each one
+    assert named  # the record named some while the take ran
+    # its submit, start and end, and a write every RECORD_EVERY (0.8 s of steps): far fewer
+    # than one a preview
+    assert writes < len(set(previews)) / 2, writes
+
+
 async def test_previews_stream_live_and_can_be_downloaded(
     api: Api, jp_ws_fetch: Any, jp_fetch: Any, workspace: Path
 ) -> None:
