@@ -313,8 +313,7 @@ class _ProgressRelay:
         self.pending = (progress, step)
         fresh = preview is not None and self._keep(preview)
         if fresh or step != self.last_step or time.monotonic() - self.last_sent >= PROGRESS_EVERY:
-            quick = time.monotonic() - self.preview_stored < RECORD_EVERY
-            self.flush(store=fresh and not quick)
+            self.flush(store=fresh and time.monotonic() - self.preview_stored >= RECORD_EVERY)
 
     def _keep(self, source: Path) -> bool:
         relpath = takes.preview_relpath(self.task_id, len(self.previews) + 1, source.suffix)
@@ -326,9 +325,10 @@ class _ProgressRelay:
             log.warning("preview of %s not kept: %s", self.task_id, exc)
             return False
         self.previews.append(target)
+        named = self.root / self.stored_preview if self.stored_preview else None
         for old in self.previews[:-PREVIEWS_KEPT]:
-            if old.relative_to(self.root).as_posix() != self.stored_preview:
-                old.unlink(missing_ok=True)  # (the one the record names stays while it does)
+            if old != named:  # the one the record names stays while it does
+                old.unlink(missing_ok=True)
         self.preview = relpath
         return True
 
