@@ -15,7 +15,15 @@ from urllib.parse import quote
 from ..models import Asset, AssetCategory, FileEntry, Project
 from . import hierarchy
 from .errors import Conflict, InvalidInput, NotFound, UnsafePath
-from .files import atomic_write, fsync_dir, is_temp_name, making_folder, media_kind, mtime
+from .files import (
+    atomic_write,
+    fsync_dir,
+    is_temp_name,
+    link_or_write,
+    making_folder,
+    media_kind,
+    mtime,
+)
 from .manifest import ManifestStore
 from .paths import check_name, resolve_inside, split_relative
 from .projects import ASSETS, CACHE
@@ -323,7 +331,8 @@ def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
             # system calls each (a worker makes the thumbnail of every take)
             whole = fh.readall() if version.st_size <= _READ_WHOLE else None
         with Image.open(io.BytesIO(whole) if whole is not None else path) as opened:
-            if whole is not None and _own_thumbnail(opened, size):
+            own = whole is not None and _own_thumbnail(opened, size)
+            if whole is not None and own:
                 data = whole  # the picture is its own thumbnail: no decoding, no encoding
             else:
                 picture = ImageOps.exif_transpose(opened)
@@ -337,9 +346,14 @@ def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         log.warning("no thumbnail for %s: %s", relpath, exc)
         return None
-    target = thumbnail_relpath(relpath, size, version)
-    making_folder((root / target).parent, lambda: atomic_write(root / target, data))
-    return target
+    relative = thumbnail_relpath(relpath, size, version)
+    target = root / relative
+    if own:
+        # the same bytes: a hard link to the picture (a take is never written in place)
+        making_folder(target.parent, lambda: link_or_write(path, target, data))
+    else:
+        making_folder(target.parent, lambda: atomic_write(target, data))
+    return relative
 
 
 #: Pixel modes a thumbnail keeps as they are (others become RGB or RGBA).

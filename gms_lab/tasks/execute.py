@@ -24,7 +24,7 @@ import orjson
 
 from ..core import assets, exports, takes
 from ..core.errors import ProjectNotFound, StudioError
-from ..core.files import atomic_write, fsync_dir, making_folder, media_kind
+from ..core.files import SpareFolders, atomic_write, fsync_dir, making_folder, media_kind
 from ..core.paths import public_text
 from ..core.projects import EXPORTS, RENDERS
 from ..events import (
@@ -234,8 +234,16 @@ def _run(
             relay.drop_previews()
 
 
+#: Job folders and preview folders kept empty for the next tasks (a rename each way, no
+#: folder made or removed).
+_SPARE_JOB_FOLDERS = SpareFolders()
+_SPARE_PREVIEW_FOLDERS = SpareFolders()
+
+
 def _fresh_folder(path: Path) -> None:
     """Make `path` an empty folder (its parents too): a redelivered task starts clean."""
+    if _SPARE_JOB_FOLDERS.take(path):
+        return
     try:
         path.mkdir()
     except FileNotFoundError:
@@ -246,7 +254,10 @@ def _fresh_folder(path: Path) -> None:
 
 
 def _remove_folder(path: Path) -> None:
-    """Remove a job's folder: mostly empty by now (its outputs were moved into place)."""
+    """Remove a job's folder: mostly empty by now (its outputs were moved into place); an
+    empty one is kept for the next job."""
+    if _SPARE_JOB_FOLDERS.give(path):
+        return
     try:
         os.rmdir(path)
     except FileNotFoundError:
@@ -319,8 +330,9 @@ class _ProgressRelay:
         relpath = takes.preview_relpath(self.task_id, len(self.previews) + 1, source.suffix)
         target = self.root / relpath
         try:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(source, target)
+            if not self.previews and not _SPARE_PREVIEW_FOLDERS.take(target.parent):
+                target.parent.mkdir(parents=True, exist_ok=True)
+            making_folder(target.parent, lambda: os.replace(source, target))
         except OSError as exc:  # a preview is a nicety: never fail the take for it
             log.warning("preview of %s not kept: %s", self.task_id, exc)
             return False
@@ -376,11 +388,21 @@ class _ProgressRelay:
         if self.previews:
             folder = self.previews[0].parent
             self.previews.clear()
-            timer = threading.Timer(
-                PREVIEWS_LINGER, shutil.rmtree, args=(folder,), kwargs={"ignore_errors": True}
-            )
+            timer = threading.Timer(PREVIEWS_LINGER, _empty_previews, args=(folder,))
             timer.daemon = True
             timer.start()
+
+
+def _empty_previews(folder: Path) -> None:
+    """Remove a task's previews; their emptied folder is kept for another task's."""
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                os.unlink(entry.path)
+    except OSError:
+        pass
+    if not _SPARE_PREVIEW_FOLDERS.give(folder):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _sidecar_bytes(sidecar: dict[str, Any]) -> bytes:

@@ -195,6 +195,14 @@ async def test_a_burst_of_takes_is_one_commit_and_the_process_stays_warm(
         assert time.monotonic() < deadline, git(folder, "log", "--format=%s")
         await asyncio.sleep(0.1)
     assert git(folder, "log", "--format=%s").splitlines() == ["Add 3 takes", "Create project"]
+    # each job's folder is kept, empty, for the next job (renamed, not made and removed)
+    jobs = folder / "03_Renders" / ".jobs"
+    while {p.name for p in jobs.iterdir()} & set(ids):
+        assert time.monotonic() < deadline, list(jobs.iterdir())
+        await asyncio.sleep(0.05)
+    spares = list(jobs.iterdir())
+    assert 1 <= len(spares) <= 3 and all(p.name.startswith(".spare-") for p in spares), spares
+    assert not [p for p in spares if any(p.iterdir())]
 
 
 @pytest.mark.parametrize(

@@ -32,6 +32,12 @@ def test_a_small_png_is_its_own_thumbnail_byte_for_byte(tmp_path: Path) -> None:
         thumb = make_thumbnail(tmp_path, relpath, SIZE)
         assert thumb is not None and thumb.startswith("05_Cache/thumbnails/")
         assert (tmp_path / thumb).read_bytes() == (tmp_path / relpath).read_bytes()
+        # ... and a hard link to it: no new file was written (a take is never written in place)
+        assert (tmp_path / thumb).stat().st_ino == (tmp_path / relpath).stat().st_ino
+    # made again (the take filed again by a redelivered task): the link is replaced whole
+    again = make_thumbnail(tmp_path, relpath, SIZE)
+    assert again == thumb and (tmp_path / thumb).stat().st_nlink == 2
+    assert not [p for p in (tmp_path / thumb).parent.iterdir() if p.name.startswith(".")]
 
 
 def test_a_bigger_png_is_shrunk_to_the_thumbnail_size(tmp_path: Path) -> None:
