@@ -79,11 +79,17 @@ def describe_model(entry: Path) -> ModelInfo | None:
 
 
 def find_model(folder: Path, name: str) -> ModelInfo:
-    """The model called `name`, or `InvalidInput` naming the folder and the models there."""
+    """The model called `name`, or `InvalidInput` naming the folder and the models there.
+
+    Only the entries that can bear the name are described (the folder `name`, else the
+    checkpoint `name.safetensors`, as `list_models` ranks them): a submit names its model, and
+    describing every model of a library stats every file of it."""
+    if name and "/" not in name and "\\" not in name and "\0" not in name and name[0] != ".":
+        for entry in (folder / name, folder / f"{name}.safetensors"):
+            model = describe_model(entry)
+            if model is not None and model.name == name:
+                return model
     models = list_models(folder)
-    for model in models:
-        if model.name == name:
-            return model
     known = ", ".join(m.name for m in models) or "none yet"
     raise InvalidInput(
         f"Unknown model {name!r}. Models in {folder} : {known}. Put a diffusers folder "

@@ -60,9 +60,13 @@ def test_both_formats_are_listed_with_family_and_size(tmp_path: Path) -> None:
     assert listed["in-a-folder"].family == "stable-diffusion-xl"
     assert listed["in-a-folder"].path == "in-a-folder/model.safetensors"
     assert find_model(models, "dream-v1").format == "single-file"
-    with pytest.raises(InvalidInput) as unknown:
-        find_model(models, "nope")
-    assert str(models) in unknown.value.message and "dream-v1" in unknown.value.message
+    # a name finds what the listing calls by it, reading no other model
+    for name, model in listed.items():
+        assert find_model(models, name) == model
+    for name in ("nope", "notes.txt", "dream-v1.safetensors", "../AI_Models/dream-v1", ".partial"):
+        with pytest.raises(InvalidInput) as unknown:
+            find_model(models, name)
+        assert str(models) in unknown.value.message and "dream-v1" in unknown.value.message
     assert list_models(tmp_path / "missing") == []
 
 
