@@ -320,10 +320,15 @@ class EventPublisher:
         """Wait (at most `timeout` s) until every event queued so far was sent or dropped."""
         return self._wait_for(self._queued, timeout)
 
-    def flush_mine(self, timeout: float = 5.0) -> bool:
+    def mine(self) -> int:
+        """The ticket of the last item this thread queued (0: none yet), for `flush_mine`."""
+        return int(getattr(self._mine, "ticket", 0))
+
+    def flush_mine(self, timeout: float = 5.0, upto: int | None = None) -> bool:
         """Wait (at most `timeout` s) until the events this thread queued were sent or dropped
-        (a task's before its message is acknowledged), not for the other threads' too."""
-        return self._wait_for(getattr(self._mine, "ticket", 0), timeout)
+        (a task's before its message is acknowledged), not for the other threads' too; with
+        `upto` (a ticket from `mine`), only those it had queued then."""
+        return self._wait_for(self.mine() if upto is None else upto, timeout)
 
     def _wait_for(self, ticket: int, timeout: float) -> bool:
         if self._done >= ticket or self._pid != os.getpid():

@@ -431,6 +431,9 @@ def _complete(
 ) -> TaskRecord:
     """Place the outputs, register them, and announce success."""
     runner_kind, seq = (relay.end(), relay.seq) if relay is not None else (None, 0)
+    # the task's own events: its progress, all queued by now (the project's change events
+    # this filing queues are not the task's: its success need not wait for them)
+    progressed = ctx.publisher.mine()
     # a project deleted meanwhile must not be half re-created by the outputs put in place
     root = ctx.core.projects.path(record.project_id)
     first, *others = outcome.outputs
@@ -543,9 +546,9 @@ def _complete(
             events.append(NodeStateUpdated(node_id=result.take_id or "", state=state))
         return [(channel(r.project_id), encode(event)) for event in events]
 
-    # the task's own events queued so far (its progress) go out first: a task's events keep
-    # their order, and the success is not a round trip of the event sender's besides
-    ctx.publisher.flush_mine(ctx.config.redis_timeout)
+    # the task's own events (its progress) go out first: a task's events keep their order,
+    # and the success is not a round trip of the event sender's besides
+    ctx.publisher.flush_mine(ctx.config.redis_timeout, upto=progressed)
     final = ctx.records.update(record.task_id, done, announce=told)
     if spec.produces == "take":
         schedule_commit(final.project_id, f"{final.node_id}: take {result.take_id}", final.author)

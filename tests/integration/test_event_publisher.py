@@ -46,6 +46,32 @@ def test_each_thread_waits_for_its_own_events_which_arrive_in_order(redis_url: s
     listener.close()
 
 
+def test_a_thread_waits_for_its_events_up_to_a_ticket_not_for_those_after(
+    redis_url: str,
+) -> None:
+    """A task's success waits for its progress events, not for the project's change events
+    its own filing queued after them."""
+    publisher = EventPublisher(redis.Redis.from_url(redis_url))
+    publisher.publish("harbour", Pong(time=1))
+    progressed = publisher.mine()
+    assert publisher.flush_mine(5.0, upto=progressed)
+    held, holding = threading.Event(), threading.Event()
+
+    def hold(_pipeline: object) -> None:  # the sender is busy with what came after
+        holding.set()
+        held.wait(10)
+
+    publisher.later(hold)
+    publisher.publish("harbour", Pong(time=2))
+    assert holding.wait(5)
+    start = time.monotonic()
+    assert publisher.flush_mine(5.0, upto=progressed)  # at once
+    assert time.monotonic() - start < 0.5
+    assert not publisher.flush_mine(0.2)  # the later ones are not sent yet
+    held.set()
+    assert publisher.flush_mine(5.0) and publisher.sent == 3  # two events, the commands
+
+
 def test_a_thread_that_published_nothing_does_not_wait(redis_url: str) -> None:
     publisher = EventPublisher(redis.Redis.from_url(redis_url))
     start = time.monotonic()
