@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from gms_lab.core import manifest
 from gms_lab.models import TaskRecord, TaskStatus, TaskSubmit
+from gms_lab.tasks.celery_app import QUEUE
 from gms_lab.tasks.service import EXECUTE, EXECUTE_TAKES
 from tests.services import (
     Worker,
@@ -119,3 +123,28 @@ def test_quick_takes_queued_during_a_send_share_the_next_message(tmp_path: Path)
         takes = ctx.core.manifests.read(project_id).chapters[0].scenes[0].shots[0].takes
         assert sorted(t.task_id or "" for t in takes) == sorted(a.task_id for a in answers)
         assert all(t.status.value == "completed" and t.file for t in takes)
+
+
+def test_a_queued_message_shows_monitors_no_parameters(tmp_path: Path) -> None:
+    """The message a worker runs carries the parameters; its headers (what Flower or
+    `celery events` show) name the task, not the user's prompt."""
+    with redis_server(tmp_path / "redis") as url:
+        service = task_service(studio_config(tmp_path / "ws"), url)
+        project_id, shot = project_with_shot(service.ctx.core, "Private")
+        prompt = "a secret harbour at dawn"
+        request = TaskSubmit(
+            project_id=project_id,
+            node_id=shot,
+            pipeline="still",
+            parameters={**TINY_STILL, "prompt": prompt},
+        )
+        record = service.submit(request)
+        raw = redis.Redis.from_url(url).lrange(QUEUE, 0, -1)  # no worker: it waits there
+        assert len(raw) == 1
+        message = json.loads(raw[0])
+        headers = message["headers"]
+        assert headers["task"] == EXECUTE and headers["id"] == record.task_id
+        assert prompt not in json.dumps(headers) and headers["argsrepr"] == "()"
+        assert record.task_id in headers["kwargsrepr"] and "parameters" not in headers["kwargsrepr"]
+        args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
+        assert args == [] and kwargs["parameters"]["prompt"] == prompt
