@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
+import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -82,6 +84,26 @@ def reference_loop() -> float:
     return min(once() for _ in range(3)) * 1e3
 
 
+def new_file_cost(count: int = 64) -> float:
+    """Microseconds a new empty file's creation takes here now, the median of `count`, in a new
+    folder of the temp folder (where the bench works). On ext4 without a journal (our
+    machines) a new inode is found past every inode of its group freed in the last minutes:
+    after a burst of deletions (an install, a test run, the bench's own rows) it costs 10 to
+    20 times more, and every row that makes files with it."""
+    folder = tempfile.mkdtemp(prefix="gms-bench-files-")
+    times: list[float] = []
+    try:
+        for i in range(count):
+            start = time.perf_counter()
+            os.close(os.open(os.path.join(folder, f"f{i}"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+            times.append(time.perf_counter() - start)
+    finally:
+        for i in range(len(times)):
+            os.unlink(os.path.join(folder, f"f{i}"))
+        os.rmdir(folder)
+    return statistics.median(times) * 1e6
+
+
 class Table:
     """Rows as they are measured; printed as a Markdown table and written as JSON."""
 
@@ -91,12 +113,18 @@ class Table:
         self.started = time.time()
         #: `reference_loop()` before each group, by group.
         self.host: dict[str, float] = {}
+        #: Microseconds a new file's creation took before each group (`new_file_cost`).
+        self.files: dict[str, float] = {}
 
     def run(self, group: str, bench: Callable[..., None], *args: Any, **kwargs: Any) -> None:
         """Run one group; one that cannot run here (a missing package, say) is told and
         skipped, and the table of the others is still printed and written."""
         self.host[group] = reference_loop()
-        print(f"[{group}] host: the reference loop takes {self.host[group]:.0f} ms")
+        self.files[group] = new_file_cost()
+        print(
+            f"[{group}] host: the reference loop takes {self.host[group]:.0f} ms, "
+            f"a new file {self.files[group]:.0f} µs"
+        )
         try:
             bench(*args, **kwargs)
         except Exception as exc:
@@ -130,7 +158,13 @@ class Table:
             lines.append(f"| {group}: not measured ({reason}) | — | — | — | — | — |")
         if self.host:
             loops = ", ".join(f"{group} {ms:.0f} ms" for group, ms in self.host.items())
-            lines += ["", f"The reference loop before each group (lower is faster): {loops}."]
+            files = ", ".join(f"{group} {us:.0f} µs" for group, us in self.files.items())
+            lines += [
+                "",
+                f"The reference loop before each group (lower is faster): {loops}.",
+                "",
+                f"A new file's creation before each group (the disk's state): {files}.",
+            ]
         return "\n".join(lines)
 
     def write(self, path: Path) -> None:
@@ -144,6 +178,7 @@ class Table:
                 "cpus": __import__("os").cpu_count(),
                 "platform": platform.platform(),
                 "referenceLoopMs": self.host,
+                "newFileMicroseconds": self.files,
             },
             "rows": [asdict(r) for r in self.rows],
             "skipped": self.skipped,
