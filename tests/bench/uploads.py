@@ -48,7 +48,7 @@ def post_file(
 
 
 def bench_uploads(
-    studio: Server, bare: Server, table: Table, tmp: Path, project_dir: Path, rounds: int = 5
+    studio: Server, bare: Server, table: Table, tmp: Path, project_dir: Path, rounds: int = 6
 ) -> None:
     """256 MiB raw and multipart into the studio vs the bare handler, `rounds` times in turns
     (each upload starting with nothing left to write back, the order turning each round);
@@ -86,10 +86,14 @@ def bench_uploads(
         ("raw", studio, raw_path, source, "application/octet-stream"),
         ("multipart", studio, multi_path, multipart, f"multipart/form-data; boundary={boundary}"),
     ]
+    # each kind takes each place, and comes after each other kind, in turn: the disk carries
+    # over from one upload to the next (the blocks the one before freed are quick to write
+    # again), and in plain rotations each kind would always follow the same other kind
+    backwards = uploads[::-1]
+    orders = [uploads[i:] + uploads[:i] for i in range(len(uploads))]
+    orders += [backwards[i:] + backwards[:i] for i in range(len(uploads))]
     for round_ in range(rounds):
-        # each kind takes each place in turn: none always comes after the others' writes
-        turn = round_ % len(uploads)
-        for kind, server, path, body, ctype in uploads[turn:] + uploads[:turn]:
+        for kind, server, path, body, ctype in orders[round_ % len(orders)]:
             # each upload starts with nothing left to write back: the one before it (256 MiB
             # fsynced, or the source's pages) is not flushed in its time
             os.sync()
