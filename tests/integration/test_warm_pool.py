@@ -82,18 +82,19 @@ def test_a_job_sent_to_a_busy_program_runs_the_moment_the_one_before_ends(
     spec, pool, runner = ahead_runner()
     seen: list[tuple[int, str, float]] = []
 
-    def run(n: int, steps: int) -> JobOutcome:
+    def run(n: int, steps: int, pause: float) -> JobOutcome:
         return runner.run(
             spec,
-            paced(tmp_path, n, steps, 0.05),
+            paced(tmp_path, n, steps, pause),
             lambda p, s, preview=None: seen.append((n, "progress", p)),
             on_start=lambda kind: seen.append((n, "start", 0.0)),
         )
 
     with ThreadPoolExecutor(2) as threads:
-        first = threads.submit(run, 1, 10)
+        # the first runs 2 s: long enough, on a loaded machine, to see the second wait
+        first = threads.submit(run, 1, 10, 0.2)
         wait_until(lambda: (1, "progress", 0.1) in seen, 10, 0.01)
-        second = threads.submit(run, 2, 2)
+        second = threads.submit(run, 2, 2, 0.05)
         # its line went to the busy program: it waits there, not for the program's return
         wait_until(lambda: pool.waiting_count() == 1, 5, 0.005)
         assert (2, "start", 0.0) not in seen
