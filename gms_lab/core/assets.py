@@ -332,7 +332,8 @@ def make_thumbnail(root: Path, relpath: str, size: int) -> str | None:
             whole = fh.readall() if version.st_size <= _READ_WHOLE else None
         with Image.open(io.BytesIO(whole) if whole is not None else path) as opened:
             own = whole is not None and _own_thumbnail(opened, size)
-            if whole is not None and own:
+            if own:
+                assert whole is not None
                 data = whole  # the picture is its own thumbnail: no decoding, no encoding
             else:
                 picture = ImageOps.exif_transpose(opened)

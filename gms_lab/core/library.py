@@ -84,7 +84,7 @@ def find_model(folder: Path, name: str) -> ModelInfo:
     Only the entries that can bear the name are described (the folder `name`, else the
     checkpoint `name.safetensors`, as `list_models` ranks them): a submit names its model, and
     describing every model of a library stats every file of it."""
-    if name and "/" not in name and "\\" not in name and "\0" not in name and name[0] != ".":
+    if name and "/" not in name and "\0" not in name and name[0] != ".":
         for entry in (folder / name, folder / f"{name}.safetensors"):
             model = describe_model(entry)
             if model is not None and model.name == name:

@@ -330,8 +330,8 @@ class _ProgressRelay:
         relpath = takes.preview_relpath(self.task_id, len(self.previews) + 1, source.suffix)
         target = self.root / relpath
         try:
-            if not self.previews and not _SPARE_PREVIEW_FOLDERS.take(target.parent):
-                target.parent.mkdir(parents=True, exist_ok=True)
+            if not self.previews:
+                _SPARE_PREVIEW_FOLDERS.take(target.parent)  # else made when missing, below
             making_folder(target.parent, lambda: os.replace(source, target))
         except OSError as exc:  # a preview is a nicety: never fail the take for it
             log.warning("preview of %s not kept: %s", self.task_id, exc)

@@ -175,7 +175,7 @@ class Table:
             "seconds": round(time.time() - self.started, 1),
             "machine": {
                 "python": platform.python_version(),
-                "cpus": __import__("os").cpu_count(),
+                "cpus": os.cpu_count(),
                 "platform": platform.platform(),
                 "referenceLoopMs": self.host,
                 "newFileMicroseconds": self.files,
