@@ -394,6 +394,82 @@ describe('StudioModel: task events are ordered by seq', () => {
     ]);
   });
 
+  it('tells the end of a quick task whose record, read on its first event, already had it', async () => {
+    const { sockets, notices, api, model } = ctx;
+    const made = {
+      kind: 'animatic' as const,
+      scope: 'sc1',
+      scopeKind: 'scene' as const,
+      scopeName: 'Dawn',
+      path: '06_Exports/animatic-dawn.mp4',
+      created: '2026-11-27T03:00:00Z',
+      size: 1000,
+      url: '/files/animatic-dawn.mp4'
+    };
+    // the export ended before the record its first progress event asks for was read
+    api.getTaskStatus.mockResolvedValueOnce(
+      taskRecord({
+        taskId: 'export-fast',
+        nodeId: 'sc1',
+        pipeline: 'animatic',
+        status: 'completed',
+        progress: 1,
+        seq: 3,
+        result: { outputPath: made.path, export: made }
+      })
+    );
+    sockets[0].emit({
+      type: 'task_progress',
+      taskId: 'export-fast',
+      nodeId: 'sc1',
+      seq: 1,
+      progress: 0.5,
+      step: 'cutting',
+      status: 'running',
+      pipeline: 'animatic',
+      preview: null
+    });
+    await settle();
+    expect(model.tasks.get('export-fast')?.status).toBe('completed');
+    const success = {
+      type: 'task_success' as const,
+      taskId: 'export-fast',
+      nodeId: 'sc1',
+      seq: 3,
+      result: { outputPath: made.path, export: made }
+    };
+    sockets[0].emit(success);
+    // told once: a replay of the same event is not told again
+    sockets[0].emit(success);
+    await settle();
+    expect(notices.map(n => [n.key, n.type, n.message])).toEqual([
+      [
+        'export-fast',
+        'success',
+        'Animatic of Dawn is ready: 06_Exports/animatic-dawn.mp4'
+      ]
+    ]);
+  });
+
+  it('does not tell the end of a task that had ended before the page read it', async () => {
+    const { sockets, notices, api, model } = ctx;
+    api.getTaskStatus.mockResolvedValueOnce(
+      taskRecord({ taskId: 'old', status: 'completed', progress: 1, seq: 4 })
+    );
+    model.tasks.applySnapshot([
+      taskRecord({ taskId: 'old', status: 'completed', progress: 1, seq: 4 })
+    ]);
+    sockets[0].emit({
+      type: 'task_success',
+      taskId: 'old',
+      nodeId: 'sh1',
+      seq: 4,
+      result: { outputPath: 'x.png', takeId: 't1' }
+    });
+    await settle();
+    expect(notices).toEqual([]);
+  });
+
   it('says "Export failed" of an export started elsewhere (a notebook), with no Retry', async () => {
     const { sockets, notices, api, model } = ctx;
     api.listPipelines.mockResolvedValueOnce({

@@ -359,6 +359,11 @@ export class TaskTracker {
           takeId: known.takeId ?? record.takeId
         });
       } else {
+        if (known && !isFinished(known.status) && isFinished(record.status)) {
+          // It ended while its record was being read (a quick export seen first through a
+          // progress event): its end event may now arrive with no newer seq; it is still told.
+          this._endedUntold.add(record.taskId);
+        }
         this._tasks.set(record.taskId, { ...known, ...record });
       }
       changed = true;
@@ -381,7 +386,7 @@ export class TaskTracker {
 
   /** Apply a `task_success` event; a take's success is announced once the manifest has it. */
   applySuccess(event: TaskSuccess): void {
-    const applied = this._apply(event.taskId, event.seq, event.nodeId, {
+    const applied = this._applyEnd(event.taskId, event.seq, event.nodeId, {
       status: 'completed',
       progress: 1,
       step: 'done',
@@ -447,7 +452,7 @@ export class TaskTracker {
 
   /** Apply a `task_failed` event (a failure or a cancel). */
   applyFailure(event: TaskFailed): void {
-    const applied = this._apply(event.taskId, event.seq, event.nodeId, {
+    const applied = this._applyEnd(event.taskId, event.seq, event.nodeId, {
       status: event.cancelled ? 'cancelled' : 'error',
       error: event.error,
       step: event.cancelled ? 'cancelled' : 'failed',
@@ -545,6 +550,22 @@ export class TaskTracker {
     return true;
   }
 
+  /**
+   * Apply a task's end event. It is also to be told when a record read meanwhile already
+   * ended the task, so the event itself is not newer.
+   *
+   * @returns whether the end is to be told
+   */
+  private _applyEnd(
+    taskId: string,
+    seq: number,
+    nodeId: string,
+    changes: Partial<ITaskRecord>
+  ): boolean {
+    const applied = this._apply(taskId, seq, nodeId, changes);
+    return this._endedUntold.delete(taskId) || applied;
+  }
+
   /** Read one task's record and merge it by seq; failures are left to the next resync. */
   private async _fetch(taskId: string): Promise<void> {
     try {
@@ -559,6 +580,7 @@ export class TaskTracker {
 
   private _reset(): void {
     this._tasks = new Map();
+    this._endedUntold.clear();
     this._olderCursor = null;
     this._pagedFurther = false;
     this._changed.emit(this._tasks);
@@ -575,6 +597,8 @@ export class TaskTracker {
   private _selection: SelectionModel;
   private _memory: StudioMemory;
   private _tasks = new Map<string, ITaskRecord>();
+  /** Tasks a record read showed ending, whose end event is still to be told. */
+  private _endedUntold = new Set<string>();
   private _olderCursor: string | null = null;
   private _pagedFurther = false;
   private _pipelines: IPipeline[] = [];
