@@ -74,6 +74,7 @@ class GMSLab(ExtensionApp):
     )
     thumbnail_size = Int(None, allow_none=True, help=_help("thumbnail_size")).tag(config=True)
     watch = Bool(None, allow_none=True, help=_help("watch")).tag(config=True)
+    worker_log_tasks = Bool(None, allow_none=True, help=_help("worker_log_tasks")).tag(config=True)
     gc_freeze = Bool(None, allow_none=True, help=_help("gc_freeze")).tag(config=True)
     docker_host = Unicode(None, allow_none=True, help=_help("docker_host")).tag(config=True)
     redis_timeout = Float(None, allow_none=True, help=_help("redis_timeout")).tag(config=True)

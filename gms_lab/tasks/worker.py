@@ -203,6 +203,19 @@ def ping(key: str) -> None:
     ctx.redis.set(key, repr(time.time()), ex=60)
 
 
+#: Celery's loggers of a line per task: "received" (the consumer) and "succeeded" (the task).
+TASK_LINE_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
+
+
+@signals.after_setup_logger.connect
+def _task_lines(**_: Any) -> None:
+    """Without `worker_log_tasks`, a worker logs no line per task received or ended (Celery
+    looks at the level once, when it sets up a task's handling: set before that)."""
+    if not config.worker_log_tasks:
+        for name in TASK_LINE_LOGGERS:
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @signals.worker_process_init.connect
 def _child_dies_with_worker(**_: Any) -> None:
     """A pool process gets SIGKILL when the worker dies, so no orphan finishes a task twice."""
