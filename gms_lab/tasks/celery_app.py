@@ -81,7 +81,11 @@ def sender(app: Celery) -> Callable[[str, str, dict[str, Any]], None]:
 
     A task's parameters (its prompt: a user's words) are not copied into the message's headers
     for monitors (`kwargsrepr`, which Flower and `celery events` show): the task's record holds
-    them, and Celery's safe repr of them cost about 0.1 ms a send."""
+    them, and Celery's safe repr of them cost about 0.1 ms a send.
+
+    Nothing is declared before a send (`declare=[]`): on Redis a message to the default queue
+    is an `LPUSH` to its list, which needs no declaration, yet kombu copied and bound the queue
+    for each send to look it up in its cache (5% of a submit's time)."""
 
     def send(name: str, task_id: str, kwargs: dict[str, Any]) -> None:
         shown = {key: value for key, value in kwargs.items() if key != "parameters"}
@@ -92,6 +96,7 @@ def sender(app: Celery) -> Callable[[str, str, dict[str, Any]], None]:
             ignore_result=True,
             argsrepr="()",
             kwargsrepr=repr(shown),
+            declare=[],
         )
 
     return send

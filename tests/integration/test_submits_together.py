@@ -139,8 +139,11 @@ def test_a_queued_message_shows_monitors_no_parameters(tmp_path: Path) -> None:
             parameters={**TINY_STILL, "prompt": prompt},
         )
         record = service.submit(request)
-        raw = redis.Redis.from_url(url).lrange(QUEUE, 0, -1)  # no worker: it waits there
+        client = redis.Redis.from_url(url)
+        raw = client.lrange(QUEUE, 0, -1)  # no worker: it waits there
         assert len(raw) == 1
+        # the send declared nothing (no kombu binding): the queue's list needs no declaration
+        assert client.keys("_kombu.binding.*") == []
         message = json.loads(raw[0])
         headers = message["headers"]
         assert headers["task"] == EXECUTE and headers["id"] == record.task_id
