@@ -50,6 +50,31 @@ const progress = (seq: number, value: number, step = `step ${seq}`) => ({
   preview: null
 });
 
+/** What an animatic export of the scene Dawn made (a `task_success`'s `export`). */
+const animaticOfDawn = {
+  kind: 'animatic' as const,
+  scope: 'sc1',
+  scopeKind: 'scene' as const,
+  scopeName: 'Dawn',
+  path: '06_Exports/animatic-dawn.mp4',
+  created: '2026-11-27T03:00:00Z',
+  size: 1000,
+  url: '/files/animatic-dawn.mp4'
+};
+
+/** The first progress event of an animatic export of the scene `sc1`. */
+const cutting = (taskId: string) => ({
+  type: 'task_progress' as const,
+  taskId,
+  nodeId: 'sc1',
+  seq: 1,
+  progress: 0.5,
+  step: 'cutting',
+  status: 'running' as const,
+  pipeline: 'animatic',
+  preview: null
+});
+
 describe('StudioModel: opening a project', () => {
   it('reads the manifest, tasks and assets, selects the project and connects', async () => {
     const { api, model, sockets } = setup();
@@ -321,19 +346,7 @@ describe('StudioModel: task events are ordered by seq', () => {
       taskId: 'export-1',
       nodeId: 'sc1',
       seq: 3,
-      result: {
-        outputPath: '06_Exports/animatic-dawn.mp4',
-        export: {
-          kind: 'animatic',
-          scope: 'sc1',
-          scopeKind: 'scene',
-          scopeName: 'Dawn',
-          path: '06_Exports/animatic-dawn.mp4',
-          created: '2026-11-27T03:00:00Z',
-          size: 1000,
-          url: '/files/animatic-dawn.mp4'
-        }
-      }
+      result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
     });
     announce('export-2');
     await settle();
@@ -396,16 +409,6 @@ describe('StudioModel: task events are ordered by seq', () => {
 
   it('tells the end of a quick task whose record, read on its first event, already had it', async () => {
     const { sockets, notices, api, model } = ctx;
-    const made = {
-      kind: 'animatic' as const,
-      scope: 'sc1',
-      scopeKind: 'scene' as const,
-      scopeName: 'Dawn',
-      path: '06_Exports/animatic-dawn.mp4',
-      created: '2026-11-27T03:00:00Z',
-      size: 1000,
-      url: '/files/animatic-dawn.mp4'
-    };
     // the export ended before the record its first progress event asks for was read
     api.getTaskStatus.mockResolvedValueOnce(
       taskRecord({
@@ -415,20 +418,10 @@ describe('StudioModel: task events are ordered by seq', () => {
         status: 'completed',
         progress: 1,
         seq: 3,
-        result: { outputPath: made.path, export: made }
+        result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
       })
     );
-    sockets[0].emit({
-      type: 'task_progress',
-      taskId: 'export-fast',
-      nodeId: 'sc1',
-      seq: 1,
-      progress: 0.5,
-      step: 'cutting',
-      status: 'running',
-      pipeline: 'animatic',
-      preview: null
-    });
+    sockets[0].emit(cutting('export-fast'));
     await settle();
     expect(model.tasks.get('export-fast')?.status).toBe('completed');
     const success = {
@@ -436,7 +429,7 @@ describe('StudioModel: task events are ordered by seq', () => {
       taskId: 'export-fast',
       nodeId: 'sc1',
       seq: 3,
-      result: { outputPath: made.path, export: made }
+      result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
     };
     sockets[0].emit(success);
     // told once: a replay of the same event is not told again
@@ -452,10 +445,7 @@ describe('StudioModel: task events are ordered by seq', () => {
   });
 
   it('does not tell the end of a task that had ended before the page read it', async () => {
-    const { sockets, notices, api, model } = ctx;
-    api.getTaskStatus.mockResolvedValueOnce(
-      taskRecord({ taskId: 'old', status: 'completed', progress: 1, seq: 4 })
-    );
+    const { sockets, notices, model } = ctx;
     model.tasks.applySnapshot([
       taskRecord({ taskId: 'old', status: 'completed', progress: 1, seq: 4 })
     ]);
@@ -487,17 +477,7 @@ describe('StudioModel: task events are ordered by seq', () => {
       ]
     });
     await model.tasks.loadPipelines();
-    sockets[0].emit({
-      type: 'task_progress',
-      taskId: 'nb-export',
-      nodeId: 'sc1',
-      seq: 1,
-      progress: 0.5,
-      step: 'cutting',
-      status: 'running',
-      pipeline: 'animatic',
-      preview: null
-    });
+    sockets[0].emit(cutting('nb-export'));
     sockets[0].emit({
       type: 'task_failed',
       taskId: 'nb-export',
