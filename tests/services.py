@@ -31,6 +31,8 @@ REPO = Path(__file__).resolve().parent.parent
 TEST_PIPELINES = REPO / "tests" / "fixtures" / "pipelines"
 #: Seconds the tests' workers give a pipeline to answer a cancel (the default is 10).
 CANCEL_GRACE = 2.0
+#: The parameters of a tiny `still` take: a few milliseconds to paint.
+TINY_STILL = {"prompt": "a quay", "width": 16, "height": 16, "steps": 1}
 
 
 def wait_until(check: object, timeout: float = 20.0, interval: float = 0.05) -> None:

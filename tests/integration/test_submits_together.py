@@ -16,6 +16,7 @@ from gms_lab.models import TaskRecord, TaskStatus, TaskSubmit
 from gms_lab.tasks.celery_app import QUEUE
 from gms_lab.tasks.service import EXECUTE, EXECUTE_TAKES
 from tests.services import (
+    TINY_STILL,
     Worker,
     project_with_shot,
     redis_server,
@@ -23,9 +24,6 @@ from tests.services import (
     task_service,
     wait_until,
 )
-
-#: A tiny `still` take: a few milliseconds to paint.
-TINY_STILL = {"prompt": "a quay", "width": 16, "height": 16, "steps": 1}
 
 
 def test_a_take_being_queued_is_waited_for_by_the_write_of_another(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from gms_lab.models import TaskStatus, TaskSubmit
 from tests.services import (
+    TINY_STILL,
     Worker,
     project_with_shot,
     redis_server,
@@ -13,8 +14,6 @@ from tests.services import (
     task_service,
     wait_until,
 )
-
-TINY = {"prompt": "a quay at dawn", "width": 16, "height": 16, "steps": 1}
 
 
 def test_a_worker_logs_a_line_per_task_only_with_worker_log_tasks(tmp_path: Path) -> None:
@@ -31,7 +30,7 @@ def test_a_worker_logs_a_line_per_task_only_with_worker_log_tasks(tmp_path: Path
             try:
                 record = service.submit(
                     TaskSubmit(
-                        project_id=project_id, node_id=shot, pipeline="still", parameters=TINY
+                        project_id=project_id, node_id=shot, pipeline="still", parameters=TINY_STILL
                     )
                 )
                 wait_until(lambda r=record, c=ctx: c.records.get(r.task_id).status.finished, 60)
