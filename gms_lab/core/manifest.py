@@ -21,7 +21,8 @@ validate that dict again and serialise it (four full passes), a read parsed it e
 - **One serialisation.** The bytes written are also what the REST API answers for the project.
 
 The durability rule is unchanged: lock → change → bump the version → temp file → fsync →
-rename → fsync the folder, and only then does `update` return.
+rename → unlock → fsync the folder, and only then does `update` return (the folder's fsync
+waits outside the lock, so the next writer does not wait for it).
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from ..models import (
     Take,
 )
 from .errors import InvalidInput, ProjectDamaged, ProjectNotFound, VersionConflict
-from .files import atomic_write, making_folder
+from .files import atomic_write, fsync_dir, making_folder
 from .forks import fork, lazy_fork, owning
 from .workspace import Workspace
 
@@ -336,17 +337,22 @@ class ManifestStore:
                 except Unchanged as nothing:
                     return current, nothing.value
             self._write(path, entry, project)
+        fsync_dir(path.parent)  # the lock is free meanwhile (see `_write`)
         if self.on_write is not None:
             self.on_write(project)
         return project, outcome
 
     def _write(self, path: Path, entry: _Entry, project: Project) -> None:
-        """Serialise the changed project as the next version and write it (fsynced)."""
+        """Serialise the changed project as the next version and write it: the file is fsynced
+        and renamed into place, the folder is not. The caller fsyncs the folder after it has
+        let go of the project's lock, and answers only then: the next writer serialises its
+        change meanwhile, and an answered write is on disk as before (a folder's fsync makes
+        the renames before it durable too, so a later writer's answer covers this file)."""
         serialiser = entry.serialiser or Serialiser()
         with _refused():
             project.version = entry.project.version + 1
             data = serialiser.dump(project)
-        stamp = atomic_write(path, data, release_later=len(data) >= _RELEASE_LATER)
+        stamp = atomic_write(path, data, sync_dir=False, release_later=len(data) >= _RELEASE_LATER)
         self._remember(path, _Entry(stamp, data[:_HEAD], project, data, serialiser))
 
     @contextlib.contextmanager
@@ -419,14 +425,18 @@ class ManifestStore:
                     batch = self._batches[path]
                     waiting, batch.waiting = batch.waiting, []
                 written = self._commit(project_id, path, waiting)
+            if written is not None:
+                fsync_dir(path.parent)  # the lock is free meanwhile (see `_write`)
         except BaseException as exc:  # the lock or the manifest itself failed: all of them fail
             with self._guard:
                 if not waiting:
                     batch = self._batches[path]
                     waiting, batch.waiting = batch.waiting, []
+            synced = written is None  # a failed fsync of the folder fails those written too
             for one in waiting:
-                if one.error is None and one.project is None:
-                    one.error = exc
+                if one.error is None and (one.project is None or not synced):
+                    one.error, one.project = exc, None
+            written = None
         finally:
             with self._guard:
                 batch = self._batches[path]

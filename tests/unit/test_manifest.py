@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import multiprocessing
 import os
@@ -1305,3 +1306,39 @@ def test_a_shot_whose_takes_changed_is_written_from_its_last_text_byte_exact(
         assert spliced == ([True] if 0 < step < 5 else []), step
     listed = _node(core.projects.get("harbour"), shot).takes
     assert len(listed) == 44 and [t.file for t in listed[:2]] == ["a.png", None]
+
+
+@pytest.mark.parametrize("coalesce", [False, True])
+def test_a_write_syncs_its_folder_outside_the_lock_and_answers_after_that(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch, coalesce: bool
+) -> None:
+    """The folder's fsync (which makes the rename durable) runs once the project's lock is
+    free, so the next writer need not wait for it; the write is answered only after it."""
+    lock_file = core.workspace.lock_path("harbour.manifest")
+    synced: list[tuple[Path, bool]] = []
+    real = manifest.fsync_dir
+
+    def fsync_dir(folder: Path) -> None:
+        fd = os.open(lock_file, os.O_RDWR)
+        try:  # the project's lock, taken here (another writer) without waiting
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            free = True
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        except BlockingIOError:
+            free = False
+        finally:
+            os.close(fd)
+        real(folder)
+        synced.append((folder, free))
+
+    monkeypatch.setattr(manifest, "fsync_dir", fsync_dir)
+    project, _ = core.manifests.update("harbour", _chapter("act one"), coalesce=coalesce)
+    assert synced == [(core.projects.path("harbour"), True)]  # once, with the lock free
+    assert core.projects.get("harbour").version == project.version
+    # a change that finds nothing to do writes nothing and syncs nothing
+    core.manifests.update("harbour", _unchanged, coalesce=coalesce)
+    assert len(synced) == 1
+
+
+def _unchanged(project: Project) -> None:
+    raise manifest.Unchanged()
