@@ -16,7 +16,6 @@ from filelock import FileLock
 
 from ..models import GitCommit, GitFileStatus, GitStatus, ToolHealth
 from .errors import Conflict, InvalidInput
-from .manifest import MANIFEST, manifest_lock
 from .workspace import Workspace
 
 #: Every common media type goes through LFS: images, video, audio, 3D, archives, model weights.
@@ -198,7 +197,6 @@ class ProjectRepo:
     def __init__(self, workspace: Workspace, project_id: str, path: Path) -> None:
         self.path = path
         self._lock = FileLock(workspace.lock_path(f"{project_id}.git"), timeout=60)
-        self._workspace, self._project_id = workspace, project_id
 
     def _repo(self) -> git.Repo:
         return git.Repo(self.path)
@@ -213,7 +211,7 @@ class ProjectRepo:
                 cfg.set_value("core", "quotepath", "false")
             if lfs:
                 repo.git.lfs("install", "--local")
-            return self._commit(repo, "Create project", author)
+            return self._commit(repo, "Create project", author, None)
 
     def commit(self, message: str, author: Author, paths: list[str] | None = None) -> str | None:
         """Add (through the LFS filter) and commit; None when there was nothing to commit.
@@ -226,8 +224,7 @@ class ProjectRepo:
             if paths:
                 self._check_paths(repo, paths)
             try:
-                self._stage(repo, paths)
-                return self._commit(repo, message, author, staged=True)
+                return self._commit(repo, message, author, paths)
             except git.GitCommandError as exc:
                 raise GitFailed(exc, self.path) from exc
 
@@ -258,28 +255,15 @@ class ProjectRepo:
                 {"ignored": ignored},
             )
 
-    def _stage(self, repo: git.Repo, paths: list[str] | None) -> None:
-        """`git add` the paths (all when None); the manifest under its own lock, so git never
-        reads it while a write swaps it for a retired file (see `files.Retired`)."""
+    @staticmethod
+    def _commit(
+        repo: git.Repo, message: str, author: Author, paths: list[str] | None
+    ) -> str | None:
         # repo.git.add runs the clean filter (LFS); repo.index.add would store media whole
         if paths:
-            others = [p for p in paths if p != MANIFEST]
-            if others:
-                with repo.git.custom_environment(GIT_LITERAL_PATHSPECS="1"):
-                    repo.git.add("--all", "--", *others)
-            if len(others) == len(paths):
-                return
+            with repo.git.custom_environment(GIT_LITERAL_PATHSPECS="1"):
+                repo.git.add("--all", "--", *paths)
         else:
-            repo.git.add("--all", "--", ".", f":(exclude,top){MANIFEST}")
-        with (
-            manifest_lock(self._workspace, self._project_id),
-            repo.git.custom_environment(GIT_LITERAL_PATHSPECS="1"),
-        ):
-            repo.git.add("--all", "--", MANIFEST)
-
-    @staticmethod
-    def _commit(repo: git.Repo, message: str, author: Author, staged: bool = False) -> str | None:
-        if not staged:  # a new project's first commit: nothing else writes it yet
             repo.git.add("--all")
         if repo.head.is_valid() and not repo.git.diff("--cached", "--name-only"):
             return None

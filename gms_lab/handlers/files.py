@@ -16,7 +16,7 @@ from tornado import web
 
 from ..core import assets
 from ..core.errors import InvalidInput, NotFound, StudioError, TooLarge, UnsafePath
-from ..core.files import is_temp_name, read_locked
+from ..core.files import is_temp_name
 from ..core.limits import whole_number
 from ..core.paths import resolve_inside
 from ..core.uploads import Upload
@@ -261,8 +261,6 @@ class FileHandler(StudioHandler):
             await self.finish(set_content_type=mime)
             return
         with await self.run(open, target, "rb") as fh:
-            # a manifest served slowly is not written over meanwhile (see `files.Retired`)
-            await self.run(read_locked, fh.fileno())
             await self.run(fh.seek, start)
             remaining = end - start + 1
             while remaining > 0:
