@@ -10,10 +10,12 @@ setting `broker_transport` (see `celery_app.celery_settings`).
 
 With late acknowledgement (no task is lost with its worker), kombu records each message it
 delivers as unacknowledged (its delivery time in a sorted set, the message in a hash) and
-removes both at the acknowledgement, each time in a MULTI/EXEC pipeline. Under `py-spy` those
-two pipelines were a quarter of a worker's Python time per tiny take. `QoS` does each as one
-Lua script call instead: as atomic (a script runs alone, and it touches the keys kombu's
-restore watches like the transaction did), the same keys and values, one reply to parse.
+removes both at the acknowledgement, each time in a MULTI/EXEC pipeline. `QoS` does each as
+one Lua script call instead: as atomic (a script runs alone, and it touches the keys kombu's
+restore watches like the transaction did), the same keys and values, one reply to parse. A
+message delivered and acknowledged cost 139 µs of CPU through kombu's pipelines, 88-99 µs
+through the scripts (timed alone on a real Redis; `py-spy` had put the pipelines at a quarter
+of a worker's Python time, which overstated them).
 """
 
 from __future__ import annotations
