@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -102,6 +103,31 @@ desktop.ini
 *~
 .ipynb_checkpoints/
 """
+
+
+#: The studio's files while they are written (`files._temp_name`): renamed into place once
+#: whole, never committed. In `.git/info/exclude`, so projects made before it get it too.
+TEMP_EXCLUDE = ".*.tmp"
+
+
+def exclude_temp_files(root: Path) -> None:
+    """Have git ignore the studio's temp files in the project at `root` (added once to
+    `.git/info/exclude`, which no commit carries)."""
+    exclude = root / ".git" / "info" / "exclude"
+    try:
+        text = exclude.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        text = ""
+    except OSError:
+        return  # no git folder of ours to write to: nothing more to do
+    if TEMP_EXCLUDE in text.splitlines():
+        return
+    with contextlib.suppress(OSError):
+        exclude.parent.mkdir(parents=True, exist_ok=True)
+        lead = "" if not text or text.endswith("\n") else "\n"
+        note = "# the studio's files while they are written (renamed into place when whole)\n"
+        with open(exclude, "a", encoding="utf-8") as fh:
+            fh.write(f"{lead}{note}{TEMP_EXCLUDE}\n")
 
 
 def _any_case(ext: str) -> str:
@@ -207,6 +233,7 @@ class ProjectRepo:
         (self.path / ".gitattributes").write_text(gitattributes(), encoding="utf-8")
         with self._lock:
             repo = git.Repo.init(self.path, initial_branch="main")
+            exclude_temp_files(self.path)
             with repo.config_writer() as cfg:
                 cfg.set_value("core", "quotepath", "false")
             if lfs:
@@ -221,6 +248,7 @@ class ProjectRepo:
         """
         with self._lock:
             repo = self._repo()
+            exclude_temp_files(self.path)
             if paths:
                 self._check_paths(repo, paths)
             try:
@@ -275,6 +303,7 @@ class ProjectRepo:
     def status(self) -> GitStatus:
         """Branch, head, and every changed or untracked path."""
         repo = self._repo()
+        exclude_temp_files(self.path)
         raw = repo.git.status("--porcelain=v1", "-z", "--untracked-files=all")
         files: list[GitFileStatus] = []
         entries = raw.split("\x00")

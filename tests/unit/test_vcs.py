@@ -93,3 +93,33 @@ def test_commits_have_a_stable_author_never_a_guest_name() -> None:
     assert author_of(ada, unset) == stable_author(
         person=Author("Ada Lovelace", "ada@users.gms.local")
     )
+
+
+def test_a_file_being_written_is_never_seen_or_committed_by_git(core: StudioCore) -> None:
+    """An atomic write's temp file (there for the moment of a write) is not in the status and
+    not staged by a commit of everything; projects made before the rule get it at their next
+    status or commit."""
+    author = Author("Ada", "ada@users.gms.local")
+    core.projects.create(ProjectCreate(name="Harbour"), author)
+    folder = core.workspace.project_dir("harbour")
+    exclude = folder / ".git" / "info" / "exclude"
+    assert ".*.tmp" in exclude.read_text().splitlines()
+    exclude.write_text("# an older project\n")  # as a project made before the rule
+    writing = [
+        folder / ".project.json.4242.0badc0de.tmp",
+        folder / "03_Renders" / ".x.1.ab12cd34.tmp",
+    ]
+    for path in writing:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half of a file")
+    Image.new("RGB", (8, 8), "teal").save(folder / "01_Assets/Characters/Hero.png")
+    repo = core.projects.repo("harbour")
+    assert [f.path for f in repo.status().files] == ["01_Assets/Characters/Hero.png"]
+    lines = exclude.read_text().splitlines()  # added to what was there
+    assert lines[0] == "# an older project" and lines[-1] == ".*.tmp"
+    assert repo.commit("Add hero", author)
+    tracked = git(folder, "ls-files").split()
+    assert "01_Assets/Characters/Hero.png" in tracked
+    assert not [p for p in tracked if p.endswith(".tmp")]
+    repo.commit("Again", author)  # the rule is written once
+    assert exclude.read_text().count(".*.tmp") == 1
