@@ -57,13 +57,18 @@ def making_folder(folder: Path, action: Callable[[], T]) -> T:
         return action()
 
 
-def fsync_dir(path: Path) -> None:
-    """Flush a folder's entries to disk, so a rename inside it survives a crash."""
+def fsync_path(path: Path) -> None:
+    """Flush a file's data, or a folder's entries, to disk (a file another process wrote, or a
+    folder a rename inside which must survive a crash)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+#: A folder's entries to disk, so a rename inside it survives a crash.
+fsync_dir = fsync_path
 
 
 class SpareFolders:

@@ -24,7 +24,14 @@ import orjson
 
 from ..core import assets, exports, takes
 from ..core.errors import ProjectNotFound, StudioError
-from ..core.files import SpareFolders, atomic_write, fsync_dir, making_folder, media_kind
+from ..core.files import (
+    SpareFolders,
+    atomic_write,
+    fsync_dir,
+    fsync_path,
+    making_folder,
+    media_kind,
+)
 from ..core.paths import public_text
 from ..core.projects import EXPORTS, RENDERS
 from ..events import (
@@ -578,7 +585,10 @@ def _complete(
 def _place(source: Path, target: Path, sync: bool = True) -> Path:
     """Move a finished output into place (same filesystem: a rename, over the file there: a
     redelivered task's own take, the export or thumbnail being made again); `sync=False` leaves
-    the folder's fsync to the caller."""
+    the folder's fsync to the caller. The pipeline wrote the file and did not flush it: its
+    data goes to disk first, so a take or export named in the manifest is never an empty file
+    after a power cut (the folder's fsync alone makes the name durable, not the bytes)."""
+    fsync_path(source)
     making_folder(target.parent, lambda: os.replace(source, target))
     if sync:
         fsync_dir(target.parent)
