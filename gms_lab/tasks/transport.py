@@ -43,19 +43,17 @@ redis.call('HDEL', KEYS[2], ARGV[1])
 class QoS(kombu_redis.QoS):
     """kombu's emulation of acknowledgements on Redis, its two pipelines made scripts."""
 
-    _scripts: tuple[Any, Any, Any] | None = None
+    _client: Any = None
+    _registered: tuple[Any, Any] = (None, None)
 
-    def _script(self, which: int) -> Any:
-        """The script (`_DELIVERED` 1, `_ACKED` 2) registered on the channel's client."""
+    def _scripts(self) -> tuple[Any, Any]:
+        """`_DELIVERED` and `_ACKED`, registered on the channel's client (again for a new
+        client, after a reconnect)."""
         client = self.channel._create_client()  # type: ignore[attr-defined]
-        scripts = self._scripts
-        if scripts is None or scripts[0] is not client:  # a new client after a reconnect
-            scripts = self._scripts = (
-                client,
-                client.register_script(_DELIVERED),
-                client.register_script(_ACKED),
-            )
-        return scripts[which]
+        if client is not self._client:
+            self._client = client
+            self._registered = (client.register_script(_DELIVERED), client.register_script(_ACKED))
+        return self._registered
 
     def append(self, message: Any, delivery_tag: str) -> None:
         delivery = message.delivery_info
@@ -64,12 +62,14 @@ class QoS(kombu_redis.QoS):
             payload: bytes | str = orjson.dumps(record)
         except TypeError:  # a value plain JSON does not carry: kombu's encoder knows it
             payload = dumps(record)
+        delivered, _ = self._scripts()
         keys = [self.unacked_index_key, self.unacked_key]
-        self._script(1)(keys=keys, args=[delivery_tag, time.time(), payload])
+        delivered(keys=keys, args=[delivery_tag, time.time(), payload])
         virtual.QoS.append(self, message, delivery_tag)
 
     def ack(self, delivery_tag: str) -> None:
-        self._script(2)(keys=[self.unacked_index_key, self.unacked_key], args=[delivery_tag])
+        _, acked = self._scripts()
+        acked(keys=[self.unacked_index_key, self.unacked_key], args=[delivery_tag])
         virtual.QoS.ack(self, delivery_tag)
 
     def reject(self, delivery_tag: str, requeue: bool = False) -> None:
