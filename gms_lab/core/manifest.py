@@ -432,9 +432,9 @@ class ManifestStore:
                 if not waiting:
                     batch = self._batches[path]
                     waiting, batch.waiting = batch.waiting, []
-            synced = written is None  # a failed fsync of the folder fails those written too
+            wrote = written is not None  # then the folder's fsync failed: those written fail too
             for one in waiting:
-                if one.error is None and (one.project is None or not synced):
+                if one.error is None and (one.project is None or wrote):
                     one.error, one.project = exc, None
             written = None
         finally:
