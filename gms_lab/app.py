@@ -68,6 +68,7 @@ class GMSLab(ExtensionApp):
         config=True
     )
     models_kept = Int(None, allow_none=True, help=_help("models_kept")).tag(config=True)
+    preview_every = Float(None, allow_none=True, help=_help("preview_every")).tag(config=True)
     cancel_grace = Float(None, allow_none=True, help=_help("cancel_grace")).tag(config=True)
     visibility_timeout = Int(None, allow_none=True, help=_help("visibility_timeout")).tag(
         config=True

@@ -85,6 +85,12 @@ class StudioConfig(BaseModel):
     models_kept: int = Field(
         1, ge=1, description="Models a warm generation process keeps loaded (GPU/CPU memory)."
     )
+    preview_every: float = Field(
+        0.2,
+        ge=0,
+        description="Seconds at least between two preview pictures of a running take "
+        "(diffusion: none in its first ones either; ComfyUI; 0: every few steps).",
+    )
     cancel_grace: float = Field(
         10.0,
         ge=0,
@@ -168,6 +174,7 @@ class StudioConfig(BaseModel):
         "pool_size": "GMS_POOL_SIZE",
         "pool_idle_timeout": "GMS_POOL_IDLE_TIMEOUT",
         "models_kept": "GMS_MODELS_KEPT",
+        "preview_every": "GMS_PREVIEW_EVERY",
         "cancel_grace": "GMS_CANCEL_GRACE",
         "visibility_timeout": "GMS_VISIBILITY_TIMEOUT",
         "max_takes_per_submit": "GMS_MAX_TAKES_PER_SUBMIT",

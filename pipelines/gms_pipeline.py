@@ -46,6 +46,17 @@ class Progress(Protocol):
     def __call__(self, fraction: float, step: str, preview: str | None = None) -> None: ...
 
 
+def preview_every() -> float:
+    """Seconds at least between two preview pictures of a job (`GMS_PREVIEW_EVERY`, the
+    studio's setting `preview_every`; 0.2 when unset or unreadable, 0 for no limit). A preview
+    is for a person watching the take: one every few milliseconds shows nothing more, and the
+    work of writing, moving and announcing each is taken from the job itself."""
+    try:
+        return max(0.0, float(os.environ.get("GMS_PREVIEW_EVERY", "") or 0.2))
+    except ValueError:
+        return 0.2
+
+
 class PipelineError(Exception):
     """A failure the user can act on; its message becomes the error event word for word."""
 
@@ -129,8 +140,9 @@ class Job:
         try:
             yield scratch
             os.replace(scratch, final)
-        finally:
+        except BaseException:
             scratch.unlink(missing_ok=True)
+            raise
 
     def input_path(self, relative: str) -> Path:
         """Resolve a project-relative input path, refusing anything outside the project."""

@@ -32,8 +32,11 @@ def task_workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def worker(redis_url: str, task_workspace: Path) -> Iterator[Worker]:
-    """A real Celery worker of the studio (one process, so warm pipelines are observable)."""
-    config = studio_config(task_workspace)
+    """A real Celery worker of the studio (one process, so warm pipelines are observable).
+    Its pipelines preview every few steps however quick the steps (`preview_every` 0): the
+    tests' tiny takes last less than the default's first 0.2 s (`test_diffusion.py` tests that
+    pace on the pipeline itself)."""
+    config = studio_config(task_workspace, preview_every=0.0)
     running = Worker(config, redis_url, task_workspace.parent / "worker.log").start()
     yield running
     running.stop()

@@ -33,11 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from comfy_api import ComfyAnswer, ComfyServer, ComfyUnreachable
 from comfy_errors import execution_error, rejection, unreachable
-from gms_pipeline import Cancelled, Job, PipelineError, Progress, Result, serve
+from gms_pipeline import Cancelled, Job, PipelineError, Progress, Result, preview_every, serve
 from prompt_run import Preview, PromptRun, PromptWatch
 
 #: At most one preview picture per this many seconds (ComfyUI may send one per step).
-PREVIEW_EVERY = 0.2
+PREVIEW_EVERY = preview_every()
 #: Share of the bar for ComfyUI's work; the rest is queueing before and downloads after.
 QUEUED, WORKED = 0.02, 0.95
 _titles: dict[tuple[str, str], str] = {}

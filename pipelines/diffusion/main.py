@@ -7,7 +7,8 @@ checkpoint. A model is loaded once per process and kept (at most ``GMS_MODELS_KE
 so the next take starts denoising at once. The tier's ``optimizations`` are memory strategies
 that are really switched on where they mean something (CPU offload needs CUDA); the take's
 metadata records what was applied, on which device and in which precision. Every denoising
-step is reported, with a small preview of the latents every few steps; a cancel stops the job
+step is reported, with a small preview of the latents every few steps (at most one per
+``GMS_PREVIEW_EVERY`` seconds, none in a take's first ones); a cancel stops the job
 at the next step and the model stays loaded.
 """
 
@@ -35,7 +36,7 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 # Run as `python diffusion/main.py` from pipelines/: the shared protocol module sits one level up.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from gms_pipeline import Job, PipelineError, Progress, Result, serve
+from gms_pipeline import Job, PipelineError, Progress, Result, preview_every, serve
 
 try:
     import torch
@@ -67,6 +68,9 @@ MODELS_KEPT = max(1, int(os.environ.get("GMS_MODELS_KEPT", "1") or 1))
 #: Longest side of the latent previews, and how many a take gets at most.
 PREVIEW_SIZE = 256
 PREVIEWS = 8
+#: Seconds at least between two previews, and from the start of the denoising to the first:
+#: a take done sooner gets none (its picture comes before a preview could be looked at).
+PREVIEW_EVERY = preview_every()
 #: Latent channels → RGB: a linear fit for Stable Diffusion 1.x/2.x latents (no model needed).
 LATENT_RGB = [
     [0.298, 0.207, 0.208],
@@ -388,12 +392,15 @@ def render(job: Job, progress: Progress) -> Result:
 
     every = max(1, math.ceil(steps / PREVIEWS))
     longest = max(width, height)
+    last_preview = time.monotonic()
 
     def on_step(pipeline: Any, index: int, timestep: Any, tensors: dict[str, Any]) -> Any:
+        nonlocal last_preview
         total = max(1, int(getattr(pipeline, "num_timesteps", 0) or steps))
         done = index + 1
         preview = None
-        if done % every == 0 and done < total:
+        if done % every == 0 and done < total and time.monotonic() - last_preview >= PREVIEW_EVERY:
+            last_preview = time.monotonic()
             with job.writing("preview.jpg") as path:
                 picture = latent_preview(tensors["latents"], longest)
                 picture.save(path, format="JPEG", quality=80)

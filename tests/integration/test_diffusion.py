@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import io
+import itertools
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ from tests.integration.test_generation import (
     wait_finished,
 )
 from tests.model_library import build_tiny_sd, save_single_file
+from tests.unit.test_pipeline_programs import PipelineProcess, job
 
 pytest.importorskip("diffusers", reason="the diffusion extra is not installed")
 pytestmark = pytest.mark.usefixtures("worker")
@@ -325,3 +328,72 @@ async def test_a_single_checkpoint_makes_the_same_pixels_as_the_folder(
         m["model"]["sha256"] != sidecar(workspace, pid, from_folder)["metadata"]["model"]["sha256"]
     )
     assert from_file["parameters"]["model"] == "tiny-sd-single"
+
+
+def _timed_run(
+    process: PipelineProcess, line: dict[str, Any]
+) -> list[tuple[float, dict[str, Any]]]:
+    """Send a job; its events, each with the seconds from the send to its arrival."""
+    sent = time.monotonic()
+    process.send(json.dumps(line))
+    events: list[tuple[float, dict[str, Any]]] = []
+    while not events or events[-1][1]["event"] == "progress":
+        event = process.next_event()
+        events.append((time.monotonic() - sent, event))
+    assert events[-1][1]["event"] == "result", events[-1]
+    return events
+
+
+def test_previews_are_paced_for_a_person_watching(tiny_sd: Path, tmp_path: Path) -> None:
+    """`preview_every` (GMS_PREVIEW_EVERY): with 0, a preview every ceil(steps / 8) steps however
+    quick the steps; with a pace, none in the take's first seconds and then one per pace at
+    most, still on those steps (a quick take is done before a preview could be looked at)."""
+    params = {"model": "tiny-sd", "width": 64, "height": 64, "seed": 4, "prompt": "a pier"}
+    made = iter(range(100))
+
+    def line(steps: int) -> dict[str, Any]:
+        made_line = job(
+            "diffusion", f"pace-{next(made)}", {**params, "steps": steps}, "standard", tmp_path
+        )
+        made_line["modelsDir"] = str(tiny_sd.parent)
+        return made_line
+
+    def previews(events: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, int]]:
+        """(arrival, step) of each progress event that names a preview."""
+        return [
+            (at, int(e["step"].split()[1].split("/")[0]))
+            for at, e in events
+            if e["event"] == "progress" and e.get("preview")
+        ]
+
+    unpaced = PipelineProcess("diffusion", env={"GMS_PREVIEW_EVERY": "0"})
+    try:
+        _timed_run(unpaced, line(2))  # loads the model
+        assert [step for _, step in previews(_timed_run(unpaced, line(8)))] == list(range(1, 8))
+        timed = _timed_run(unpaced, line(16))
+        assert [step for _, step in previews(timed)] == [2, 4, 6, 8, 10, 12, 14]
+    finally:
+        unpaced.close()
+    # a take of about 1.5 s on this machine, whatever its speed
+    steps = min(800, 8 * math.ceil(1.5 / (timed[-1][0] / 16) / 8))
+
+    pace = 0.25
+    paced = PipelineProcess("diffusion", env={"GMS_PREVIEW_EVERY": str(pace)})
+    try:
+        _timed_run(paced, line(2))
+        quick = _timed_run(paced, line(4))
+        if quick[-1][0] < pace:  # done sooner than the pace: not one preview
+            assert previews(quick) == []
+        events = _timed_run(paced, line(steps))
+        shown = previews(events)
+        took = events[-1][0]
+        assert len(shown) >= 3, (took, shown)
+        cadence = steps // 8
+        assert all(step % cadence == 0 for _, step in shown)  # on the steps of the cadence
+        assert shown[0][0] >= pace  # none in the first `pace` seconds
+        # one per pace at most (arrivals may bunch a little behind a busy pipe)
+        gaps = [b - a for (a, _), (b, _) in itertools.pairwise(shown)]
+        assert all(gap >= pace - 0.05 for gap in gaps), gaps
+        assert len(shown) <= took / pace
+    finally:
+        paced.close()

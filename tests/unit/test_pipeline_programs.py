@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import queue
 import re
 import struct
@@ -74,7 +75,7 @@ def job(
     declared = manifest(name)
     chosen = declared["tiers"][tier]
     merged = {key: spec["default"] for key, spec in declared["parameters"].items()}
-    merged |= chosen["parameters"] | parameters
+    merged |= chosen.get("parameters", {}) | parameters
     output_dir = project / "renders" / job_id
     output_dir.mkdir(parents=True)
     return {
@@ -85,7 +86,7 @@ def job(
             "pipelineId": chosen["pipelineId"],
             "targetVram": chosen["targetVram"],
             "optimizations": chosen["optimizations"],
-            "parameters": chosen["parameters"],
+            "parameters": chosen.get("parameters", {}),
         },
         "outputDir": str(output_dir),
         "projectDir": str(project),
@@ -95,12 +96,13 @@ def job(
 class PipelineProcess:
     """One warm pipeline process, fed job lines on stdin, answering with events on stdout."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, env: dict[str, str] | None = None) -> None:
         self.name = name
         argv = [sys.executable if part == "python" else part for part in manifest(name)["entry"]]
         self.process = subprocess.Popen(
             argv,
             cwd=PIPELINES,
+            env={**os.environ, **(env or {})},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

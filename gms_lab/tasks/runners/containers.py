@@ -75,6 +75,7 @@ class DockerProcess(PipelineProcess):
             environment={
                 "GMS_TIER": job.quality.value,
                 "GMS_MODELS_KEPT": os.environ.get("GMS_MODELS_KEPT", "1"),
+                "GMS_PREVIEW_EVERY": os.environ.get("GMS_PREVIEW_EVERY", "0.2"),
                 "PYTHONUNBUFFERED": "1",
                 # the worker's uid has no account in the image: give caches a writable home
                 "HOME": "/tmp",  # noqa: S108 - inside the container
