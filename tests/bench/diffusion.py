@@ -79,7 +79,7 @@ def task_endings(url: str, project: str) -> Iterator[dict[str, threading.Event]]
         client.close()
 
 
-def bench_diffusion(url: str, tmp: Path, table: Table, takes: int = 16) -> None:
+def bench_diffusion(url: str, tmp: Path, table: Table, takes: int = 32) -> None:
     """Per-take p50 through the studio vs direct, and the model's load time both ways."""
     import torch
     from diffusers import StableDiffusionPipeline
