@@ -52,22 +52,21 @@ def describe_model(entry: Path) -> ModelInfo | None:
     A folder holding one checkpoint is a single-file model even with diffusers configs beside
     it (that is how a checkpoint loads offline); the pipeline reads it the same way.
     """
-    configs = entry.is_dir() and (entry / "model_index.json").is_file()
+    found = _identify(entry)
+    if found is None:
+        return None
+    name, checkpoint, configs = found
     index = _read_json(entry / "model_index.json") if configs else None
     class_name = str(index.get("_class_name", "")) if index else ""
-    checkpoint = _checkpoint_of(entry)
     if checkpoint is None:
-        if not configs:
-            return None
         return ModelInfo(
-            name=entry.name,
+            name=name,
             format="diffusers",
             family=_FAMILIES.get(class_name, class_name or None),
             pipeline_class=class_name or None,
             size=_size(entry),
             path=entry.name,
         )
-    name = entry.name if entry.is_dir() else entry.stem
     return ModelInfo(
         name=name,
         format="single-file",
@@ -78,17 +77,43 @@ def describe_model(entry: Path) -> ModelInfo | None:
     )
 
 
-def find_model(folder: Path, name: str) -> ModelInfo:
-    """The model called `name`, or `InvalidInput` naming the folder and the models there.
+def _identify(entry: Path) -> tuple[str, Path | None, bool] | None:
+    """A library entry's model name, its one checkpoint (None in diffusers layout) and whether
+    it has diffusers configs; None when it is no model. Reads no model file."""
+    configs = entry.is_dir() and (entry / "model_index.json").is_file()
+    checkpoint = _checkpoint_of(entry)
+    if checkpoint is None:
+        return (entry.name, None, True) if configs else None
+    return (entry.name if entry.is_dir() else entry.stem, checkpoint, configs)
 
-    Only the entries that can bear the name are described (the folder `name`, else the
-    checkpoint `name.safetensors`, as `list_models` ranks them): a submit names its model, and
-    describing every model of a library stats every file of it."""
+
+def find_model(folder: Path, name: str) -> ModelInfo:
+    """The model called `name`, or `InvalidInput` naming the folder and the models there."""
+    model = describe_model(_entry_named(folder, name))
+    if model is None:  # taken away between the two looks: say so as for any unknown name
+        return find_model(folder, name)
+    return model
+
+
+def model_named(folder: Path, name: str) -> str:
+    """`name` if the library holds a model of that name, else `InvalidInput` as `find_model`:
+    what a submit checks, without describing the model (its size walks every file of it)."""
+    _entry_named(folder, name)
+    return name
+
+
+def _entry_named(folder: Path, name: str) -> Path:
+    """The library entry of the model called `name`, or `InvalidInput` naming the folder and
+    the models there.
+
+    Only the entries that can bear the name are looked at (the folder `name`, else the
+    checkpoint `name.safetensors`, as `list_models` ranks them): describing every model of a
+    library stats every file of it."""
     if name and "/" not in name and "\0" not in name and name[0] != ".":
         for entry in (folder / name, folder / f"{name}.safetensors"):
-            model = describe_model(entry)
-            if model is not None and model.name == name:
-                return model
+            found = _identify(entry)
+            if found is not None and found[0] == name:
+                return entry
     models = list_models(folder)
     known = ", ".join(m.name for m in models) or "none yet"
     raise InvalidInput(

@@ -276,7 +276,7 @@ class TaskService:
         """A model of the library by name (the first one when none is named), or a 400."""
         folder = self.ctx.core.workspace.models_dir
         if name:
-            return library.find_model(folder, str(name)).name
+            return library.model_named(folder, str(name))
         models = library.list_models(folder)
         if not models:
             raise InvalidInput(

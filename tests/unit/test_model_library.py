@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from gms_lab.core.errors import InvalidInput
-from gms_lab.core.library import find_model, list_models
+from gms_lab.core.library import find_model, list_models, model_named
 from gms_lab.tasks.registry import PipelineRegistry
 from tests.services import REPO
 
@@ -63,10 +63,12 @@ def test_both_formats_are_listed_with_family_and_size(tmp_path: Path) -> None:
     # a name finds what the listing calls by it, reading no other model
     for name, model in listed.items():
         assert find_model(models, name) == model
+        assert model_named(models, name) == name  # what a submit checks: the same names
     for name in ("nope", "notes.txt", "dream-v1.safetensors", "../AI_Models/dream-v1", ".partial"):
-        with pytest.raises(InvalidInput) as unknown:
-            find_model(models, name)
-        assert str(models) in unknown.value.message and "dream-v1" in unknown.value.message
+        for look_up in (find_model, model_named):
+            with pytest.raises(InvalidInput) as unknown:
+                look_up(models, name)
+            assert str(models) in unknown.value.message and "dream-v1" in unknown.value.message
     assert list_models(tmp_path / "missing") == []
 
 
