@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from python_multipart.exceptions import FormParserError
@@ -77,6 +77,11 @@ class Upload:
         except Exception:
             self.abort()
             raise
+
+    def feed_all(self, chunks: Iterable[bytes]) -> None:
+        """`feed` each of `chunks` in turn (the body as it was read, not joined into one copy)."""
+        for chunk in chunks:
+            self.feed(chunk)
 
     def finish(self) -> list[Path]:
         """Move every complete file into place; the final paths (renamed if a name was taken)."""

@@ -115,29 +115,32 @@ class FilesHandler(StudioHandler):
 
     def _write_behind(self) -> None:
         """Hand what was read to the writer, after the writes before it; do not wait."""
-        data, self._pending, self._pending_size = b"".join(self._pending), [], 0
+        # the chunks as tornado read them (64 KiB): the sink writes that much at a time, so
+        # joining them first was a copy of the whole body for nothing
+        chunks, size = self._pending, self._pending_size
+        self._pending, self._pending_size = [], 0
         upload = self.upload
-        if upload is None or not data:
+        if upload is None or not size:
             return
         previous = self._writes[-1][0] if self._writes else None
-        self._in_flight += len(data)
+        self._in_flight += size
 
         async def write() -> None:
             try:
                 if previous is not None:
                     await previous
                 if self._failed is None and self.upload is upload:
-                    await self.run(upload.feed, data)
+                    await self.run(upload.feed_all, chunks)
             except BaseException as exc:
                 # keep reading (and dropping) the body so the client gets the answer
                 if self._failed is None:
                     self._failed = exc
                 self.upload = None
             finally:
-                self._in_flight -= len(data)
+                self._in_flight -= size
                 self._writes.popleft()
 
-        self._writes.append((asyncio.ensure_future(write()), len(data)))
+        self._writes.append((asyncio.ensure_future(write()), size))
 
     async def _flush(self) -> None:
         """Write what is left and wait until every write is done."""
