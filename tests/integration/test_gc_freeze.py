@@ -55,10 +55,11 @@ def test_the_server_and_a_worker_freeze_what_starting_made(redis_url: str, tmp_p
 
 def test_what_is_made_after_the_freeze_is_collected_as_before() -> None:
     """In a process of its own (a freeze is for the whole process): new cycles are still
-    collected, and a frozen object nothing refers to any more is still freed."""
+    collected (the young generation less often), and a frozen object nothing refers to any
+    more is still freed."""
     code = """
 import gc, weakref
-from gms_lab.gcfreeze import freeze_startup
+from gms_lab.gcfreeze import YOUNG, freeze_startup
 
 class Node:
     pass
@@ -67,6 +68,7 @@ kept = Node()
 seen = weakref.ref(kept)
 count, took = freeze_startup()
 assert count > 1000 and gc.get_freeze_count() == count and took > 0
+assert gc.get_threshold()[0] == YOUNG  # the young generation is passed over less often
 del kept
 assert seen() is None, "a frozen object nothing refers to is freed"
 for _ in range(100):
