@@ -486,3 +486,45 @@ def test_each_preview_event_names_the_picture_sent_with_it(tmp_path: Path) -> No
         b"picture 2",
     ]
     assert sent[-1]["event"] == "result"
+
+
+@pytest.mark.parametrize(
+    ("setting", "pace"),
+    [(None, 0.2), ("", 0.2), ("0", 0.0), ("1.5", 1.5), ("-3", 0.0), ("soon", 0.2)],
+)
+def test_a_pipeline_reads_the_preview_pace_it_is_given(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, pace: float
+) -> None:
+    """`preview_every()`: the studio's setting as the pipeline gets it (GMS_PREVIEW_EVERY), 0.2 s
+    unset or unreadable, never below 0."""
+    sys.path.insert(0, str(PIPELINES))
+    try:
+        import gms_pipeline
+    finally:
+        sys.path.remove(str(PIPELINES))
+    if setting is None:
+        monkeypatch.delenv("GMS_PREVIEW_EVERY", raising=False)
+    else:
+        monkeypatch.setenv("GMS_PREVIEW_EVERY", setting)
+    assert gms_pipeline.preview_every() == pace
+
+
+def test_a_failed_output_leaves_no_scratch_file_and_a_written_one_no_second_name(
+    tmp_path: Path,
+) -> None:
+    """`Job.writing`: a block that fails leaves nothing behind; one that succeeds leaves its
+    file under its name alone (its scratch name was renamed, not unlinked afterwards)."""
+    sys.path.insert(0, str(PIPELINES))
+    try:
+        import gms_pipeline
+    finally:
+        sys.path.remove(str(PIPELINES))
+    job = gms_pipeline.Job("j", {}, {}, tmp_path, None)
+    with pytest.raises(RuntimeError), job.writing("take.png") as path:
+        path.write_bytes(b"half")
+        raise RuntimeError("the render failed")
+    assert list(tmp_path.iterdir()) == []
+    with job.writing("take.png") as path:
+        path.write_bytes(b"whole")
+    assert [p.name for p in tmp_path.iterdir()] == ["take.png"]
+    assert (tmp_path / "take.png").read_bytes() == b"whole"
