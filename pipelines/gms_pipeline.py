@@ -46,15 +46,19 @@ class Progress(Protocol):
     def __call__(self, fraction: float, step: str, preview: str | None = None) -> None: ...
 
 
+#: Seconds between two preview pictures when the studio says nothing (its `preview_every`).
+PREVIEW_EVERY = 0.2
+
+
 def preview_every() -> float:
     """Seconds at least between two preview pictures of a job (`GMS_PREVIEW_EVERY`, the
-    studio's setting `preview_every`; 0.2 when unset or unreadable, 0 for no limit). A preview
-    is for a person watching the take: one every few milliseconds shows nothing more, and the
-    work of writing, moving and announcing each is taken from the job itself."""
+    studio's setting `preview_every`; `PREVIEW_EVERY` when unset or unreadable, 0 for no
+    limit). A preview is for a person watching the take: one every few milliseconds shows
+    nothing more, and the work of writing, moving and announcing each is taken from the job."""
     try:
-        return max(0.0, float(os.environ.get("GMS_PREVIEW_EVERY", "") or 0.2))
+        return max(0.0, float(os.environ.get("GMS_PREVIEW_EVERY", "") or PREVIEW_EVERY))
     except ValueError:
-        return 0.2
+        return PREVIEW_EVERY
 
 
 class PipelineError(Exception):

@@ -93,6 +93,16 @@ def job(
     }
 
 
+def protocol_module() -> Any:
+    """`pipelines/gms_pipeline.py`, the protocol module pipelines import, imported here."""
+    sys.path.insert(0, str(PIPELINES))
+    try:
+        import gms_pipeline
+    finally:
+        sys.path.remove(str(PIPELINES))
+    return gms_pipeline
+
+
 class PipelineProcess:
     """One warm pipeline process, fed job lines on stdin, answering with events on stdout."""
 
@@ -462,11 +472,7 @@ def test_each_preview_event_names_the_picture_sent_with_it(tmp_path: Path) -> No
     when it reads the event, which may come after the next preview was written. Each event must
     name a file that holds its own picture (they all named preview.jpg: the studio moved the
     next one, and the pipeline's check then failed the take: "the preview … was not written")."""
-    sys.path.insert(0, str(PIPELINES))
-    try:
-        import gms_pipeline
-    finally:
-        sys.path.remove(str(PIPELINES))
+    gms_pipeline = protocol_module()
 
     def handler(job: Any, progress: Any) -> Any:
         for n in range(3):
@@ -497,11 +503,7 @@ def test_a_pipeline_reads_the_preview_pace_it_is_given(
 ) -> None:
     """`preview_every()`: the studio's setting as the pipeline gets it (GMS_PREVIEW_EVERY), 0.2 s
     unset or unreadable, never below 0."""
-    sys.path.insert(0, str(PIPELINES))
-    try:
-        import gms_pipeline
-    finally:
-        sys.path.remove(str(PIPELINES))
+    gms_pipeline = protocol_module()
     if setting is None:
         monkeypatch.delenv("GMS_PREVIEW_EVERY", raising=False)
     else:
@@ -514,11 +516,7 @@ def test_a_failed_output_leaves_no_scratch_file_and_a_written_one_no_second_name
 ) -> None:
     """`Job.writing`: a block that fails leaves nothing behind; one that succeeds leaves its
     file under its name alone (its scratch name was renamed, not unlinked afterwards)."""
-    sys.path.insert(0, str(PIPELINES))
-    try:
-        import gms_pipeline
-    finally:
-        sys.path.remove(str(PIPELINES))
+    gms_pipeline = protocol_module()
     job = gms_pipeline.Job("j", {}, {}, tmp_path, None)
     with pytest.raises(RuntimeError), job.writing("take.png") as path:
         path.write_bytes(b"half")
