@@ -825,8 +825,8 @@ _CHAPTERS = b'\n  "chapters": ['
 #: How a shot's list of takes begins (after its own fields up to `properties`), and ends.
 _TAKES_OPEN = b"\n" + b" " * 14 + b'"takes": ['
 _TAKES_CLOSE = b"\n" + b" " * 14 + b"]"
-#: Between two takes of a list: the separator, then an object (inside a take, the same
-#: separator is followed by a deeper indent), so found only between takes.
+#: Between two takes of a list: the separator, then an object (a take is one line, so this
+#: is found only between takes).
 _NEXT_TAKE = b",\n" + b" " * 16 + b"{"
 #: How many takes not as known `_take_runs` steps over in one shot before it parses the rest.
 _EDITS = 8
@@ -1027,7 +1027,11 @@ _Chapter = tuple[Chapter, dict[str, Any], tuple[_Scene, ...]]
 
 
 class Serialiser:
-    """Turns a project into the manifest's bytes (indented JSON, camelCase keys).
+    """Turns a project into the manifest's bytes: JSON indented by two spaces, camelCase keys,
+    and each take on one line of its own (compact JSON). A take indented like the rest was
+    22 lines and 825 bytes, half of them spaces; on one line it is about 370, so a film's
+    manifest is half the size to write, fsync, read and send, and a take's change in `git diff`
+    is one line. A manifest indented throughout (an older one, or an editor's) reads the same.
 
     Takes are frozen and shared between versions, so the JSON form of each is made once and
     kept (by identity). Each shot's text is kept too: a shot whose own fields are the same
@@ -1166,8 +1170,8 @@ class Serialiser:
 
 
 def _take_text(data: dict[str, Any]) -> bytes:
-    """A take's text as it stands in the manifest (indented as an item of its shot's takes)."""
-    return orjson.dumps(data, option=_INDENT).replace(b"\n", _TAKE_ITEM)
+    """A take's text as it stands in the manifest: one line, compact JSON (see `Serialiser`)."""
+    return orjson.dumps(data)
 
 
 def _shot_text(shot: Shot, parts: Sequence[bytes]) -> bytes:

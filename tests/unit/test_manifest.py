@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from gms_lab.config import StudioConfig
 from gms_lab.core import hierarchy, manifest, takes
 from gms_lab.core.errors import InvalidInput, NotFound, TooLarge, VersionConflict
+from gms_lab.core.files import atomic_write
 from gms_lab.core.forks import fork
 from gms_lab.core.limits import JsonLimits, check
 from gms_lab.core.manifest import Serialiser
@@ -551,17 +552,22 @@ def test_in_a_shot_of_many_takes_only_the_take_that_changed_is_encoded(
     assert [t.status for t in done].count("completed") == 3
 
 
-def test_the_manifest_is_the_plain_indented_json_through_every_kind_of_take_change(
+def test_the_manifest_is_indented_json_with_a_take_a_line_through_every_kind_of_take_change(
     core: StudioCore,
 ) -> None:
     """The serialiser puts a shot together from its kept take texts (joined into its list,
-    not indented again): its bytes stay those of the project's plain indented JSON however
-    the takes change — done, added at the end, put in the middle, removed, reordered, none
-    left — with names and values that JSON must escape."""
+    not encoded again): its bytes stay those of the project's JSON indented by two spaces with
+    each take compact on a line of its own, however the takes change — done, added at the end,
+    put in the middle, removed, reordered, none left — with names and values that JSON must
+    escape."""
     shots = core.manifests.update("harbour", lambda p: _film(p, 3))[1]
 
-    def plain(project: Project) -> bytes:
+    def layout(project: Project) -> bytes:
         data = project.model_dump(mode="json", by_alias=True)
+        for chapter in data["chapters"]:
+            for scene in chapter["scenes"]:
+                for shot in scene["shots"]:
+                    shot["takes"] = [orjson.Fragment(orjson.dumps(t)) for t in shot["takes"]]
         return orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n"
 
     def add(shot: str, n: int) -> Callable[[Project], Any]:
@@ -591,7 +597,7 @@ def test_the_manifest_is_the_plain_indented_json_through_every_kind_of_take_chan
     for change in changes:
         core.manifests.update("harbour", change)
         written = path.read_bytes()
-        assert written == plain(Project.model_validate_json(written))
+        assert written == layout(Project.model_validate_json(written))
     final = core.projects.get("harbour")
     assert [len(_node(final, s).takes) for s in shots] == [4, 0, 0]
 
@@ -1342,3 +1348,28 @@ def test_a_write_syncs_its_folder_outside_the_lock_and_answers_after_that(
 
 def _unchanged(project: Project) -> None:
     raise manifest.Unchanged()
+
+
+def test_a_manifest_indented_throughout_reads_the_same_and_is_written_a_take_a_line(
+    core: StudioCore,
+) -> None:
+    """A manifest written before takes were a line each (or by an editor, indented
+    throughout) is read as the same project; the next write puts each take on one line, and
+    the file is then a quarter smaller, even with one take a shot."""
+    core.manifests.update("harbour", lambda p: _film(p, 40, lambda n: {"prompt": f"sea {n}"}))
+    path = core.workspace.project_dir("harbour") / "project.json"
+    before = core.projects.get("harbour")
+    indented = orjson.dumps(orjson.loads(path.read_bytes()), option=orjson.OPT_INDENT_2) + b"\n"
+    atomic_write(path, indented)
+    assert core.projects.get("harbour").model_dump() == before.model_dump()
+    core.manifests.update("harbour", lambda p: setattr(p, "name", "Harbour"))
+    written = path.read_bytes()
+    assert len(written) < len(indented) * 3 / 4
+    lines = written.decode().splitlines()
+    take_lines = [line for line in lines if line.lstrip().startswith('{"id":"tk_')]
+    assert len(take_lines) == sum(len(s.takes) for _, s in _shots_of(before))
+    again = core.projects.get("harbour")
+    assert again.name == "Harbour"
+    assert [t.model_dump() for _, s in _shots_of(again) for t in s.takes] == [
+        t.model_dump() for _, s in _shots_of(before) for t in s.takes
+    ]
