@@ -284,6 +284,8 @@ export function registerCommands(
           message: `Exporting ${EXPORT_KINDS.find(k => k.kind === kind)?.label} of ${scope.name}…`,
           key: taskId
         });
+        // a quick export may have ended already, its record read before its own events
+        model.tasks.tellIfEnded(taskId);
       }
     }
   });

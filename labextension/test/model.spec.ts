@@ -444,6 +444,83 @@ describe('StudioModel: task events are ordered by seq', () => {
     ]);
   });
 
+  it('tells "… is ready" of an announced export whose ended record came before its events', async () => {
+    const { sockets, notices, model } = ctx;
+    const done = taskRecord({
+      taskId: 'export-raced',
+      nodeId: 'sc1',
+      pipeline: 'animatic',
+      status: 'completed',
+      progress: 1,
+      seq: 3,
+      result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
+    });
+    const success = {
+      type: 'task_success' as const,
+      taskId: 'export-raced',
+      nodeId: 'sc1',
+      seq: 3,
+      result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
+    };
+    // announced, then a snapshot (a resync's list of tasks) read as it ended, then its events
+    model.notices.notify({
+      type: 'in-progress',
+      message: 'Exporting Animatic (MP4) of Dawn…',
+      key: 'export-raced'
+    });
+    model.tasks.applySnapshot([done]);
+    sockets[0].emit(cutting('export-raced'));
+    sockets[0].emit(success);
+    await settle();
+    expect(notices.map(n => [n.key, n.type, n.message])).toEqual([
+      ['export-raced', 'in-progress', 'Exporting Animatic (MP4) of Dawn…'],
+      [
+        'export-raced',
+        'success',
+        'Animatic of Dawn is ready: 06_Exports/animatic-dawn.mp4'
+      ]
+    ]);
+
+    // the snapshot before the announcement (the submit's answer last): told as it is made
+    notices.length = 0;
+    model.tasks.applySnapshot([{ ...done, taskId: 'export-late' }]);
+    expect(notices).toEqual([]);
+    model.notices.notify({
+      type: 'in-progress',
+      message: 'Exporting Animatic (MP4) of Dawn…',
+      key: 'export-late'
+    });
+    model.tasks.tellIfEnded('export-late');
+    sockets[0].emit({ ...success, taskId: 'export-late' });
+    await settle();
+    expect(notices.map(n => [n.key, n.type])).toEqual([
+      ['export-late', 'in-progress'],
+      ['export-late', 'success']
+    ]);
+
+    // a failure read so is told as a failure
+    notices.length = 0;
+    model.notices.notify({
+      type: 'in-progress',
+      message: 'Exporting…',
+      key: 'export-bad'
+    });
+    model.tasks.applySnapshot([
+      taskRecord({
+        taskId: 'export-bad',
+        nodeId: 'sc1',
+        pipeline: 'animatic',
+        status: 'error',
+        seq: 2,
+        error: 'ffmpeg is missing'
+      })
+    ]);
+    expect(notices.map(n => [n.type, n.message])).toEqual([
+      ['in-progress', 'Exporting…'],
+      ['error', 'Export failed: ffmpeg is missing']
+    ]);
+  });
+
   it('does not tell the end of a task that had ended before the page read it', async () => {
     const { sockets, notices, model } = ctx;
     model.tasks.applySnapshot([

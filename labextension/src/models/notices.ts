@@ -49,6 +49,11 @@ export class Notices {
     return this._keys.has(key);
   }
 
+  /** Whether the task this key names was announced here and its end not told yet. */
+  awaiting(key: string): boolean {
+    return this._keys.has(key) && !this._ended.has(key);
+  }
+
   /** Tell the user what failed, with the server's message. */
   report(error: unknown, context: string): void {
     const message =

@@ -6,6 +6,7 @@ import { ISignal, Signal } from '@lumino/signaling';
 
 import type { IStudioAPI } from '../api';
 import type {
+  ExportInfo,
   TaskFailed,
   TaskProgress,
   TaskSuccess
@@ -331,6 +332,7 @@ export class TaskTracker {
    */
   applySnapshot(records: ITaskRecord[]): void {
     let changed = false;
+    const toTell: string[] = [];
     const cleared = this._projects.id
       ? this._memory.clearedBefore(this._projects.id)
       : null;
@@ -359,7 +361,14 @@ export class TaskTracker {
           takeId: known.takeId ?? record.takeId
         });
       } else {
-        if (known && !isFinished(known.status) && isFinished(record.status)) {
+        const ended =
+          isFinished(record.status) && !(known && isFinished(known.status));
+        if (ended && this._notices.awaiting(record.taskId)) {
+          // An export announced here ("Exporting…") whose record came before its own events
+          // (a snapshot read as the quick task ended, or after a reconnect that lost them):
+          // told now, from the record; its end event, not newer, is then not told again.
+          toTell.push(record.taskId);
+        } else if (ended && known) {
           // It ended while its record was being read (a quick export seen first through a
           // progress event): its end event may now arrive with no newer seq; it is still told.
           this._endedUntold.add(record.taskId);
@@ -371,6 +380,33 @@ export class TaskTracker {
     if (changed) {
       this._emit();
     }
+    for (const taskId of toTell) {
+      this.tellIfEnded(taskId);
+    }
+  }
+
+  /**
+   * Tell how an export announced here ("Exporting…") ended, if its record has ended already
+   * and its end was not told: the record came before the task's own end event (which, not
+   * newer, would not be told). The caller of an export calls it right after its announcement.
+   */
+  tellIfEnded(taskId: string): void {
+    const task = this._tasks.get(taskId);
+    if (
+      !task ||
+      !isFinished(task.status) ||
+      !this._notices.awaiting(taskId) ||
+      this._endedUntold.has(taskId)
+    ) {
+      return;
+    }
+    if (task.status === 'completed') {
+      if (task.result?.export) {
+        this._exportReady(taskId, task.result.export);
+      }
+      return;
+    }
+    this._exportEnded(taskId, task.status === 'cancelled', task.error ?? '');
   }
 
   /** Apply a `task_progress` event. */
@@ -400,22 +436,7 @@ export class TaskTracker {
     }
     const made = event.result.export;
     if (made) {
-      // An export names itself: what it is, of what, and where it went.
-      const gaps = made.gaps?.length
-        ? ` (${made.gaps.length} shot${made.gaps.length === 1 ? '' : 's'} without a picture)`
-        : '';
-      this._notices.notify({
-        type: 'success',
-        key: event.taskId,
-        message: `${exportLabel(made.kind)} of ${made.scopeName ?? 'the film'} is ready: ${made.path}${gaps}`,
-        actions: [
-          {
-            label: made.kind === 'animatic' ? 'Play' : 'Show',
-            callback: () =>
-              this._selection.select({ kind: 'export', id: made.path })
-          }
-        ]
-      });
+      this._exportReady(event.taskId, made);
       return;
     }
     // The take is registered in project.json: show it.
@@ -473,13 +494,7 @@ export class TaskTracker {
     if (this._notices.has(event.taskId) || exporting) {
       // an export (announced as under way here, or started elsewhere: a notebook) changed no
       // take: its notice says how it ended
-      this._notices.notify({
-        type: event.cancelled ? 'info' : 'error',
-        key: event.taskId,
-        message: event.cancelled
-          ? 'Export cancelled'
-          : `Export failed: ${event.error}`
-      });
+      this._exportEnded(event.taskId, event.cancelled, event.error);
       return;
     }
     void this._projects.refresh().catch(() => undefined);
@@ -500,6 +515,38 @@ export class TaskTracker {
           callback: () => void this.retry(event.taskId).catch(() => undefined)
         }
       ]
+    });
+  }
+
+  /** An export's "… is ready": what it is, of what, and where it went (its "Exporting…"'s place). */
+  private _exportReady(taskId: string, made: ExportInfo): void {
+    const gaps = made.gaps?.length
+      ? ` (${made.gaps.length} shot${made.gaps.length === 1 ? '' : 's'} without a picture)`
+      : '';
+    this._notices.notify({
+      type: 'success',
+      key: taskId,
+      message: `${exportLabel(made.kind)} of ${made.scopeName ?? 'the film'} is ready: ${made.path}${gaps}`,
+      actions: [
+        {
+          label: made.kind === 'animatic' ? 'Play' : 'Show',
+          callback: () =>
+            this._selection.select({ kind: 'export', id: made.path })
+        }
+      ]
+    });
+  }
+
+  /** How an export failed or that it was cancelled (its "Exporting…"'s place). */
+  private _exportEnded(
+    taskId: string,
+    cancelled: boolean,
+    error: string
+  ): void {
+    this._notices.notify({
+      type: cancelled ? 'info' : 'error',
+      key: taskId,
+      message: cancelled ? 'Export cancelled' : `Export failed: ${error}`
     });
   }
 
