@@ -498,6 +498,26 @@ describe('StudioModel: task events are ordered by seq', () => {
       ['export-late', 'success']
     ]);
 
+    // known as running, then read as ended before the announcement: told at the announcement,
+    // and its event (which may never come: a reconnect loses it) is not told again
+    notices.length = 0;
+    sockets[0].emit(cutting('export-known'));
+    await settle();
+    model.tasks.applySnapshot([{ ...done, taskId: 'export-known' }]);
+    expect(notices).toEqual([]);
+    model.notices.notify({
+      type: 'in-progress',
+      message: 'Exporting…',
+      key: 'export-known'
+    });
+    model.tasks.tellIfEnded('export-known');
+    sockets[0].emit({ ...success, taskId: 'export-known' });
+    await settle();
+    expect(notices.map(n => [n.key, n.type])).toEqual([
+      ['export-known', 'in-progress'],
+      ['export-known', 'success']
+    ]);
+
     // a failure read so is told as a failure
     notices.length = 0;
     model.notices.notify({

@@ -392,14 +392,10 @@ export class TaskTracker {
    */
   tellIfEnded(taskId: string): void {
     const task = this._tasks.get(taskId);
-    if (
-      !task ||
-      !isFinished(task.status) ||
-      !this._notices.awaiting(taskId) ||
-      this._endedUntold.has(taskId)
-    ) {
+    if (!task || !isFinished(task.status) || !this._notices.awaiting(taskId)) {
       return;
     }
+    this._endedUntold.delete(taskId); // told here: its end event, if it comes, is not
     if (task.status === 'completed') {
       if (task.result?.export) {
         this._exportReady(taskId, task.result.export);
