@@ -12,6 +12,7 @@ import io
 import itertools
 import json
 import math
+import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -374,8 +375,15 @@ def test_previews_are_paced_for_a_person_watching(tiny_sd: Path, tmp_path: Path)
         assert [step for _, step in previews(timed)] == [2, 4, 6, 8, 10, 12, 14]
     finally:
         unpaced.close()
-    # a take of about 1.5 s on this machine, whatever its speed
-    steps = min(800, 8 * math.ceil(1.5 / (timed[-1][0] / 16) / 8))
+
+    def sized(seconds: float, steps: int) -> int:
+        """Steps (a multiple of 8, at most 800) for a take of about 1.5 s, at the speed of a
+        take of `steps` that took `seconds`."""
+        return min(800, 8 * math.ceil(1.5 / (seconds / steps) / 8))
+
+    # a take of about 1.5 s on this machine, whatever its speed (a busy host times a step
+    # slower than it later runs: a take too quick for the check is made again, longer)
+    steps = sized(timed[-1][0], 16)
 
     pace = 0.25
     paced = PipelineProcess("diffusion", env={"GMS_PREVIEW_EVERY": str(pace)})
@@ -384,16 +392,22 @@ def test_previews_are_paced_for_a_person_watching(tiny_sd: Path, tmp_path: Path)
         quick = _timed_run(paced, line(4))
         if quick[-1][0] < pace:  # done sooner than the pace: not one preview
             assert previews(quick) == []
-        events = _timed_run(paced, line(steps))
+        for _ in range(4):
+            events = _timed_run(paced, line(steps))
+            took = events[-1][0]
+            if took >= 4 * pace or steps == 800:
+                break
+            steps = sized(took, steps)
         shown = previews(events)
-        took = events[-1][0]
         assert len(shown) >= 3, (took, shown)
         cadence = steps // 8
         assert all(step % cadence == 0 for _, step in shown)  # on the steps of the cadence
         assert shown[0][0] >= pace  # none in the first `pace` seconds
-        # one per pace at most (arrivals may bunch a little behind a busy pipe)
+        # one per pace at most; arrivals may bunch behind a busy pipe (the reader descheduled
+        # on a loaded host), so a gap may read short, not the typical one
         gaps = [b - a for (a, _), (b, _) in itertools.pairwise(shown)]
-        assert all(gap >= pace - 0.05 for gap in gaps), gaps
+        assert statistics.median(gaps) >= pace - 0.05, gaps
+        assert min(gaps) >= pace / 2, gaps
         assert len(shown) <= took / pace
     finally:
         paced.close()
