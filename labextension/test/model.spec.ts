@@ -481,42 +481,31 @@ describe('StudioModel: task events are ordered by seq', () => {
       ]
     ]);
 
-    // the snapshot before the announcement (the submit's answer last): told as it is made
-    notices.length = 0;
-    model.tasks.applySnapshot([{ ...done, taskId: 'export-late' }]);
-    expect(notices).toEqual([]);
-    model.notices.notify({
-      type: 'in-progress',
-      message: 'Exporting Animatic (MP4) of Dawn…',
-      key: 'export-late'
-    });
-    model.tasks.tellIfEnded('export-late');
-    sockets[0].emit({ ...success, taskId: 'export-late' });
-    await settle();
-    expect(notices.map(n => [n.key, n.type])).toEqual([
-      ['export-late', 'in-progress'],
-      ['export-late', 'success']
-    ]);
-
-    // known as running, then read as ended before the announcement: told at the announcement,
-    // and its event (which may never come: a reconnect loses it) is not told again
-    notices.length = 0;
+    /** Its ended record read, then it is announced: told as it is announced, once. */
+    const readThenAnnounced = async (taskId: string) => {
+      notices.length = 0;
+      model.tasks.applySnapshot([{ ...done, taskId }]);
+      expect(notices).toEqual([]);
+      model.notices.notify({
+        type: 'in-progress',
+        message: 'Exporting…',
+        key: taskId
+      });
+      model.tasks.tellIfEnded(taskId);
+      sockets[0].emit({ ...success, taskId });
+      await settle();
+      expect(notices.map(n => [n.key, n.type])).toEqual([
+        [taskId, 'in-progress'],
+        [taskId, 'success']
+      ]);
+    };
+    // the snapshot before the announcement (the submit's answer last)
+    await readThenAnnounced('export-late');
+    // known as running first: its event (which a reconnect may lose) is not waited for, nor
+    // told again
     sockets[0].emit(cutting('export-known'));
     await settle();
-    model.tasks.applySnapshot([{ ...done, taskId: 'export-known' }]);
-    expect(notices).toEqual([]);
-    model.notices.notify({
-      type: 'in-progress',
-      message: 'Exporting…',
-      key: 'export-known'
-    });
-    model.tasks.tellIfEnded('export-known');
-    sockets[0].emit({ ...success, taskId: 'export-known' });
-    await settle();
-    expect(notices.map(n => [n.key, n.type])).toEqual([
-      ['export-known', 'in-progress'],
-      ['export-known', 'success']
-    ]);
+    await readThenAnnounced('export-known');
 
     // a failure read so is told as a failure
     notices.length = 0;
