@@ -142,9 +142,10 @@ class Worker:
         self.proc: subprocess.Popen[bytes] | None = None
         self.name = ""
 
-    def start(self) -> Worker:
-        """Start the worker and wait until it announces itself."""
-        self.name = f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
+    def start(self, name: str | None = None) -> Worker:
+        """Start the worker (under `name`, or one of its own) and wait until it announces
+        itself."""
+        self.name = name or f"test-{os.getpid()}-{time.monotonic_ns()}@localhost"
         env = {**os.environ, **self.config.to_env(), "GMS_BROKER_URL": self.url}
         env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")])
         with open(self.log, "ab") as fh:

@@ -62,6 +62,9 @@ def _settings(config: StudioConfig, url: str) -> dict[str, Any]:
             "visibility_timeout": visibility_timeout(config),
             "unacked_restore_interval": RESTORE_INTERVAL,
             "unacked_restore_throttle": 1,
+            # one list per queue: a worker takes its messages with one atomic BLMOVE
+            # (see `transport.Channel`); the studio sends no priorities
+            "priority_steps": [0],
         },
         "result_backend_transport_options": {"visibility_timeout": visibility_timeout(config)},
     }

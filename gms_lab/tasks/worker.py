@@ -17,6 +17,7 @@ from typing import Any
 
 from celery import signals
 from celery.exceptions import Reject
+from celery.worker import state as worker_state
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -25,7 +26,7 @@ from ..core.vcs import STUDIO_AUTHOR, Author
 from ..gcfreeze import freeze_and_say
 from ..models import TaskRecord
 from ..runtime import broker_url
-from .celery_app import make_celery, sender
+from .celery_app import QUEUE, make_celery, sender
 from .context import TaskContext
 from .execute import execute_generation
 from .recovery import Recovery
@@ -33,6 +34,7 @@ from .runners.choose import launcher_chooser
 from .runners.pool import ProcessPool
 from .runners.runner import Runner
 from .service import EXECUTE, EXECUTE_TAKES, TaskService
+from .transport import Holding
 
 log = logging.getLogger(__name__)
 COMMIT = "gms.commit_takes"
@@ -233,12 +235,30 @@ def _freeze_child(**_: Any) -> None:
         freeze_and_say(log, f"pool process {os.getpid()}")
 
 
+@signals.celeryd_init.connect
+def _name_holder(sender: Any = None, **_: Any) -> None:
+    """The messages this worker takes are named as its (before its consumer starts)."""
+    if sender:
+        Holding.worker = str(sender)
+
+
+def held_messages() -> set[str]:
+    """The ids of the messages this worker runs or is about to run, by Celery's own account:
+    its requests (a connection lost drops those not started) and the ones running."""
+    for _ in range(10):
+        try:
+            return set(worker_state.requests) | {r.id for r in worker_state.active_requests}
+        except RuntimeError:  # changed by a task's thread while read: read again
+            continue
+    raise RuntimeError("the worker's requests kept changing while read")
+
+
 @signals.worker_ready.connect
 def _start_liveness(sender: Any = None, **_: Any) -> None:
     """Announce this worker and sweep for tasks whose worker died, every few seconds."""
     hostname = str(getattr(sender, "hostname", "worker"))
     ctx = TaskContext(config, url=app.conf.broker_url)
-    recovery = Recovery(ctx.records, hostname)
+    recovery = Recovery(ctx.records, hostname, queue=QUEUE, running=held_messages)
     stop = threading.Event()
     _state["liveness_stop"] = stop
 

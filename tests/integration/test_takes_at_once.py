@@ -63,7 +63,7 @@ def queued_messages(url: str) -> list[list[str]]:
     held = [json.loads(p) for p in client.hvals(UNACKED)]
     waiting = [[json.loads(p), "", QUEUE] for p in client.lrange(QUEUE, 0, -1)]
     return [
-        _task_ids(json.dumps(entry))
+        _task_ids(json.dumps(entry))[1]
         for entry in held + waiting
         if entry[0]["headers"]["task"] in (EXECUTE, EXECUTE_TAKES)
     ]
