@@ -20,6 +20,18 @@ from .server import StudioServer
 FREEZE_AFTER = 1.0
 
 
+def read_in_chunks_of(http_server: Any, config: StudioConfig) -> None:
+    """Have the Jupyter server read `config.read_chunk_size` bytes from a connection at a time
+    (its new connections), and hand a streamed body in pieces that large: tornado's 64 KiB cost
+    a streamed upload a call into its handler, and a read, per 64 KiB. Without an HTTP server of
+    its own (a test's app), nothing changes."""
+    size = config.read_chunk_size
+    if not size or http_server is None:
+        return
+    http_server.read_chunk_size = size  # the reads of each new connection's stream
+    http_server.conn_params.chunk_size = size  # the pieces a streamed body is handed in
+
+
 def _help(field: str) -> str:
     info = StudioConfig.model_fields[field]
     return f"{info.description} Unset: ${StudioConfig.ENV[field]}, then the built-in default."
@@ -41,6 +53,7 @@ class GMSLab(ExtensionApp):
         config=True
     )
     max_upload_bytes = Int(None, allow_none=True, help=_help("max_upload_bytes")).tag(config=True)
+    read_chunk_size = Int(None, allow_none=True, help=_help("read_chunk_size")).tag(config=True)
     max_json_bytes = Int(None, allow_none=True, help=_help("max_json_bytes")).tag(config=True)
     json_max_depth = Int(None, allow_none=True, help=_help("json_max_depth")).tag(config=True)
     json_max_keys = Int(None, allow_none=True, help=_help("json_max_keys")).tag(config=True)
@@ -133,6 +146,7 @@ class GMSLab(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         """Start the broker (embedded unless configured), the event hub and the watcher."""
         await self.server_services.start()
+        read_in_chunks_of(getattr(serverapp, "_http_server", None), self.server_services.config)
         if self.server_services.config.gc_freeze:  # once the rest of the server started too
             asyncio.get_running_loop().call_later(FREEZE_AFTER, self._freeze)
 

@@ -34,6 +34,13 @@ class StudioConfig(BaseModel):
     )
     runner: RunnerKind = Field("auto", description="Pipeline runner: auto, local or docker.")
     max_upload_bytes: int = Field(4 * 1024**3, ge=1, description="Largest upload accepted.")
+    read_chunk_size: int = Field(
+        1024**2,
+        ge=0,
+        le=64 * 1024**2,
+        description="Bytes the Jupyter server reads from a connection at a time, and hands a "
+        "streamed upload in (0: tornado's 64 KiB). Fewer, larger pieces stream an upload faster.",
+    )
     max_json_bytes: int = Field(
         8 * 1024**2,
         ge=1024,
@@ -160,6 +167,7 @@ class StudioConfig(BaseModel):
         "broker_url": "GMS_BROKER_URL",
         "runner": "GMS_RUNNER",
         "max_upload_bytes": "GMS_MAX_UPLOAD_BYTES",
+        "read_chunk_size": "GMS_READ_CHUNK_SIZE",
         "max_json_bytes": "GMS_MAX_JSON_BYTES",
         "json_max_depth": "GMS_JSON_MAX_DEPTH",
         "json_max_keys": "GMS_JSON_MAX_KEYS",
