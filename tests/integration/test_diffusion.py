@@ -377,12 +377,15 @@ def test_previews_are_paced_for_a_person_watching(tiny_sd: Path, tmp_path: Path)
         unpaced.close()
 
     def sized(seconds: float, steps: int) -> int:
-        """Steps (a multiple of 8, at most 800) for a take of about 1.5 s, at the speed of a
+        """Steps (a multiple of 8, at most 800) for a take of about 2 s, at the speed of a
         take of `steps` that took `seconds`."""
-        return min(800, 8 * math.ceil(1.5 / (seconds / steps) / 8))
+        return min(800, 8 * math.ceil(2.0 / (seconds / steps) / 8))
 
-    # a take of about 1.5 s on this machine, whatever its speed (a busy host times a step
-    # slower than it later runs: a take too quick for the check is made again, longer)
+    # a take of about 2 s on this machine, whatever its speed (a busy host times a step
+    # slower than it later runs: a take too quick for the check is made again, longer).
+    # Three previews need the denoising to last three paces and up to three cadence
+    # intervals (an eighth of it each, a preview waiting for the next cadence step):
+    # 3 x pace / (1 - 3/8) = 4.8 paces at least; a take of 6 leaves the decoding room.
     steps = sized(timed[-1][0], 16)
 
     pace = 0.25
@@ -395,7 +398,7 @@ def test_previews_are_paced_for_a_person_watching(tiny_sd: Path, tmp_path: Path)
         for _ in range(4):
             events = _timed_run(paced, line(steps))
             took = events[-1][0]
-            if took >= 4 * pace or steps == 800:
+            if took >= 6 * pace or steps == 800:
                 break
             steps = sized(took, steps)
         shown = previews(events)
