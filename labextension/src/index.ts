@@ -28,6 +28,7 @@ import {
   TREE_CONTEXT_MENU
 } from './commands';
 import { findNode } from './hierarchy';
+import { toastLifetime } from './models/notices';
 import { EXPORT_KINDS } from './types';
 import { inspectorPanelIcon, progressIcon, studioIcon } from './icons';
 import {
@@ -109,12 +110,7 @@ function showNotices(model: StudioModel): void {
   const shown = new Map<string, string>();
   model.notices.notified.connect((_, notice) => {
     const options = {
-      autoClose:
-        notice.type === 'in-progress'
-          ? (false as const)
-          : notice.type === 'error'
-            ? 10_000
-            : 5_000,
+      autoClose: toastLifetime(notice),
       actions: notice.actions?.map(action => ({
         label: action.label,
         callback: () => action.callback()

@@ -7,6 +7,7 @@ import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { StudioAPIError } from '../src/api';
 import type { INotice, IUploadState } from '../src/model';
 import { StudioModel } from '../src/model';
+import { toastLifetime } from '../src/models/notices';
 import { comfyuiTrouble } from '../src/panels/statusBanner';
 import {
   conflict,
@@ -916,5 +917,29 @@ describe('StudioModel: a long task history comes in pages', () => {
     api.listTasks.mockClear();
     await model.tasks.loadOlder(); // nothing older: no request
     expect(api.listTasks).not.toHaveBeenCalled();
+  });
+});
+
+describe('toastLifetime', () => {
+  it('keeps a notice with actions long enough to act on, a plain one briefly', () => {
+    const play = [{ label: 'Play', callback: () => undefined }];
+    expect(toastLifetime({ type: 'in-progress', message: 'Exporting…' })).toBe(
+      false
+    );
+    expect(toastLifetime({ type: 'success', message: 'Saved.' })).toBe(5_000);
+    expect(toastLifetime({ type: 'error', message: 'No.' })).toBe(10_000);
+    expect(
+      toastLifetime({
+        type: 'success',
+        message: 'Animatic is ready',
+        actions: play
+      })
+    ).toBe(20_000);
+    expect(
+      toastLifetime({ type: 'error', message: 'Failed', actions: play })
+    ).toBe(20_000);
+    expect(toastLifetime({ type: 'info', message: 'x', actions: [] })).toBe(
+      5_000
+    );
   });
 });

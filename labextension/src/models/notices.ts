@@ -19,6 +19,20 @@ export interface INotice {
   key?: string;
 }
 
+/**
+ * How long a notice's toast stays (ms; false: until it is replaced or closed). A notice that
+ * offers actions (Play, Open, Undo) stays long enough to be acted on, not the few seconds a
+ * plain one does: by the time someone turns to it, a five-second toast was gone. Every notice
+ * stays in the notification centre afterwards.
+ */
+export function toastLifetime(notice: INotice): number | false {
+  if (notice.type === 'in-progress') {
+    return false;
+  }
+  const plain = notice.type === 'error' ? 10_000 : 5_000;
+  return notice.actions?.length ? Math.max(plain, 20_000) : plain;
+}
+
 /** Where the parts of the model send what the user should hear about. */
 export class Notices {
   /** Emitted for each message to show the user. */
