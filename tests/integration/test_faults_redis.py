@@ -21,10 +21,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import requests
 from websockets.sync.client import connect
 
 from gms_lab.models import TaskStatus, TaskSubmit
+from gms_lab.tasks.recovery import UNACKED
+from gms_lab.tasks.transport import CLAIMS, HOLDERS
 from tests import figures
 from tests.services import (
     RedisProcess,
@@ -253,6 +256,15 @@ def test_redis_hanging_and_dying_loses_nothing_answered(
     assert answer.status_code == 202, answer.text
     task = answer.json()["taskId"]
     wait_until(lambda: call("GET", f"tasks/{task}/status").json()["status"] == "completed", 60)
+    # and the broker holds nothing the faults left: no message taken but never booked, no
+    # holder of a message no longer unacknowledged (a sweep forgets those within seconds)
+    client = redis.Redis.from_url(own_redis.url)
+
+    def settled() -> bool:
+        claims = [client.llen(key) for key in client.smembers(CLAIMS)]
+        return not any(claims) and set(client.hkeys(HOLDERS)) <= set(client.hkeys(UNACKED))
+
+    wait_until(settled, 15, 0.2)
 
 
 def test_a_take_whose_end_cannot_be_recorded_runs_again_once_redis_is_back(
