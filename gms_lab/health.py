@@ -2,7 +2,7 @@
 
 - ``lab``: the studio answers its own API (``/gms/api/workspace/config`` with the server's token)
   and reports that it reaches Redis.
-- ``worker``: the Celery worker in this container keeps its liveness key fresh in Redis (the
+- ``worker``: the Celery worker in this container keeps its liveness fresh in Redis (the
   worker refreshes it every few seconds once it is ready to take tasks).
 
 Docker's ``HEALTHCHECK`` runs these often, so they import little and answer within seconds.
@@ -15,12 +15,16 @@ import json
 import os
 import socket
 import sys
+import time
 import urllib.error
 import urllib.request
+from typing import cast
 
 LAB_URL = "http://127.0.0.1:8888"
 #: The key prefix of the workers' liveness keys (`gms_lab.tasks.records.WORKER_KEY`).
 WORKER_KEY = "gms:worker:"
+#: The running workers by the time their liveness lapses (`gms_lab.tasks.records.WORKERS`).
+WORKERS = "gms:workers"
 
 
 def lab(url: str, token: str, timeout: float) -> str | None:
@@ -42,15 +46,17 @@ def lab(url: str, token: str, timeout: float) -> str | None:
 
 
 def worker(broker_url: str, hostname: str, timeout: float) -> str | None:
-    """Why the worker on `hostname` is not healthy, or None when its liveness key is fresh."""
+    """Why the worker on `hostname` is not healthy, or None when its liveness is fresh."""
     if not broker_url:
         return "GMS_BROKER_URL is not set"
     import redis
 
     try:
         client = redis.Redis.from_url(broker_url, socket_timeout=timeout)
-        # the worker's name is `<name>@<hostname>` (celery's default name is celery@<hostname>)
-        found = list(client.scan_iter(match=f"{WORKER_KEY}*@{hostname}", count=1000))
+        # the worker's name is `<name>@<hostname>` (celery's default name is celery@<hostname>);
+        # the running workers are a sorted set by the time each one's liveness lapses
+        running = cast(list[bytes], client.zrangebyscore(WORKERS, time.time(), "+inf"))
+        found = [name for name in running if name.decode().endswith(f"@{hostname}")]
     except redis.RedisError as exc:
         return f"Redis does not answer at {broker_url}: {exc}"
     if not found:

@@ -23,6 +23,8 @@ PROJECT_TASKS = "gms:tasks:"
 CANCEL_KEY = "gms:cancel:"
 HEARTBEAT_KEY = "gms:heartbeat:"
 WORKER_KEY = "gms:worker:"
+#: The running workers, each scored with the time its liveness lapses (a sorted set).
+WORKERS = "gms:workers"
 TRASHED_TASKS = "gms:trash:tasks:"
 #: Who filed a task's take: the submit ("written"), or, when the task ended before the submit
 #: wrote it, the one who ended it ("finisher"); "abandoned" when the submit could not write it
@@ -303,16 +305,31 @@ class TaskRecords:
         return raw.decode() if isinstance(raw, bytes) else raw
 
     def worker_alive(self, hostname: str, ttl: float) -> None:
-        """The worker `hostname` is running."""
-        self.client.set(WORKER_KEY + hostname, str(time.time()), px=int(ttl * 1000))
+        """The worker `hostname` is running: its liveness key (which a container's health
+        check reads) and its entry in the set of workers, both for `ttl` seconds."""
+        now = time.time()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(WORKER_KEY + hostname, str(now), px=int(ttl * 1000))
+        pipe.zadd(WORKERS, {hostname: now + ttl})
+        pipe.execute()
+
+    def worker_gone(self, hostname: str) -> None:
+        """The worker `hostname` stopped: no one counts it as running any longer."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.delete(WORKER_KEY + hostname)
+        pipe.zrem(WORKERS, hostname)
+        pipe.execute()
 
     def live_workers(self) -> list[str]:
-        """The hostnames of the workers whose liveness key is fresh."""
-        names = []
-        for key in self.client.scan_iter(match=WORKER_KEY + "*", count=100):
-            text = key.decode() if isinstance(key, bytes) else key
-            names.append(text.removeprefix(WORKER_KEY))
-        return sorted(names)
+        """The hostnames of the workers whose liveness is fresh. A sorted set by deadline, not a
+        scan for their keys: a scan reads the whole keyspace (every task's record) in pages, a
+        round trip each, and every worker's sweep asks every two seconds."""
+        now = time.time()
+        pipe = self.client.pipeline(transaction=False)
+        pipe.zremrangebyscore(WORKERS, "-inf", now)
+        pipe.zrangebyscore(WORKERS, now, "+inf")
+        _, names = pipe.execute()
+        return sorted(n.decode() if isinstance(n, bytes) else n for n in names)
 
 
 class Heartbeats:

@@ -19,7 +19,7 @@ import redis
 
 from gms_lab.models import TaskRecord, TaskStatus, TaskSubmit
 from gms_lab.tasks.celery_app import QUEUE
-from gms_lab.tasks.records import WORKER_KEY, TaskRecords
+from gms_lab.tasks.records import TaskRecords
 from gms_lab.tasks.recovery import UNACKED, UNACKED_INDEX
 from gms_lab.tasks.service import TaskService
 from gms_lab.tasks.transport import CLAIMS, HOLDERS, claim_key
@@ -136,9 +136,34 @@ def test_a_message_booked_and_dropped_runs_once_and_only_once_its_holder_is_gone
             time.sleep(3 * 2.0 + 1)
             assert service.ctx.records.get(record.task_id).status == TaskStatus.pending
             assert client.hlen(UNACKED) == 1
-            client.delete(WORKER_KEY + other)  # its holder is gone
+            records.worker_gone(other)  # its holder is gone
         took = ran_once(service, record, 30)
     finally:
         worker.stop()
     assert client.hlen(UNACKED) == 0 and client.hlen(HOLDERS) == 0
     print(f"\nbooked by {holder} and dropped: ran {took:.1f} s after it could")
+
+
+def test_the_live_workers_are_read_from_their_set_not_a_scan_of_the_keyspace(
+    own_redis: str,
+) -> None:
+    """Every worker's sweep asks who is alive every two seconds: the answer comes from a sorted
+    set of deadlines, in one round trip however many task records the keyspace holds."""
+    client = redis.Redis.from_url(own_redis)
+    records = TaskRecords(client)
+    pipe = client.pipeline(transaction=False)
+    for i in range(20_000):  # the records of a few films' takes
+        pipe.set(f"gms:task:{i:032x}", "{}")
+    pipe.execute()
+    records.worker_alive("a@host", 60)
+    records.worker_alive("b@host", 0.3)
+    records.worker_alive("c@host", 60)
+    before = client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0)
+    assert records.live_workers() == ["a@host", "b@host", "c@host"]
+    records.worker_gone("c@host")
+    time.sleep(0.4)  # b's liveness lapses
+    assert records.live_workers() == ["a@host"]
+    assert client.info("commandstats").get("cmdstat_scan", {}).get("calls", 0) == before
+    # the lapsed and the gone are out of the set; the liveness key a health check reads stays
+    assert client.zrange("gms:workers", 0, -1) == [b"a@host"]
+    assert client.exists("gms:worker:a@host") and not client.exists("gms:worker:c@host")

@@ -15,7 +15,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from gms_lab import health
-from gms_lab.tasks.records import WORKER_KEY
+from gms_lab.tasks.records import WORKER_KEY, WORKERS
 from tests.services import REPO
 
 
@@ -95,6 +95,7 @@ def test_lab_and_worker_are_healthy_only_when_they_answer() -> None:
     for service in ("lab", "worker"):
         assert f'CMD ["python", "-m", "gms_lab.health", "{service}"]' in dockerfile
     assert health.WORKER_KEY == WORKER_KEY  # the key the worker refreshes
+    assert health.WORKERS == WORKERS  # and the set it is listed in
 
 
 def test_the_build_context_leaves_out_what_the_host_built() -> None:
