@@ -139,12 +139,22 @@ class Channel(kombu_redis.Channel):
     #: The queue and claim list of the `BLMOVE` under way.
     _claiming: tuple[str, str] | None = None
     _registered_claims: frozenset[str] = frozenset()
+    #: Whether the server has `BLMOVE` (Redis 6.2), asked once a channel.
+    _can_claim: bool | None = None
 
     def _brpop_start(self, timeout: float | None = None) -> None:
         kombu: Any = super()  # kombu's channel (its stubs know little of it)
         me: Any = self
         queues = list(self.active_queues)
-        if len(queues) != 1 or len(self.priority_steps) != 1 or self.global_keyprefix:
+        if self._can_claim is None:
+            server = self._create_client().info("server")
+            self._can_claim = has_blmove(str(server.get("redis_version", "0")))
+        if (
+            len(queues) != 1
+            or len(self.priority_steps) != 1
+            or self.global_keyprefix
+            or not self._can_claim
+        ):
             self._claiming = None
             kombu._brpop_start(timeout)
             return
@@ -194,6 +204,13 @@ class Channel(kombu_redis.Channel):
         if reused is None or reused.connection_pool is not pool:  # a new pool after a reconnect
             reused = self._reused = super()._create_client()  # type: ignore[misc]
         return reused
+
+
+def has_blmove(version: str) -> bool:
+    """Whether a Redis server of `version` has `BLMOVE` (6.2 and later); without it a worker
+    takes its messages with kombu's `BRPOP` (and its window between the pop and the booking)."""
+    parts = [int(p) if p.isdigit() else 0 for p in version.split(".")[:2]]
+    return tuple(parts + [0] * (2 - len(parts))) >= (6, 2)
 
 
 class Transport(kombu_redis.Transport):

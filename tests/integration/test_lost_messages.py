@@ -22,7 +22,7 @@ from gms_lab.tasks.celery_app import QUEUE
 from gms_lab.tasks.records import TaskRecords
 from gms_lab.tasks.recovery import UNACKED, UNACKED_INDEX
 from gms_lab.tasks.service import TaskService
-from gms_lab.tasks.transport import CLAIMS, HOLDERS, claim_key
+from gms_lab.tasks.transport import CLAIMS, HOLDERS, claim_key, has_blmove
 from tests.services import (
     Worker,
     project_with_shot,
@@ -167,3 +167,12 @@ def test_the_live_workers_are_read_from_their_set_not_a_scan_of_the_keyspace(
     # the lapsed and the gone are out of the set; the liveness key a health check reads stays
     assert client.zrange("gms:workers", 0, -1) == [b"a@host"]
     assert client.exists("gms:worker:a@host") and not client.exists("gms:worker:c@host")
+
+
+def test_a_redis_without_blmove_is_told_apart(own_redis: str) -> None:
+    """Redis before 6.2 has no `BLMOVE`: a worker there takes its messages with kombu's
+    `BRPOP`, as before. The Redis here has it (the tests above saw the worker use it)."""
+    version = str(redis.Redis.from_url(own_redis).info("server")["redis_version"])
+    assert has_blmove(version)
+    assert [has_blmove(v) for v in ("7.2.4", "6.2.0", "6.2", "7")] == [True] * 4
+    assert [has_blmove(v) for v in ("6.0.16", "5.0.7", "", "unknown")] == [False] * 4
