@@ -131,8 +131,8 @@ class Recovery:
             if not task_ids or any(self.records.heartbeat_of(t) for t in task_ids):
                 continue
             delivered = self.client.zscore(UNACKED_INDEX, tag)
-            if delivered is None or delivered == 0:
-                continue
+            if delivered is None or delivered == 0 or time.time() - delivered < SETTLING:
+                continue  # gone, expired already, or just delivered
             found = [self.records.find(t) for t in task_ids]
             # not a generation (a scheduled commit), or done and about to be acked
             left = [r for r in found if r is not None and not r.status.finished]
@@ -149,7 +149,7 @@ class Recovery:
                 lost = message_id not in running_here
             else:
                 lost = holder.decode() not in live
-            if not lost or time.time() - delivered < SETTLING:
+            if not lost:
                 continue
             self.client.zadd(UNACKED_INDEX, {tag.decode(): 0})
             expired.append(left[0].task_id)
