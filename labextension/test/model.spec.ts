@@ -76,6 +76,27 @@ const cutting = (taskId: string) => ({
   preview: null
 });
 
+/** The end of an animatic export of the scene `sc1`: its event. */
+const exported = (taskId: string) => ({
+  type: 'task_success' as const,
+  taskId,
+  nodeId: 'sc1',
+  seq: 3,
+  result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
+});
+
+/** The record of an animatic export of the scene `sc1`, read once it ended. */
+const exportedRecord = (taskId: string) =>
+  taskRecord({
+    taskId,
+    nodeId: 'sc1',
+    pipeline: 'animatic',
+    status: 'completed',
+    progress: 1,
+    seq: 3,
+    result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
+  });
+
 describe('StudioModel: opening a project', () => {
   it('reads the manifest, tasks and assets, selects the project and connects', async () => {
     const { api, model, sockets } = setup();
@@ -342,13 +363,7 @@ describe('StudioModel: task events are ordered by seq', () => {
         key: taskId
       });
     announce('export-1');
-    socket.emit({
-      type: 'task_success',
-      taskId: 'export-1',
-      nodeId: 'sc1',
-      seq: 3,
-      result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
-    });
+    socket.emit(exported('export-1'));
     announce('export-2');
     await settle();
     const reads = api.getProject.mock.calls.length;
@@ -411,27 +426,11 @@ describe('StudioModel: task events are ordered by seq', () => {
   it('tells the end of a quick task whose record, read on its first event, already had it', async () => {
     const { sockets, notices, api, model } = ctx;
     // the export ended before the record its first progress event asks for was read
-    api.getTaskStatus.mockResolvedValueOnce(
-      taskRecord({
-        taskId: 'export-fast',
-        nodeId: 'sc1',
-        pipeline: 'animatic',
-        status: 'completed',
-        progress: 1,
-        seq: 3,
-        result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
-      })
-    );
+    api.getTaskStatus.mockResolvedValueOnce(exportedRecord('export-fast'));
     sockets[0].emit(cutting('export-fast'));
     await settle();
     expect(model.tasks.get('export-fast')?.status).toBe('completed');
-    const success = {
-      type: 'task_success' as const,
-      taskId: 'export-fast',
-      nodeId: 'sc1',
-      seq: 3,
-      result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
-    };
+    const success = exported('export-fast');
     sockets[0].emit(success);
     // told once: a replay of the same event is not told again
     sockets[0].emit(success);
@@ -447,22 +446,8 @@ describe('StudioModel: task events are ordered by seq', () => {
 
   it('tells "… is ready" of an announced export whose ended record came before its events', async () => {
     const { sockets, notices, model } = ctx;
-    const done = taskRecord({
-      taskId: 'export-raced',
-      nodeId: 'sc1',
-      pipeline: 'animatic',
-      status: 'completed',
-      progress: 1,
-      seq: 3,
-      result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
-    });
-    const success = {
-      type: 'task_success' as const,
-      taskId: 'export-raced',
-      nodeId: 'sc1',
-      seq: 3,
-      result: { outputPath: animaticOfDawn.path, export: animaticOfDawn }
-    };
+    const done = exportedRecord('export-raced');
+    const success = exported('export-raced');
     // announced, then a snapshot (a resync's list of tasks) read as it ended, then its events
     model.notices.notify({
       type: 'in-progress',

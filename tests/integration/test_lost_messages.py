@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from gms_lab.config import StudioConfig
 from gms_lab.models import TaskRecord, TaskStatus, TaskSubmit
 from gms_lab.tasks.celery_app import QUEUE
 from gms_lab.tasks.records import TaskRecords
@@ -40,6 +41,17 @@ def own_redis(tmp_path: Path) -> Iterator[str]:
     """A Redis of the test's own: no other worker takes its messages."""
     with redis_server(tmp_path / "redis") as url:
         yield url
+
+
+#: The studio's settings, its task service and a client of its Redis.
+Studio = tuple[StudioConfig, TaskService, redis.Redis]
+
+
+@pytest.fixture
+def studio(own_redis: str, tmp_path: Path) -> Studio:
+    """The studio's settings (no auto-commit), its task service and a client of its Redis."""
+    config = studio_config(tmp_path / "ws", broker_url=own_redis, auto_commit=False)
+    return config, task_service(config, own_redis), redis.Redis.from_url(own_redis)
 
 
 def queued_take(service: TaskService, client: redis.Redis, name: str) -> tuple[TaskRecord, bytes]:
@@ -67,11 +79,9 @@ def ran_once(service: TaskService, record: TaskRecord, within: float) -> float:
 
 @pytest.mark.parametrize("whose", ["a worker that died", "the worker itself, before a restart"])
 def test_a_message_taken_and_never_booked_goes_back_to_the_queue_and_runs_once(
-    own_redis: str, tmp_path: Path, whose: str
+    studio: Studio, own_redis: str, tmp_path: Path, whose: str
 ) -> None:
-    config = studio_config(tmp_path / "ws", broker_url=own_redis, auto_commit=False)
-    service = task_service(config, own_redis)
-    client = redis.Redis.from_url(own_redis)
+    config, service, client = studio
     record, message = queued_take(service, client, "Pier")
     name = f"restarted-{time.monotonic_ns()}@localhost"
     # what a worker's atomic take leaves when Redis dies before its booking: the message in its
@@ -112,11 +122,9 @@ def book(client: redis.Redis, message: bytes, holder: str, age: float) -> str:
 
 @pytest.mark.parametrize("holder", ["the worker itself", "a worker that died", "a live worker"])
 def test_a_message_booked_and_dropped_runs_once_and_only_once_its_holder_is_gone(
-    own_redis: str, tmp_path: Path, holder: str
+    studio: Studio, own_redis: str, tmp_path: Path, holder: str
 ) -> None:
-    config = studio_config(tmp_path / "ws", broker_url=own_redis, auto_commit=False)
-    service = task_service(config, own_redis)
-    client = redis.Redis.from_url(own_redis)
+    config, service, client = studio
     record, message = queued_take(service, client, "Reef")
     client.rpop(QUEUE)
     name = f"booker-{time.monotonic_ns()}@localhost"
