@@ -71,6 +71,10 @@ class Owned:
         self.project = project
         self._mine: set[int] = set()
 
+    def owns(self, node: Chapter | Scene | Shot) -> bool:
+        """Whether `node` is a copy of this fork's (a change may alter it), not shared."""
+        return id(node) in self._mine
+
     def chapter(self, index: int) -> Chapter:
         """The project's chapter at `index`, copied if not yet (its list of scenes too)."""
         chapters = self.project.chapters

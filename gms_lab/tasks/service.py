@@ -129,7 +129,9 @@ class TaskService:
             parameters["template"] = block["template"]["name"]
         # the takes' ids are chosen now: the tasks are queued before their takes are written
         take_ids = (
-            hierarchy.new_ids(project, "take", count) if spec.produces == "take" else [None] * count
+            hierarchy.new_ids(project, "take", count, shared=True)
+            if spec.produces == "take"
+            else [None] * count
         )
         queued = [
             TaskRecord(

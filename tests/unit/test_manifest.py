@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -1270,6 +1271,57 @@ def test_new_ids_are_drawn_again_until_none_is_taken(
     assert set(hierarchy.new_ids(project, "take", 2)) == {f"tk_{scene[3:]}", "tk_aaaa0002"}
     assert set(hierarchy.new_ids(project, "take", 2)) == {"tk_aaaa0004", "tk_aaaa0005"}
     assert shot == project.chapters[0].scenes[0].shots[0].id
+
+
+def test_new_ids_see_every_take_of_a_snapshot_and_of_a_change_under_way(
+    core: StudioCore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ids under a scene of a shared snapshot are kept while the scene is the same object:
+    a take of an unchanged scene, a take the last version added, and a take added earlier in
+    the same lazy change (its copy of the scene) all make a draw go again."""
+
+    def two_scenes(p: Project) -> str:
+        ch = hierarchy.add(p, NodeCreate(kind="chapter", name="A")).node.id
+        first = hierarchy.add(p, NodeCreate(kind="scene", parent_id=ch, name="B")).node.id
+        second = hierarchy.add(p, NodeCreate(kind="scene", parent_id=ch, name="C")).node.id
+        shots = [
+            hierarchy.add(p, NodeCreate(kind="shot", parent_id=sc, name="D")).node.id
+            for sc in (first, second)
+        ]
+        takes.add_generating(
+            p, shots[1], pipeline="still", parameters={}, seed=1, task_id="t", tier="standard"
+        )
+        return shots[0]
+
+    _, shot_a = core.manifests.update("harbour", two_scenes)
+    snapshot = core.manifests.read("harbour")
+    old = snapshot.chapters[0].scenes[1].shots[0].takes[0].id
+    draws = iter([old.removeprefix("tk_"), "bbbb0001"])
+    # hierarchy's draws only (the writes name their temp files with `secrets` too)
+    monkeypatch.setattr(hierarchy, "secrets", SimpleNamespace(token_hex=lambda n: next(draws)))
+    assert hierarchy.new_ids(snapshot, "take", 1, shared=True) == ["tk_bbbb0001"]
+
+    def add(p: Project, shot: str, task: str) -> Take:
+        return takes.add_generating(
+            p, shot, pipeline="still", parameters={}, seed=1, task_id=task, tier="standard"
+        )
+
+    draws = iter(["cccc0001"])
+    _, made = core.manifests.update("harbour", lambda p: add(p, shot_a, "u"), lazy=True)
+    assert made.id == "tk_cccc0001"
+    later = core.manifests.read("harbour")
+    unchanged = later.chapters[0].scenes[1]
+    assert unchanged is snapshot.chapters[0].scenes[1]  # shared by both versions: ids kept
+    assert hierarchy._scene_ids["harbour", unchanged.id][0] is unchanged
+    draws = iter(["cccc0001", old.removeprefix("tk_"), "cccc0002"])
+    assert hierarchy.new_ids(later, "take", 1, shared=True) == ["tk_cccc0002"]
+
+    def two(p: Project) -> list[str]:
+        return [add(p, shot_a, "v").id, add(p, shot_a, "w").id]
+
+    draws = iter(["dddd0001", "dddd0001", "cccc0001", old.removeprefix("tk_"), "dddd0002"])
+    _, ids = core.manifests.update("harbour", two, lazy=True)
+    assert ids == ["tk_dddd0001", "tk_dddd0002"]
 
 
 def test_a_shot_whose_takes_changed_is_written_from_its_last_text_byte_exact(
