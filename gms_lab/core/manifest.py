@@ -511,7 +511,7 @@ class ManifestStore:
         """The manifest's path; `must_exist=False` for a read, which opens the file and says 404
         itself (one stat less for every read). Writes keep the check, so no lock file is made
         for a project that does not exist."""
-        return self.workspace.project_dir(project_id, must_exist=must_exist) / MANIFEST
+        return self.workspace.manifest_path(project_id, must_exist=must_exist)
 
     def _load(self, project_id: str, path: Path) -> _Entry:
         # the project may have been deleted since its folder was checked: that is a 404

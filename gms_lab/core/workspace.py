@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .errors import ProjectNotFound, UnsafePath
@@ -19,12 +20,18 @@ LIBRARY_FOLDERS = (
     "AI_Models",
 )
 
+#: Project ids whose folders are kept at most (see `Workspace.project_dir`).
+_KNOWN_IDS = 10_000
+
 
 class Workspace:
     """A workspace root and the fixed places inside it."""
 
     def __init__(self, root: Path) -> None:
         self.root = root.expanduser().resolve()
+        #: The folders of ids found well-formed, with their manifests' paths (as strings):
+        #: every task's step looks its project up (a check, two joins, a stat, a conversion).
+        self._project_dirs: dict[str, tuple[Path, Path, str]] = {}
 
     @property
     def projects_dir(self) -> Path:
@@ -78,14 +85,30 @@ class Workspace:
 
     def project_dir(self, project_id: str, *, must_exist: bool = True) -> Path:
         """The folder of project `project_id`; the id is checked like any user input."""
-        try:
-            check_name(project_id, what="project id")
-        except UnsafePath as exc:
-            raise ProjectNotFound(f"No project {project_id!r}.", {"projectId": project_id}) from exc
-        path = self.projects_dir / project_id
-        if must_exist and not (path / "project.json").is_file():
+        return self._project(project_id, must_exist)[0]
+
+    def manifest_path(self, project_id: str, *, must_exist: bool = True) -> Path:
+        """The `project.json` of project `project_id` (checked as in `project_dir`)."""
+        return self._project(project_id, must_exist)[1]
+
+    def _project(self, project_id: str, must_exist: bool) -> tuple[Path, Path, str]:
+        known = self._project_dirs.get(project_id)
+        if known is None:
+            try:
+                check_name(project_id, what="project id")
+            except UnsafePath as exc:
+                raise ProjectNotFound(
+                    f"No project {project_id!r}.", {"projectId": project_id}
+                ) from exc
+            path = self.projects_dir / project_id
+            manifest = path / "project.json"
+            known = (path, manifest, os.fspath(manifest))
+            if len(self._project_dirs) >= _KNOWN_IDS:
+                self._project_dirs.clear()
+            self._project_dirs[project_id] = known
+        if must_exist and not os.path.isfile(known[2]):
             raise ProjectNotFound(f"No project {project_id!r}.", {"projectId": project_id})
-        return path
+        return known
 
     def project_ids(self) -> list[str]:
         """The ids of every project on disk, sorted."""
