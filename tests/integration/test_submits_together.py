@@ -13,7 +13,7 @@ import redis
 
 from gms_lab.core import manifest
 from gms_lab.models import TaskRecord, TaskStatus, TaskSubmit
-from gms_lab.tasks.celery_app import QUEUE
+from gms_lab.tasks.celery_app import QUEUE, TRANSPORT, make_celery, sender
 from gms_lab.tasks.service import EXECUTE, EXECUTE_TAKES
 from tests.services import (
     TINY_STILL,
@@ -149,3 +149,45 @@ def test_a_queued_message_shows_monitors_no_parameters(tmp_path: Path) -> None:
         assert record.task_id in headers["kwargsrepr"] and "parameters" not in headers["kwargsrepr"]
         args, kwargs, _ = json.loads(base64.b64decode(message["body"]))
         assert args == [] and kwargs["parameters"]["prompt"] == prompt
+
+
+def test_the_studio_publishes_the_message_celery_makes(tmp_path: Path) -> None:
+    """On the studio's transport a task's message goes straight through a kombu channel
+    (`celery_app._Direct`), not through `send_task`: the same message, byte for byte but its
+    delivery tag, in the same queue; and a worker runs it."""
+    with redis_server(tmp_path / "redis") as url:
+        config = studio_config(tmp_path / "ws")
+        app = make_celery(config, url)
+        assert app.conf.broker_transport == TRANSPORT
+        kwargs = {"task_id": "t1", "pipeline": "still", "parameters": {"prompt": "fog é"}}
+        sender(app)(EXECUTE, "t1", kwargs)
+        assert app._pool is None  # not through Celery's producer pool
+        shown = repr({k: v for k, v in kwargs.items() if k != "parameters"})
+        app.send_task(
+            EXECUTE,
+            kwargs=kwargs,
+            task_id="t1",
+            ignore_result=True,
+            argsrepr="()",
+            kwargsrepr=shown,
+            declare=[],
+        )
+        client = redis.Redis.from_url(url)
+        theirs, ours = (json.loads(raw) for raw in client.lrange(QUEUE, 0, -1))  # LPUSH: last first
+        tags = {m["properties"].pop("delivery_tag") for m in (ours, theirs)}
+        assert len(tags) == 2 and ours == theirs
+        assert list(ours["properties"]) == list(theirs["properties"])  # the same order too
+        assert ours["properties"]["delivery_info"] == {"exchange": "", "routing_key": QUEUE}
+        client.delete(QUEUE)
+        service = task_service(config, url)
+        project_id, shot = project_with_shot(service.ctx.core, "Direct")
+        request = TaskSubmit(
+            project_id=project_id, node_id=shot, pipeline="still", parameters=TINY_STILL
+        )
+        worker = Worker(config, url, tmp_path / "worker.log").start()
+        try:
+            record = service.submit(request)
+            wait_until(lambda: service.ctx.records.get(record.task_id).status.finished, 60)
+        finally:
+            worker.stop()
+        assert service.ctx.records.get(record.task_id).status == TaskStatus.completed
