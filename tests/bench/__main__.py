@@ -67,7 +67,9 @@ def main() -> None:
                     if "upload" in only:
                         with bare_tornado(tmp / "bare") as bare:
                             uploads = workspace / "Projects" / "uploads"
-                            table.run("upload", bench_uploads, server, bare, table, tmp, uploads)
+                            table.run(
+                                "upload", bench_uploads, server, bare, table, tmp, uploads, root
+                            )
                     if "events" in only:
                         table.run("events", bench_events, server, url, table, live)
                     if "clients" in only:
