@@ -272,7 +272,9 @@ def _start_liveness(sender: Any = None, **_: Any) -> None:
             if stop.wait(LIVENESS_EVERY):
                 return
 
-    threading.Thread(target=loop, daemon=True, name="gms-liveness").start()
+    thread = threading.Thread(target=loop, daemon=True, name="gms-liveness")
+    thread.start()
+    _state["liveness"] = (thread, ctx.records, hostname)
     if config.gc_freeze:
         freeze_and_say(log, f"worker {hostname}")
 
@@ -282,6 +284,16 @@ def _stop(**_: Any) -> None:
     stop = _state.get("liveness_stop")
     if stop is not None:
         stop.set()
+    liveness = _state.get("liveness")
+    if liveness is not None:
+        # a warm shutdown ran or gave back every task: the worker is struck off at once (the
+        # server's health answer, the other workers' sweeps), not when its liveness lapses
+        thread, records, hostname = liveness
+        thread.join(config.redis_timeout)  # its last round cannot announce it again after
+        try:
+            records.worker_gone(hostname)
+        except Exception as exc:  # Redis away: its liveness lapses by itself
+            log.warning("could not strike %s off the live workers: %s", hostname, exc)
     ctx = _state.get("ctx")
     if ctx is not None:  # the threads pool: the tasks ran in this process
         ctx.publisher.flush(config.redis_timeout)

@@ -20,7 +20,7 @@ import redis
 from gms_lab.config import StudioConfig
 from gms_lab.models import TaskRecord, TaskStatus, TaskSubmit
 from gms_lab.tasks.celery_app import QUEUE
-from gms_lab.tasks.records import TaskRecords
+from gms_lab.tasks.records import WORKER_KEY, TaskRecords
 from gms_lab.tasks.recovery import UNACKED, UNACKED_INDEX
 from gms_lab.tasks.service import TaskService
 from gms_lab.tasks.transport import CLAIMS, HOLDERS, claim_key, has_blmove
@@ -175,6 +175,22 @@ def test_the_live_workers_are_read_from_their_set_not_a_scan_of_the_keyspace(
     # the lapsed and the gone are out of the set; the liveness key a health check reads stays
     assert client.zrange("gms:workers", 0, -1) == [b"a@host"]
     assert client.exists("gms:worker:a@host") and not client.exists("gms:worker:c@host")
+
+
+def test_a_worker_shut_down_warm_is_struck_off_at_once(tmp_path: Path, own_redis: str) -> None:
+    """A warm shutdown ran or gave back its tasks: the worker leaves the live workers as it
+    stops (the health answer, the other workers' sweeps), not seconds later when its
+    liveness would lapse; one killed stays until then."""
+    records = TaskRecords(redis.Redis.from_url(own_redis))
+    config = studio_config(tmp_path / "ws")
+    warm = Worker(config, own_redis, tmp_path / "warm.log").start()
+    killed = Worker(config, own_redis, tmp_path / "killed.log").start()
+    assert {warm.name, killed.name} <= set(records.live_workers())
+    warm.stop()
+    killed.kill()
+    live = records.live_workers()
+    assert warm.name not in live and killed.name in live
+    assert not records.client.exists(WORKER_KEY + warm.name)
 
 
 def test_a_redis_without_blmove_is_told_apart(own_redis: str) -> None:
