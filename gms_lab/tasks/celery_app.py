@@ -131,7 +131,7 @@ class _Direct:
         self._channel: Any = None
 
     def channel(self) -> Any:
-        """The channel, connected at the first send (a Redis down then is a 503 then)."""
+        """The channel, connected at the first send (with Redis away, that send fails: 503)."""
         channel = self._channel
         if channel is None:
             with self._lock:
