@@ -145,9 +145,11 @@ def _taken(project: Project, candidates: set[str], shared: bool = False) -> bool
             return True
         for scene in chapter.scenes:
             if shared or (fork is not None and not fork.owns(scene)):
-                if not candidates.isdisjoint(_ids_under(project.id, scene)):
-                    return True
-                continue
+                ids = _ids_under(project.id, scene)
+                if ids is not None:
+                    if not candidates.isdisjoint(ids):
+                        return True
+                    continue
             if scene.id in candidates:
                 return True
             for shot in scene.shots:
@@ -157,24 +159,29 @@ def _taken(project: Project, candidates: set[str], shared: bool = False) -> bool
 
 
 #: The ids under scenes that are never changed (see `_taken`), by (project id, scene id): the
-#: scene they were read from and its ids. A scene's next version takes its place.
-_scene_ids: dict[tuple[str, str], tuple[Scene, frozenset[str]]] = {}
+#: scene they were read from and its ids (None until the scene is looked at a second time: a
+#: scene each change copies, the one a burst of takes goes to, is scanned, not made a set).
+#: A scene's next version takes its place.
+_scene_ids: dict[tuple[str, str], tuple[Scene, frozenset[str] | None]] = {}
 
 
-def _ids_under(project_id: str, scene: Scene) -> frozenset[str]:
-    """The ids of `scene`, its shots and their takes; kept while the scene is the same object."""
+def _ids_under(project_id: str, scene: Scene) -> frozenset[str] | None:
+    """The ids of `scene`, its shots and their takes, from the second look at the same scene
+    object on; None at the first (the caller scans it)."""
     key = (project_id, scene.id)
     kept = _scene_ids.get(key)
-    if kept is not None and kept[0] is scene:
-        return kept[1]
-    ids = {scene.id}
-    for shot in scene.shots:
-        ids.add(shot.id)
-        ids.update(map(_ID, shot.takes))
-    if len(_scene_ids) >= _HINTS:
-        _scene_ids.clear()
-    _scene_ids[key] = (scene, frozen := frozenset(ids))
-    return frozen
+    if kept is None or kept[0] is not scene:
+        if len(_scene_ids) >= _HINTS:
+            _scene_ids.clear()
+        _scene_ids[key] = (scene, None)
+        return None
+    if kept[1] is None:
+        ids = {scene.id}
+        for shot in scene.shots:
+            ids.add(shot.id)
+            ids.update(map(_ID, shot.takes))
+        kept = _scene_ids[key] = (scene, frozenset(ids))
+    return kept[1]
 
 
 _ID = attrgetter("id")
