@@ -260,7 +260,6 @@ def _start_liveness(sender: Any = None, **_: Any) -> None:
     ctx = TaskContext(config, url=app.conf.broker_url)
     recovery = Recovery(ctx.records, hostname, queue=QUEUE, running=held_messages)
     stop = threading.Event()
-    _state["liveness_stop"] = stop
 
     def loop() -> None:
         while True:
@@ -274,21 +273,19 @@ def _start_liveness(sender: Any = None, **_: Any) -> None:
 
     thread = threading.Thread(target=loop, daemon=True, name="gms-liveness")
     thread.start()
-    _state["liveness"] = (thread, ctx.records, hostname)
+    _state["liveness"] = (stop, thread, ctx.records, hostname)
     if config.gc_freeze:
         freeze_and_say(log, f"worker {hostname}")
 
 
 @signals.worker_shutdown.connect
 def _stop(**_: Any) -> None:
-    stop = _state.get("liveness_stop")
-    if stop is not None:
-        stop.set()
     liveness = _state.get("liveness")
     if liveness is not None:
         # a warm shutdown ran or gave back every task: the worker is struck off at once (the
         # server's health answer, the other workers' sweeps), not when its liveness lapses
-        thread, records, hostname = liveness
+        stop, thread, records, hostname = liveness
+        stop.set()
         thread.join(config.redis_timeout)  # its last round cannot announce it again after
         try:
             records.worker_gone(hostname)
