@@ -15,7 +15,7 @@ import math
 import random
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -307,6 +307,39 @@ def _alpha_column(height: int, alpha_at: Callable[[float], float]) -> Image.Imag
     return column
 
 
+def _paste_below(canvas: Image.Image, color: RGB | Image.Image, alpha: Image.Image) -> None:
+    """Paste `color` (a colour, or a column like `alpha`) through the one-pixel-wide `alpha`
+    column stretched across the frame, from its first row that is not transparent down (the
+    rows above would be left as they are)."""
+    top = next((y for y, a in enumerate(alpha.getdata()) if a), alpha.height)
+    if top == alpha.height:
+        return
+    rows = (0, top, 1, alpha.height)
+    size = (canvas.width, alpha.height - top)
+    mask = alpha.crop(rows).resize(size, Image.Resampling.NEAREST)
+    if isinstance(color, Image.Image):
+        color = color.crop(rows).resize(size, Image.Resampling.NEAREST)
+    canvas.paste(color, (0, top), mask)
+
+
+def _reach(blur: float) -> int:
+    """How many rows a Gaussian blur of `blur` spreads a mask's edge, with a margin (Pillow
+    runs three box blurs, each of about `blur` pixels)."""
+    return math.ceil(4 * blur) + 4
+
+
+def _first_row(top: float, blur: float, height: int) -> int:
+    """The first row a mask can touch when nothing above `top` is drawn and it is blurred by
+    `blur`: a mask from there down blurs to the same pixels as one of the whole frame (Pillow
+    repeats an edge row, and that row is empty)."""
+    return min(max(0, math.floor(top) - _reach(blur)), height - 1)
+
+
+def _last_row(bottom: float, blur: float, height: int) -> int:
+    """The end (exclusive) of the rows such a mask can touch when nothing below `bottom` is."""
+    return max(min(height, math.ceil(bottom) + 1 + _reach(blur)), 1)
+
+
 # --- layers ------------------------------------------------------------------------------
 
 
@@ -329,15 +362,17 @@ def _light(canvas: Image.Image, scene: Scene) -> None:
     unit = min(width, height)
     glow_radius = unit * (0.55 if scene.time != "night" else 0.3)
     strength = {"overcast": 0.35, "night": 0.35, "day": 0.45}.get(scene.time, 0.75)
-    glow = _RADIAL.resize((round(glow_radius * 2),) * 2, Image.Resampling.BILINEAR)
-    glow = glow.point(_glow_curve(strength))
+    diameter = round(glow_radius * 2)
+    glow = _MASKS.get(("glow", diameter, strength), diameter**2, lambda: _glow(diameter, strength))
     canvas.paste(scene.palette.light, (round(cx - glow_radius), round(cy - glow_radius)), glow)
     if scene.time == "overcast":
         return
     radius = unit * (0.035 if scene.time == "night" else 0.045)
-    disc = Image.new("L", (round(radius * 2) + 4,) * 2)
-    ImageDraw.Draw(disc).ellipse((2, 2, disc.width - 3, disc.height - 3), fill=255)
-    disc = disc.filter(ImageFilter.GaussianBlur(max(1.0, radius * 0.06)))
+    across = round(radius * 2)
+    if across < 1:
+        return  # a disc narrower than half a pixel: the glow is all a frame this small shows
+    blur = max(1.0, radius * 0.06)
+    disc = _MASKS.get(("disc", across, blur), (across + 4) ** 2, lambda: _disc(across, blur))
     canvas.paste(
         _mix(scene.palette.light, (255, 255, 255), 0.5),
         (round(cx - radius - 2), round(cy - radius - 2)),
@@ -454,22 +489,26 @@ def _ridge_layer(scene: Scene, k: int, profile: list[float]) -> Layer:
 
     def draw(canvas: Image.Image) -> None:
         width, height = canvas.size
-        points = [(i / (len(profile) - 1) * width, y * height) for i, y in enumerate(profile)]
-        mask = Image.new("L", canvas.size)
-        ImageDraw.Draw(mask).polygon([*points, (width, height + 2), (0, height + 2)], fill=255)
-        canvas.paste(color, (0, 0), mask.filter(ImageFilter.GaussianBlur(0.6 * height / 720)))
+        rock, cap = 0.6 * height / 720, 0.8 * height / 720
+        # the ridge and its blurred edge are below its highest point: only those rows are drawn
+        top = _first_row(min(profile) * height, max(rock, cap) if snowy else rock, height)
+        points = [(i / (len(profile) - 1) * width, y * height - top) for i, y in enumerate(profile)]
+        mask = Image.new("L", (width, height - top))
+        bottom = height + 2 - top
+        ImageDraw.Draw(mask).polygon([*points, (width, bottom), (0, bottom)], fill=255)
+        canvas.paste(color, (0, top), mask.filter(ImageFilter.GaussianBlur(rock)))
         if snowy:
             # Snow above a ragged snow line, only where this ridge's rock is.
             line = min(profile) + (max(profile) - min(profile)) * 0.4
             ragged = [
-                (x, (line + 0.012 * math.sin(i * 0.9) * math.sin(i * 0.31 + 1)) * height)
+                (x, (line + 0.012 * math.sin(i * 0.9) * math.sin(i * 0.31 + 1)) * height - top)
                 for i, (x, _) in enumerate(points)
             ]
-            above = Image.new("L", canvas.size)
-            ImageDraw.Draw(above).polygon([*ragged, (width, -1), (0, -1)], fill=215)
+            above = Image.new("L", mask.size)
+            ImageDraw.Draw(above).polygon([*ragged, (width, -1 - top), (0, -1 - top)], fill=215)
             caps = ImageChops.multiply(above, mask)
             snow = _mix((238, 242, 248), scene.palette.horizon, 0.25)
-            canvas.paste(snow, (0, 0), caps.filter(ImageFilter.GaussianBlur(0.8 * height / 720)))
+            canvas.paste(snow, (0, top), caps.filter(ImageFilter.GaussianBlur(cap)))
 
     return draw
 
@@ -484,8 +523,7 @@ def _valley_haze_layer(scene: Scene, profile: list[float]) -> Layer:
         def alpha(y: float) -> float:
             return strength * _smoothstep(top, bottom + 0.03, y)
 
-        mask = _alpha_column(canvas.height, alpha).resize(canvas.size, Image.Resampling.NEAREST)
-        canvas.paste(_haze(scene), (0, 0), mask)
+        _paste_below(canvas, _haze(scene), _alpha_column(canvas.height, alpha))
 
     return draw
 
@@ -502,10 +540,7 @@ def _sea(canvas: Image.Image, scene: Scene) -> None:
     def alpha(y: float) -> float:
         return 1.0 if y >= horizon else 0.0
 
-    size = canvas.size
-    water = _column(canvas.height, color_at).resize(size, Image.Resampling.NEAREST)
-    mask = _alpha_column(canvas.height, alpha).resize(size, Image.Resampling.NEAREST)
-    canvas.paste(water, (0, 0), mask)
+    _paste_below(canvas, _column(canvas.height, color_at), _alpha_column(canvas.height, alpha))
 
 
 def _glint_layer(scene: Scene, batch: int) -> Layer:
@@ -520,17 +555,21 @@ def _glint_layer(scene: Scene, batch: int) -> Layer:
 
     def draw(canvas: Image.Image) -> None:
         width, height = canvas.size
-        layer = Image.new("L", canvas.size)
-        pen = ImageDraw.Draw(layer)
         thickness = max(1, height // 360)
+        blur = max(0.5, height / 900)
+        # the band of rows the glints and their blur are in
+        top = _first_row(min(y for _, y, _ in glints) * height - thickness, blur, height)
+        end = _last_row(max(y for _, y, _ in glints) * height + thickness, blur, height)
+        layer = Image.new("L", (width, end - top))
+        pen = ImageDraw.Draw(layer)
         for x, y, length in glints:
             half = length * width / 2
             pen.line(
-                (x * width - half, y * height, x * width + half, y * height),
+                (x * width - half, y * height - top, x * width + half, y * height - top),
                 fill=150,
                 width=thickness,
             )
-        canvas.paste(color, (0, 0), layer.filter(ImageFilter.GaussianBlur(max(0.5, height / 900))))
+        canvas.paste(color, (0, top), layer.filter(ImageFilter.GaussianBlur(blur)))
 
     return draw
 
@@ -581,8 +620,51 @@ def _wisp_layer(scene: Scene, index: int) -> Layer:
 
 
 def _vignette(canvas: Image.Image) -> None:
-    shade = _RADIAL.resize(canvas.size, Image.Resampling.BILINEAR)
-    canvas.paste((0, 0, 0), (0, 0), shade.point(_VIGNETTE))
+    width, height = size = canvas.size
+    shade = _MASKS.get(("vignette", size), width * height, lambda: _shade_mask(size))
+    canvas.paste((0, 0, 0), (0, 0), shade)
+
+
+def _shade_mask(size: tuple[int, int]) -> Image.Image:
+    return _RADIAL.resize(size, Image.Resampling.BILINEAR).point(_VIGNETTE)
+
+
+def _glow(diameter: int, strength: float) -> Image.Image:
+    glow = _RADIAL.resize((diameter, diameter), Image.Resampling.BILINEAR)
+    return glow.point(_glow_curve(strength))
+
+
+def _disc(across: int, blur: float) -> Image.Image:
+    """The sun or moon's disc, `across` pixels wide, its edge softened by `blur`."""
+    disc = Image.new("L", (across + 4,) * 2)
+    ImageDraw.Draw(disc).ellipse((2, 2, disc.width - 3, disc.height - 3), fill=255)
+    return disc.filter(ImageFilter.GaussianBlur(blur))
+
+
+class _Masks:
+    """Masks that depend on a frame's size, not its scene (vignette, glow, disc), kept for the
+    next frames: the takes of a burst share one size, and a tiny frame spent most of its time
+    shrinking the radial gradient. A few are kept, none larger than `limit` pixels (a
+    supersampled 4K frame's vignette is made for each frame rather than held)."""
+
+    def __init__(self, kept: int = 8, limit: int = 4_000_000) -> None:
+        self._kept: dict[Hashable, Image.Image] = {}
+        self._count, self._limit = kept, limit
+
+    def get(self, key: Hashable, pixels: int, make: Callable[[], Image.Image]) -> Image.Image:
+        """The mask under `key` (`pixels` large), made by `make` the first time."""
+        mask = self._kept.pop(key, None)
+        if mask is None:
+            mask = make()
+            if pixels > self._limit:
+                return mask
+        self._kept[key] = mask  # the most recently used last
+        while len(self._kept) > self._count:
+            del self._kept[next(iter(self._kept))]
+        return mask
+
+
+_MASKS = _Masks()
 
 
 # Made once: the same gradient and curves serve every frame (a tiny frame costs next to nothing).

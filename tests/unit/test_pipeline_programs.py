@@ -327,6 +327,21 @@ def test_a_still_follows_the_tier_and_the_prompt(still: PipelineProcess, project
         assert sum(difference.mean) / 3 > 20  # visibly another picture, not a shifted copy
 
 
+def test_a_still_of_a_few_pixels_is_painted(still: PipelineProcess, project: Path) -> None:
+    """The smallest frames the parameters allow (16 px at a tenth: 2 px) are painted like any
+    other: a sun or moon narrower than half a pixel is left to its glow (it failed the take)."""
+    for number, prompt in enumerate(("night over the sea", "noon in the hills", "a foggy dawn")):
+        for width, height in ((16, 16), (16, 90), (90, 16), (40, 60)):
+            job_id = f"few-pixels-{number}-{width}x{height}"
+            parameters = {"prompt": prompt, "width": width, "height": height, "scale": 0.1}
+            result = finished(still.run(job("still", job_id, parameters, "standard", project)))
+            size = (round(width * 0.1), round(height * 0.1))
+            assert (result["metadata"]["width"], result["metadata"]["height"]) == size
+            with Image.open(project / "renders" / job_id / "take.png") as picture:
+                assert picture.size == size
+    assert still.alive
+
+
 def test_a_bad_line_is_answered_and_the_process_lives_on(project: Path) -> None:
     still = PipelineProcess("still")
 
