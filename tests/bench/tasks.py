@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 from celery import Celery
 
@@ -32,6 +32,7 @@ from tests.services import (
     wait_until,
 )
 
+from . import cpu
 from .film import big_film
 from .table import Row, Table, ms
 
@@ -177,6 +178,16 @@ def _submit_many(service: TaskService, request: TaskSubmit, n: int) -> list[str]
         return [r.task_id for records in made for r in records]
 
 
+class Burst(NamedTuple):
+    """What `_burst` measured."""
+
+    rates: list[float]
+    submits: float
+    pings: float
+    #: CPU milliseconds a take cost, by party (`cpu.per_item`)
+    cost: dict[str, float]
+
+
 def _burst(
     url: str,
     tmp: Path,
@@ -189,12 +200,12 @@ def _burst(
     per_submit: int = 1,
     bursts: int = 1,
     film: int = 0,
-) -> tuple[list[float], float, float]:
+) -> Burst:
     """`bursts` times `n` takes submitted at once to `count` worker processes (each of
     `THREADS` threads and one warm pipeline process), one burst after the other: takes/s of
-    each burst, submits/s of the median one, and no-op Celery tasks/s on the same workers
-    afterwards (0 without `noop`). With `film`, the takes go to a shot of a film of that many
-    takes (`big_film`), not of a new project."""
+    each burst, submits/s of the median one, no-op Celery tasks/s on the same workers
+    afterwards (0 without `noop`), and the CPU a take cost. With `film`, the takes go to a
+    shot of a film of that many takes (`big_film`), not of a new project."""
     config = studio_config(
         tmp / f"ws-{tag}-{count}",
         pipelines_path=[REPO / "pipelines", TEST_PIPELINES],
@@ -222,6 +233,8 @@ def _burst(
         wait_until(lambda w=warm: _all_finished(ctx, w), 120, 0.02)
         wait_until(lambda: not _busy(ctx), 60, 0.01)
         runs: list[tuple[float, float]] = []
+        pids = [worker.proc.pid for worker in workers if worker.proc is not None]
+        before = cpu.spent(pids, ctx.redis)
         for _ in range(bursts):
             start = time.perf_counter()
             ids = _submit_many(service, request.model_copy(update={"count": per_submit}), n)
@@ -229,8 +242,9 @@ def _burst(
             wait_until(_Finishing(ctx, ids), 600, 0.02)
             runs.append((n / (time.perf_counter() - start), n / submitted))
             wait_until(lambda: not _busy(ctx), 120, 0.01)
+        cost = cpu.per_item(before, cpu.spent(pids, ctx.redis), n * bursts)
         pings = _pings(ctx, make_celery(config, url), 1000, f"{tag}{count}") if noop else 0.0
-        return [rate for rate, _ in runs], sorted(runs)[len(runs) // 2][1], pings
+        return Burst([rate for rate, _ in runs], sorted(runs)[len(runs) // 2][1], pings, cost)
     finally:
         for worker in workers:
             worker.stop()
@@ -242,7 +256,7 @@ def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int, per_submi
         f"{count} worker process(es) of {THREADS} threads"
     )
     tag = "takes" if per_submit == 1 else f"takes-{per_submit}"
-    rates, submits, noop = _burst(
+    rates, submits, noop, cost = _burst(
         url, tmp, tag, n, count, TINY, per_submit=per_submit, bursts=BURSTS
     )
     rate = statistics.median(rates)
@@ -259,13 +273,15 @@ def _takes_with(url: str, tmp: Path, table: Table, n: int, count: int, per_submi
             meets=rate >= (150 if count == 1 else 300),
             notes=f"the median of {len(rates)} bursts ({min(rates):.0f} to {max(rates):.0f}/s); "
             f"{THREADS} threads and one warm `still` process each; "
-            f"{SUBMITTERS} clients submit {submits:.0f} takes/s; thumbnails made with the take",
+            f"{SUBMITTERS} clients submit {submits:.0f} takes/s; thumbnails made with the take; "
+            + cpu.describe(cost, "still"),
             extra={
                 "takes": n,
                 "perSubmit": per_submit,
                 "submitPerS": submits,
                 "threads": THREADS,
                 "bursts": rates,
+                "cpuMs": cost,
             },
         )
     )
@@ -280,8 +296,8 @@ def _film_takes(url: str, tmp: Path, table: Table, n: int) -> None:
     `FILM_TAKES` takes, against the same into a new project, one after the other."""
     print(f"takes/s, {n} takes, {PER_SUBMIT} a submit, into a film of {FILM_TAKES} takes")
     common: dict[str, Any] = {"noop": False, "per_submit": PER_SUBMIT, "bursts": BURSTS}
-    small, _, _ = _burst(url, tmp, "new-project", n, 1, TINY, **common)
-    big, submits, _ = _burst(url, tmp, "film", n, 1, TINY, film=FILM_TAKES, **common)
+    small = _burst(url, tmp, "new-project", n, 1, TINY, **common).rates
+    big, submits, _, cost = _burst(url, tmp, "film", n, 1, TINY, film=FILM_TAKES, **common)
     rate, base = statistics.median(big), statistics.median(small)
     table.add(
         Row(
@@ -295,8 +311,14 @@ def _film_takes(url: str, tmp: Path, table: Table, n: int) -> None:
             ratio=rate / base,
             meets=rate >= 150,
             notes=f"the median of {len(big)} bursts ({min(big):.0f} to {max(big):.0f}/s); "
-            f"{SUBMITTERS} clients submit {submits:.0f} takes/s",
-            extra={"takes": n, "filmTakes": FILM_TAKES, "bursts": big, "baseline": small},
+            f"{SUBMITTERS} clients submit {submits:.0f} takes/s; " + cpu.describe(cost, "still"),
+            extra={
+                "takes": n,
+                "filmTakes": FILM_TAKES,
+                "bursts": big,
+                "baseline": small,
+                "cpuMs": cost,
+            },
         )
     )
 
@@ -315,7 +337,9 @@ def bench_scaling(
     for count in processes:
         n = 30 * count
         print(f"takes/s, {n} takes waiting {WAIT * 1000:.0f} ms, {count} worker process(es)")
-        rates, submits, _ = _burst(url, tmp, "scaling", n, count, parameters, "paced", noop=False)
+        rates, submits, _, _ = _burst(
+            url, tmp, "scaling", n, count, parameters, "paced", noop=False
+        )
         rate = rates[0]
         ideal = count / WAIT
         table.add(
