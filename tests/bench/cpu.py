@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import resource
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +16,6 @@ import redis
 
 #: Clock ticks a second, the unit of `/proc/<pid>/stat`'s times.
 _TICKS = os.sysconf("SC_CLK_TCK")
-
-
-@dataclass(frozen=True)
-class Spent:
-    """CPU seconds so far: the worker processes, their pipeline processes, this process (the
-    bench's clients: submits and polling), Redis, and the whole host (busy and all cores)."""
-
-    workers: float
-    pipelines: float
-    clients: float
-    redis: float
-    host_busy: float
-    host_all: float
 
 
 def _times(pid: int) -> float:
@@ -42,7 +28,7 @@ def _times(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime
 
 
-def _descendants(pids: list[int]) -> list[int]:
+def descendants(pids: list[int]) -> list[int]:
     """Every process started by `pids`, and by those, and so on (read from `/proc`)."""
     parents: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
@@ -70,43 +56,65 @@ def _host() -> tuple[float, float]:
     return (total - idle) / _TICKS, total / _TICKS
 
 
-def spent(workers: list[int], client: redis.Redis) -> Spent:
-    """CPU seconds spent so far by the worker processes `workers` and what they started, by
-    this process, by the Redis `client` talks to, and by the host."""
+#: CPU seconds so far by party: named groups of processes, "self" (this process: the bench's
+#: clients), "redis", and the host's "hostBusy" and "hostAll" (busy, and all of its cores).
+Spent = dict[str, float]
+_HOST = ("hostBusy", "hostAll")
+
+
+def spent(processes: dict[str, list[int]], client: redis.Redis) -> Spent:
+    """CPU seconds spent so far by each named group of `processes`, by this process, by the
+    Redis `client` talks to, and by the host."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     info: dict[str, Any] = client.info("cpu")
-    busy, total = _host()
-    return Spent(
-        workers=sum(_times(pid) for pid in workers),
-        pipelines=sum(_times(pid) for pid in _descendants(workers)),
-        clients=usage.ru_utime + usage.ru_stime,
-        redis=float(info["used_cpu_user"]) + float(info["used_cpu_sys"]),
-        host_busy=busy,
-        host_all=total,
-    )
+    parties = {name: sum(_times(pid) for pid in pids) for name, pids in processes.items()}
+    parties["self"] = usage.ru_utime + usage.ru_stime
+    parties["redis"] = float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    parties["hostBusy"], parties["hostAll"] = _host()
+    return parties
+
+
+def _host_share(before: Spent, after: Spent) -> tuple[float, float]:
+    """The host's busy share between two readings, and the seconds that passed."""
+    cores = os.cpu_count() or 1
+    elapsed = after["hostAll"] - before["hostAll"]
+    busy = (after["hostBusy"] - before["hostBusy"]) / elapsed if elapsed > 0 else 0.0
+    return busy, elapsed / cores
 
 
 def per_item(before: Spent, after: Spent, items: int) -> dict[str, float]:
     """Milliseconds of CPU an item cost between two readings, each party and in all, the
     host's busy share and cores, and the items/s those cores allow at that cost."""
     cost = {
-        party: (getattr(after, party) - getattr(before, party)) * 1000 / items
-        for party in ("workers", "pipelines", "clients", "redis")
+        party: (after[party] - before[party]) * 1000 / items
+        for party in before
+        if party not in _HOST
     }
     cost["all"] = sum(cost.values())
-    cores = os.cpu_count() or 1
-    elapsed = after.host_all - before.host_all
-    cost["hostBusy"] = (after.host_busy - before.host_busy) / elapsed if elapsed > 0 else 0.0
-    cost["cores"] = cores
-    cost["ceiling"] = cores * 1000 / cost["all"] if cost["all"] > 0 else 0.0
+    cost["hostBusy"], _ = _host_share(before, after)
+    cost["cores"] = os.cpu_count() or 1
+    cost["ceiling"] = cost["cores"] * 1000 / cost["all"] if cost["all"] > 0 else 0.0
     return cost
 
 
+def shares(before: Spent, after: Spent) -> dict[str, float]:
+    """Each party's CPU between two readings as a share of one core, the host's busy share
+    and its cores."""
+    busy, seconds = _host_share(before, after)
+    out = {
+        party: (after[party] - before[party]) / seconds if seconds > 0 else 0.0
+        for party in before
+        if party not in _HOST
+    }
+    out["hostBusy"], out["cores"] = busy, os.cpu_count() or 1
+    return out
+
+
 def describe(cost: dict[str, float], pipeline: str) -> str:
-    """The cost in a row's notes."""
+    """A take's cost, in a row's notes."""
     return (
         f"CPU a take: worker {cost['workers']:.1f} ms + `{pipeline}` {cost['pipelines']:.1f}"
-        f" + clients {cost['clients']:.1f} + Redis {cost['redis']:.1f} = {cost['all']:.1f} ms;"
+        f" + clients {cost['self']:.1f} + Redis {cost['redis']:.1f} = {cost['all']:.1f} ms;"
         f" host {cost['hostBusy']:.0%} busy: its {cost['cores']:.0f} cores allow"
         f" ≈ {cost['ceiling']:.0f} takes/s at that cost"
     )

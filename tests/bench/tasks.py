@@ -234,7 +234,8 @@ def _burst(
         wait_until(lambda: not _busy(ctx), 60, 0.01)
         runs: list[tuple[float, float]] = []
         pids = [worker.proc.pid for worker in workers if worker.proc is not None]
-        before = cpu.spent(pids, ctx.redis)
+        processes = {"workers": pids, "pipelines": cpu.descendants(pids)}
+        before = cpu.spent(processes, ctx.redis)
         for _ in range(bursts):
             start = time.perf_counter()
             ids = _submit_many(service, request.model_copy(update={"count": per_submit}), n)
@@ -242,7 +243,7 @@ def _burst(
             wait_until(_Finishing(ctx, ids), 600, 0.02)
             runs.append((n / (time.perf_counter() - start), n / submitted))
             wait_until(lambda: not _busy(ctx), 120, 0.01)
-        cost = cpu.per_item(before, cpu.spent(pids, ctx.redis), n * bursts)
+        cost = cpu.per_item(before, cpu.spent(processes, ctx.redis), n * bursts)
         pings = _pings(ctx, make_celery(config, url), 1000, f"{tag}{count}") if noop else 0.0
         return Burst([rate for rate, _ in runs], sorted(runs)[len(runs) // 2][1], pings, cost)
     finally:
