@@ -25,6 +25,7 @@ from .models import ToolHealth
 from .runtime import clear_runtime, read_runtime, write_runtime
 from .tasks.celery_app import make_celery, sender
 from .tasks.context import TaskContext
+from .tasks.lost import settle_lost_takes
 from .tasks.runners.containers import DockerLauncher
 from .tasks.service import TaskService
 
@@ -56,6 +57,7 @@ class StudioServer:
         #: redis_timeout each), never the threads that read and write projects on disk.
         self._broker_threads = ThreadPoolExecutor(max_workers=8, thread_name_prefix="gms-redis")
         self._trash_keeper: asyncio.Task[None] | None = None
+        self._settling: asyncio.Task[None] | None = None
         self._starting: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -92,6 +94,7 @@ class StudioServer:
                 log.error("pipeline %s: %s: %s", error.path, error.field, error.message)
             self.hub = EventHub(url, timeout=self.config.redis_timeout)
             self.hub.start()
+            self._settling = asyncio.get_running_loop().create_task(self._settle_lost(self.ctx))
         except Exception as exc:
             self.error = self.plain(exc)
             log.error("Generative Studio: tasks are unavailable: %s", exc)
@@ -100,6 +103,17 @@ class StudioServer:
             self.watcher.start()
         self._trash_keeper = asyncio.get_running_loop().create_task(self._keep_trash())
         self.ready.set()
+
+    async def _settle_lost(self, ctx: TaskContext) -> None:
+        """End the takes left generating for good by tasks Redis lost (`tasks.lost`)."""
+        try:
+            settled = await asyncio.to_thread(settle_lost_takes, ctx)
+        except Exception as exc:  # Redis away: the next start looks again
+            log.warning("Generative Studio: takes of lost tasks not checked: %s", exc)
+            return
+        # said either way: the settling is over (a test of a restart waits for it)
+        say = log.warning if settled else log.info
+        say("Generative Studio: %d take(s) of lost tasks ended", len(settled))
 
     async def _keep_trash(self) -> None:
         """Finish deletions a crash cut short; erase what outlived the retention period."""
@@ -122,10 +136,11 @@ class StudioServer:
             self._starting.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._starting
-        if self._trash_keeper is not None:
-            self._trash_keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._trash_keeper
+        for task in (self._trash_keeper, self._settling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.watcher is not None:
             await self.watcher.stop()
         if self.hub is not None:

@@ -112,6 +112,13 @@ class TaskRecords:
         raw = self.client.get(TASK_KEY + task_id)
         return None if raw is None else TaskRecord.model_validate_json(raw)
 
+    def find_many(self, task_ids: list[str]) -> list[TaskRecord | None]:
+        """The records of tasks, in one round trip; None for each task Redis has no record of."""
+        if not task_ids:
+            return []
+        raws = cast(list[bytes | None], self.client.mget([TASK_KEY + i for i in task_ids]))
+        return [None if raw is None else TaskRecord.model_validate_json(raw) for raw in raws]
+
     def begin(self, task_id: str) -> tuple[TaskRecord | None, bytes | None, bool]:
         """What a worker reads first, in one round trip: the record (None if unknown), the
         record as stored (for `update(read=...)`), and whether a cancel was asked for."""
