@@ -23,6 +23,7 @@ from tests.services import (
     ServerProcess,
     Worker,
     project_with_shot,
+    redis_server,
     studio_config,
     task_service,
     wait_until,
@@ -56,9 +57,13 @@ def _heard(messages: list[dict[str, Any]]) -> dict[str, str]:
     return told
 
 
-def test_takes_whose_tasks_cannot_end_them_end_when_the_server_starts(
-    redis_url: str, tmp_path: Path
-) -> None:
+def test_takes_whose_tasks_cannot_end_them_end_when_the_server_starts(tmp_path: Path) -> None:
+    # a Redis of its own: the session's worker (another workspace) must not take these tasks
+    with redis_server(tmp_path / "redis") as redis_url:
+        _check_lost_takes(redis_url, tmp_path)
+
+
+def _check_lost_takes(redis_url: str, tmp_path: Path) -> None:
     config = studio_config(tmp_path / "ws", broker_url=redis_url, auto_commit=False)
     service = task_service(config, redis_url)
     ctx = service.ctx
