@@ -31,6 +31,8 @@ def _times(pid: int) -> float:
 def descendants(pids: list[int]) -> list[int]:
     """Every process started by `pids`, and by those, and so on (read from `/proc`)."""
     parents: dict[int, list[int]] = {}
+    if not os.path.isdir("/proc"):
+        return []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -49,8 +51,13 @@ def descendants(pids: list[int]) -> list[int]:
 
 
 def _host() -> tuple[float, float]:
-    """The host's busy and total CPU seconds since it started (`/proc/stat`)."""
-    ticks = [int(value) for value in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    """The host's busy and total CPU seconds since it started (`/proc/stat`; 0 and 0 on a
+    system without it, where the rows then say nothing of CPU)."""
+    try:
+        first = Path("/proc/stat").read_text().split("\n", 1)[0]
+    except OSError:
+        return 0.0, 0.0
+    ticks = [int(value) for value in first.split()[1:]]
     total = sum(ticks[:8])  # guest times are already in user and nice
     idle = ticks[3] + ticks[4] + ticks[7]  # idle, iowait, and steal (another machine's)
     return (total - idle) / _TICKS, total / _TICKS
@@ -111,10 +118,23 @@ def shares(before: Spent, after: Spent) -> dict[str, float]:
 
 
 def describe(cost: dict[str, float], pipeline: str) -> str:
-    """A take's cost, in a row's notes."""
+    """A take's cost, in a row's notes (nothing where the host's CPU times cannot be read)."""
+    if not cost["cores"] or cost["hostBusy"] == 0.0:
+        return "CPU a take: not measured on this system"
     return (
         f"CPU a take: worker {cost['workers']:.1f} ms + `{pipeline}` {cost['pipelines']:.1f}"
         f" + clients {cost['self']:.1f} + Redis {cost['redis']:.1f} = {cost['all']:.1f} ms;"
         f" host {cost['hostBusy']:.0%} busy: its {cost['cores']:.0f} cores allow"
         f" ≈ {cost['ceiling']:.0f} takes/s at that cost"
+    )
+
+
+def describe_load(load: dict[str, float]) -> str:
+    """The 50 clients' row's parties (`shares`), in its notes."""
+    if load["hostBusy"] == 0.0:
+        return "CPU not measured on this system"
+    return (
+        f"CPU in cores: server {load['server']:.2f}, the clients' processes"
+        f" {load['clients']:.2f}, publisher {load['self']:.2f}, Redis {load['redis']:.2f};"
+        f" host {load['hostBusy']:.0%} busy of {load['cores']:.0f} cores"
     )

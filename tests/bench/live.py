@@ -420,9 +420,7 @@ def bench_many_clients(
             ratio=p99 / base["p99"],
             meets=p99 <= 25 and lost == 0 and out_of_order == 0,
             notes=f"p50 {p50:.1f} ms, lost {lost}, reordered {out_of_order}, "
-            f"sent {sent_rate:.0f}/s; CPU in cores: server {load['server']:.2f}, the clients' "
-            f"processes {load['clients']:.2f}, publisher {load['self']:.2f}, Redis "
-            f"{load['redis']:.2f}; host {load['hostBusy']:.0%} busy of {load['cores']:.0f} cores",
+            f"sent {sent_rate:.0f}/s; " + cpu.describe_load(load),
             extra={
                 "p50": p50,
                 "p99": p99,
