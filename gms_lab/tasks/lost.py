@@ -1,13 +1,14 @@
 """Takes whose task was lost, settled when the server starts: no take stays generating for good.
 
 A submit stores its tasks' records in Redis before it writes their takes into `project.json`
-(`TaskService`), and a take is marked done or failed in the manifest before its record is. So a
-take still generating whose record Redis does not have lost it with Redis's data: the machine
-crashed and Redis came back without the last second of its writes (`appendfsync everysec`),
-or Redis's data was reset. A worker given such a task drops it (it has no record to run), and
-nothing else would ever end the take: the lab showed it generating for good, and it could not
-be cancelled. A take still generating whose record says the task failed or was cancelled
-missed that end (the manifest write of a failure can fail, a full disk): it gets it now.
+(`TaskService`), and a worker files a take as done before its record says so. So a take still
+generating whose record Redis does not have lost it with Redis's data: the machine crashed and
+Redis came back without the last second of its writes (`appendfsync everysec`), or Redis's
+data was reset. A worker given such a task drops it (it has no record to run), and nothing else
+would ever end the take: the lab showed it generating for good, and it could not be cancelled.
+A failure is recorded first and filed on the take after; a take still generating whose record
+says the task failed or was cancelled missed that second write (a full disk, a worker killed
+between the two): it gets that end now.
 
 The server settles these once it reaches Redis at start-up, off the event loop. Only manifests
 with a take generating are parsed (a look for the word in the file first), and a project's
