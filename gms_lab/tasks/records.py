@@ -237,10 +237,8 @@ class TaskRecords:
                 break
             offset += len(batch)
         total = int(self.client.zcard(key))
-        tasks: list[TaskRecord] = []
-        if chosen:
-            raws = cast(list[bytes | None], self.client.mget([TASK_KEY + i for i, _ in chosen]))
-            tasks = [TaskRecord.model_validate_json(r) for r in raws if r is not None]
+        found = self.find_many([task_id for task_id, _ in chosen])
+        tasks = [record for record in found if record is not None]
         last = chosen[-1] if chosen else None
         next_cursor = f"{last[1]!r}:{last[0]}" if more and last is not None else None
         return TaskPage(tasks=tasks, next_cursor=next_cursor, more=more, total=total)
