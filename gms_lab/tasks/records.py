@@ -93,11 +93,13 @@ class TaskRecords:
             pipe.publish(channel, message)
         pipe.execute()
 
-    def discard(self, record: TaskRecord) -> None:
-        """Forget a record that was never queued (a submit undone)."""
+    def discard_all(self, made: Sequence[TaskRecord]) -> None:
+        """Forget records of tasks that were never queued (a submit undone; those not stored
+        are no matter), in one round trip."""
         pipe = self.client.pipeline()
-        pipe.delete(TASK_KEY + record.task_id)
-        pipe.zrem(PROJECT_TASKS + record.project_id, record.task_id)
+        for record in made:
+            pipe.delete(TASK_KEY + record.task_id)
+            pipe.zrem(PROJECT_TASKS + record.project_id, record.task_id)
         pipe.execute()
 
     def get(self, task_id: str) -> TaskRecord:

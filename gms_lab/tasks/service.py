@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import redis
 from redis.client import Pipeline
 
 from ..core import assets, exports, hierarchy, library, limits, takes
@@ -34,6 +35,7 @@ from .context import TaskContext, needs_broker
 from .records import ABANDONED, FINISHER, WRITTEN, RecordUnchanged, finish
 from .registry import PipelineRegistry, PipelineSpec
 from .sends import SharedSends
+from .undo import Undo
 
 EXECUTE = "gms.execute_generation"
 #: One message for several quick takes of one submit (a pipeline's `takes_per_message`).
@@ -50,6 +52,8 @@ class TaskService:
         self.send = send
         #: Quick takes queued at the same moment share a message (see `SharedSends`).
         self.shared = SharedSends()
+        #: What a refused submit may have left in Redis, undone once Redis answers.
+        self.undo = Undo()
 
     @needs_broker
     def submit(self, request: TaskSubmit, author: dict[str, str] | None = None) -> TaskRecord:
@@ -151,9 +155,14 @@ class TaskService:
         ]
         # Redis down: a 503 here, before anything is written; clients hear of each task queued
         # before any worker can tell them more
-        ctx.records.create_all(
-            queued, channel(project.id), [encode(progress_of(r)) for r in queued]
-        )
+        try:
+            ctx.records.create_all(
+                queued, channel(project.id), [encode(progress_of(r)) for r in queued]
+            )
+        except BaseException:
+            # Redis may have stored them all the same (it hung, or died having written them)
+            self._forget_later(queued)
+            raise
         self._queue(spec, queued)
         if spec.produces != "take":
             return queued
@@ -187,6 +196,9 @@ class TaskService:
         sent: list[TaskRecord] = []
         try:
             for chunk in chunks:
+                # a send that fails may have reached Redis all the same (its answer was lost:
+                # Redis hung, or died having written it), so its tasks count as sent
+                sent.extend(chunk)
                 if len(chunk) == 1 and most > 1:
                     # a quick take alone: with others queued at the same moment if any
                     first = chunk[0]
@@ -194,15 +206,13 @@ class TaskService:
                     self.shared.send(key, first, most, lambda batch: self._message(spec, batch))
                 else:
                     self._message(spec, chunk)
-                sent.extend(chunk)
         except BaseException:
-            # all or nothing: the tasks queued already are given up before they can run, and
-            # no record stays of a task that was never queued
-            for record in sent:
-                self._abandon(record, "Cancelled: the takes asked with it could not be queued.")
-            for record in made[len(sent) :]:
-                with contextlib.suppress(Exception):
-                    self.ctx.records.discard(record)
+            # all or nothing: the tasks that may be queued are given up before they can run,
+            # and no record stays of a task that was never queued (both once Redis answers)
+            self._abandon_later(sent, "Cancelled: it could not be queued.")
+            unsent = made[len(sent) :]
+            self._forget_later(unsent)
+            for record in unsent:
                 self.ctx.publisher.publish(
                     record.project_id,
                     TaskFailed(
@@ -214,6 +224,24 @@ class TaskService:
                     ),
                 )
             raise
+
+    def _forget_later(self, made: list[TaskRecord]) -> None:
+        """Forget the records of tasks never queued, now or once Redis answers again."""
+        if made:
+            records = self.ctx.records
+            ids = ", ".join(r.task_id for r in made)
+            self.undo.later(
+                f"the records of tasks never queued ({ids})", lambda: records.discard_all(made)
+            )
+
+    def _abandon_later(self, made: list[TaskRecord], message: str) -> None:
+        """`_abandon` each task of `made`, now or once Redis answers again."""
+        for record in made:
+
+            def abandon(record: TaskRecord = record) -> None:
+                self._abandon(record, message)
+
+            self.undo.later(f"task {record.task_id}, refused", abandon)
 
     def _message(self, spec: PipelineSpec, chunk: list[TaskRecord]) -> None:
         """Send one message for the tasks of `chunk` (of one shot)."""
@@ -240,9 +268,14 @@ class TaskService:
         """The submit could not write its tasks' takes: cancel each task before it can complete
         (and re-raise `error`), unless all of them already ended and filed their takes
         themselves — then the submit went through after all and their records are the answer."""
-        ended = [
-            self._abandon(record, "Cancelled: its take could not be written.") for record in made
-        ]
+        message = "Cancelled: its take could not be written."
+        ended = []
+        for i, record in enumerate(made):
+            try:
+                ended.append(self._abandon(record, message))
+            except redis.RedisError:
+                self._abandon_later(made[i:], message)
+                raise error from None
         if all(record is not None for record in ended):
             return [record for record in ended if record is not None]
         raise error

@@ -25,7 +25,9 @@ import redis
 import requests
 from websockets.sync.client import connect
 
+from gms_lab.core.errors import ServiceUnavailable
 from gms_lab.models import TaskStatus, TaskSubmit
+from gms_lab.tasks.celery_app import QUEUE
 from gms_lab.tasks.recovery import UNACKED
 from gms_lab.tasks.transport import CLAIMS, HOLDERS
 from tests import figures
@@ -300,3 +302,51 @@ def test_a_take_whose_end_cannot_be_recorded_runs_again_once_redis_is_back(
     [take] = ctx.core.projects.get(project).chapters[0].scenes[0].shots[0].takes
     assert take.status == "completed" and take.id == final.take_id
     assert "the task will run again" in (tmp_path / "worker.log").read_text()
+
+
+def test_a_submit_refused_after_redis_stored_its_message_leaves_no_take(
+    own_redis: RedisProcess, tmp_path: Path
+) -> None:
+    """Redis dies having stored a submit's message (in its append-only file too) but before it
+    answered: the submit is refused (503), and when Redis is back so is the message. The take
+    must not be made all the same, behind the back of a client told that nothing was queued
+    (found by the test above in CI): the server gives the task up as soon as Redis answers,
+    and the worker that takes the message up drops it."""
+    config = studio_config(
+        tmp_path / "ws", broker_url=own_redis.url, redis_timeout=REDIS_TIMEOUT, auto_commit=False
+    )
+    service = task_service(config, own_redis.url)
+    ctx = service.ctx
+    project, shot = project_with_shot(ctx.core, "Gale")
+    send = service.send
+    sent: list[str] = []
+
+    def send_then_die(name: str, task_id: str, kwargs: dict[str, Any]) -> None:
+        send(name, task_id, kwargs)  # the message is in Redis…
+        sent.append(task_id)
+        own_redis.kill()  # …which dies before its answer is read
+        figures.count("faults injected")
+        raise redis.ConnectionError("Connection closed by server.")
+
+    service.send = send_then_die
+    request = TaskSubmit(
+        project_id=project, node_id=shot, pipeline="slow", parameters={"seconds": 1}
+    )
+    with pytest.raises(ServiceUnavailable):
+        service.submit(request)
+    [task_id] = sent
+    time.sleep(1.5)  # the server cannot undo anything while Redis is away…
+    assert service.undo.pending() == 1
+    own_redis.start()
+    client = redis.Redis.from_url(own_redis.url)
+    assert client.llen(QUEUE) == 1  # …and the message came back with Redis
+    assert service.undo.wait(30)  # …which it does once Redis answers
+    worker = Worker(config, own_redis.url, tmp_path / "worker.log").start()
+    try:
+        wait_until(lambda: "already cancelled" in worker.log.read_text(errors="replace"), 60)
+    finally:
+        worker.stop()
+    record = ctx.records.get(task_id)
+    assert record.status == TaskStatus.cancelled and "could not be queued" in (record.error or "")
+    assert ctx.core.projects.get(project).chapters[0].scenes[0].shots[0].takes == []
+    assert client.llen(QUEUE) == 0
