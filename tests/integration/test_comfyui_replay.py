@@ -40,7 +40,9 @@ SCENARIOS = sorted(
     for p in RECORDINGS.glob("*.json")
     if not p.stem.startswith(("a5", "a6"))  # idle answers, checked through the catalogue
 )
-SPEED = {"f1": 5.0}
+#: f1 is 11 s long. A read is skipped when the next frame is due before it came: at 5x a read
+#: had 8 ms after the answer before it, which a loaded CI host missed (12 ms answers).
+SPEED = {"f1": 2.0}
 
 
 @pytest.fixture(scope="module")
