@@ -561,15 +561,19 @@ class EventHub:
     Redis is pinged every few seconds besides the subscription, so a Redis that hangs (not only
     one that closes its connections) is noticed within `timeout`. Listeners then get an
     `events_unavailable` event, and a `project_update` with `changes.resync` when events flow
-    again; meanwhile it reconnects with back-off.
+    again; meanwhile it reconnects with back-off. `on_back` is called (in the event loop) each
+    time Redis is reached again after an outage.
     """
 
     #: Seconds between liveness pings of Redis.
     PING_EVERY = 2.0
 
-    def __init__(self, url: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, url: str, timeout: float = 5.0, on_back: Callable[[], None] | None = None
+    ) -> None:
         self.url = url
         self.timeout = timeout
+        self.on_back = on_back
         self.listeners: dict[str, set[Listener]] = {}
         self.versions: dict[str, int] = {}
         self.connected = False
@@ -723,6 +727,11 @@ class EventHub:
         for project_id in list(self.listeners):
             event = ProjectUpdate(project_id=project_id, changes={"resync": True}, version=None)
             self.dispatch(project_id, encode(event))
+        if self.on_back is not None:
+            try:
+                self.on_back()
+            except Exception:
+                log.exception("event bus: what follows Redis's return failed")
 
     async def _run(self) -> None:
         delay = 0.5

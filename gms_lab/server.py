@@ -92,7 +92,7 @@ class StudioServer:
             self.tasks = TaskService(self.ctx, sender(make_celery(self.config, url)))
             for error in self.ctx.registry.errors:
                 log.error("pipeline %s: %s: %s", error.path, error.field, error.message)
-            self.hub = EventHub(url, timeout=self.config.redis_timeout)
+            self.hub = EventHub(url, timeout=self.config.redis_timeout, on_back=self._redis_back)
             self.hub.start()
             self._settling = asyncio.get_running_loop().create_task(self._settle_lost(self.ctx))
         except Exception as exc:
@@ -104,11 +104,19 @@ class StudioServer:
         self._trash_keeper = asyncio.get_running_loop().create_task(self._keep_trash())
         self.ready.set()
 
+    def _redis_back(self) -> None:
+        """Redis answers again after an outage: it may have come back without its data (a
+        container recreated without its volume), so the takes of tasks it lost are settled
+        now, not at the next start."""
+        ctx, settling = self.ctx, self._settling
+        if ctx is not None and (settling is None or settling.done()):
+            self._settling = asyncio.get_running_loop().create_task(self._settle_lost(ctx))
+
     async def _settle_lost(self, ctx: TaskContext) -> None:
         """End the takes left generating for good by tasks Redis lost (`tasks.lost`)."""
         try:
             settled = await asyncio.to_thread(settle_lost_takes, ctx)
-        except Exception as exc:  # Redis away: the next start looks again
+        except Exception as exc:  # Redis away: looked at again when it is back
             log.warning("Generative Studio: takes of lost tasks not checked: %s", exc)
             return
         # said either way: the settling is over (a test of a restart waits for it)

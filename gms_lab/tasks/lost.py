@@ -1,4 +1,5 @@
-"""Takes whose task was lost, settled when the server starts: no take stays generating for good.
+"""Takes whose task was lost, settled when the server starts and whenever Redis comes back to it
+after an outage: no take stays generating for good.
 
 A submit stores its tasks' records in Redis before it writes their takes into `project.json`
 (`TaskService`), and a worker files a take as done before its record says so. So a take still
@@ -10,9 +11,12 @@ A failure is recorded first and filed on the take after; a take still generating
 says the task failed or was cancelled missed that second write (a full disk, a worker killed
 between the two): it gets that end now.
 
-The server settles these once it reaches Redis at start-up, off the event loop. Only manifests
-with a take generating are parsed (a look for the word in the file first), and a project's
-takes are settled in one write.
+The server settles these once it reaches Redis at start-up, and again each time its event hub
+reaches Redis after an outage (Redis may be back without its data: a container recreated
+without its volume), off the event loop. Only manifests with a take generating are parsed (a
+look for the word in the file first), and a project's takes are settled in one write. While
+the server runs, a take generating always has its record already (a submit stores the record
+first), and an end a worker is filing at that moment is filed twice, the same.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""A take whose task Redis lost ends when the server starts: it does not stay generating for good.
+"""A take whose task Redis lost ends (when the server starts, or when Redis comes back to a
+running server without its data): it does not stay generating for good.
 
 Redis keeps its writes with `appendfsync everysec`: a crash of the machine can take the last
 second with it, a task's record among them, after its take was written into `project.json`.
@@ -9,6 +10,7 @@ generating for good.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,7 @@ from tests.services import (
     ServerProcess,
     Worker,
     project_with_shot,
+    redis_process,
     redis_server,
     studio_config,
     task_service,
@@ -122,3 +125,46 @@ def _check_lost_takes(redis_url: str, tmp_path: Path) -> None:
         assert ctx.core.manifests.read(project).version == version
     finally:
         again.stop()
+
+
+def test_takes_whose_tasks_redis_lost_end_when_it_comes_back_to_a_running_server(
+    tmp_path: Path,
+) -> None:
+    """Redis comes back empty under a running server (a compose Redis recreated without its
+    volume): the takes its lost tasks left generating end then, not at the server's next start;
+    a take submitted after it came back is left to its worker."""
+    with redis_process(tmp_path / "redis") as own:
+        config = studio_config(tmp_path / "ws", broker_url=own.url, auto_commit=False)
+        server = ServerProcess(config, tmp_path / "server.log").start()
+        try:
+            http = requests.Session()
+            http.headers.update(server.headers)
+            project, shot = project_with_shot(task_service(config, own.url).ctx.core, "Reset")
+            submit = {"projectId": project, "nodeId": shot, "pipeline": "still", "parameters": TINY}
+
+            def take_of(answer: requests.Response) -> str:
+                assert answer.status_code == 202, answer.text
+                task = answer.json()["taskId"]
+                record = http.get(server.api(f"tasks/{task}/status"), timeout=10).json()
+                return str(record["takeId"])
+
+            # no worker: the take stays generating, its task queued
+            before = take_of(http.post(server.api("tasks/submit"), json=submit, timeout=10))
+            wait_until(lambda: "0 take(s) of lost tasks ended" in server.log.read_text(), 30)
+            own.kill()
+            shutil.rmtree(own.folder)  # its data is gone
+            own.start()
+            wait_until(lambda: _takes(server, project)[before][0] == "error", 30, 0.1)
+            assert _takes(server, project)[before] == ("error", LOST)
+            assert "1 take(s) of lost tasks ended" in server.log.read_text()
+
+            # the studio works on: a new take is made by a worker
+            after = take_of(http.post(server.api("tasks/submit"), json=submit, timeout=10))
+            worker = Worker(config, own.url, tmp_path / "worker.log").start()
+            try:
+                wait_until(lambda: _takes(server, project)[after][0] == "completed", 60, 0.1)
+            finally:
+                worker.stop()
+            assert _takes(server, project)[before] == ("error", LOST)
+        finally:
+            server.stop()
