@@ -693,3 +693,46 @@ describe('Take pictures', () => {
     expect(small.getAttribute('decoding')).toBe('async');
   });
 });
+
+describe('useSignals', () => {
+  it('renders what changed between its first render and its connecting', async () => {
+    const React = await import('react');
+    const { ReactWidget } = await import('@jupyterlab/ui-components');
+    const { Signal } = await import('@lumino/signaling');
+    const { useSignals } = await import('../src/panels/hooks');
+    const model = { value: 'before' };
+    const changed = new Signal<typeof model, void>(model);
+    // reads the model, and is connected in an effect, after the page shows its first render
+    const Reader = (): React.ReactElement =>
+      React.createElement(
+        'span',
+        null,
+        useSignals([changed], () => model.value)
+      );
+    // changes the model in that gap: a layout effect runs before any effect (the studio
+    // restoring the last selection while the Inspector mounted)
+    const Changer = (): null => {
+      React.useLayoutEffect(() => {
+        model.value = 'after';
+        changed.emit();
+      }, []);
+      return null;
+    };
+    const widget = ReactWidget.create(
+      React.createElement(
+        React.Fragment,
+        null,
+        React.createElement(Reader),
+        React.createElement(Changer)
+      )
+    );
+    Widget.attach(widget, document.body);
+    widget.update();
+    const text = () => widget.node.querySelector('span')?.textContent;
+    for (let i = 0; i < 50 && text() !== 'after'; i++) {
+      await new Promise(resolve => setTimeout(resolve, 10));
+    }
+    expect(text()).toBe('after');
+    widget.dispose();
+  });
+});

@@ -7,6 +7,11 @@ import { useEffect, useReducer } from 'react';
 /**
  * Re-render the component whenever one of `signals` fires, and return `read()`.
  *
+ * The signals are connected in an effect, which React runs after the first render is on the
+ * page: a signal that fired in between (the studio restoring the last selection while the
+ * Inspector mounted) would go unheard and the panel would show what was read before it. So the
+ * component renders once more once connected.
+ *
  * @param signals - the model signals the component depends on
  * @param read - reads the current value from the model
  */
@@ -20,6 +25,7 @@ export function useSignals<T>(
     for (const signal of signals) {
       signal.connect(slot);
     }
+    rerender(); // what changed before the signals were connected
     return () => {
       for (const signal of signals) {
         signal.disconnect(slot);
