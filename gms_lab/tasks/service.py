@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import secrets
 import uuid
@@ -237,11 +238,9 @@ class TaskService:
     def _abandon_later(self, made: list[TaskRecord], message: str) -> None:
         """`_abandon` each task of `made`, now or once Redis answers again."""
         for record in made:
-
-            def abandon(record: TaskRecord = record) -> None:
-                self._abandon(record, message)
-
-            self.undo.later(f"task {record.task_id}, refused", abandon)
+            self.undo.later(
+                f"task {record.task_id}, refused", functools.partial(self._abandon, record, message)
+            )
 
     def _message(self, spec: PipelineSpec, chunk: list[TaskRecord]) -> None:
         """Send one message for the tasks of `chunk` (of one shot)."""

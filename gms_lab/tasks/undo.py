@@ -32,13 +32,13 @@ class Undo:
 
     def __init__(self, every: float = 0.5) -> None:
         self.every = every
-        self._items: deque[tuple[str, Callable[[], None]]] = deque()
+        self._items: deque[tuple[str, Callable[[], object]]] = deque()
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         #: How many actions were done (or failed for a reason other than Redis).
         self.done = 0
 
-    def later(self, what: str, action: Callable[[], None]) -> None:
+    def later(self, what: str, action: Callable[[], object]) -> None:
         """Run `action` (it undoes `what`) in the background, again while Redis fails it."""
         with self._cond:
             self._items.append((what, action))

@@ -17,6 +17,7 @@ from typing import Any
 import redis
 import requests
 
+from gms_lab.core.services import StudioCore
 from gms_lab.events import channel
 from gms_lab.models import TaskStatus, TaskSubmit
 from gms_lab.tasks.lost import LOST
@@ -139,7 +140,7 @@ def test_takes_whose_tasks_redis_lost_end_when_it_comes_back_to_a_running_server
         try:
             http = requests.Session()
             http.headers.update(server.headers)
-            project, shot = project_with_shot(task_service(config, own.url).ctx.core, "Reset")
+            project, shot = project_with_shot(StudioCore(config), "Reset")
             submit = {"projectId": project, "nodeId": shot, "pipeline": "still", "parameters": TINY}
 
             def take_of(answer: requests.Response) -> str:
